@@ -1,0 +1,1 @@
+//! midge: an MQTT broker.

@@ -1,0 +1,272 @@
+//! Shared harness for the end-to-end tests: start a real broker on an ephemeral loopback port
+//! and talk to it in raw bytes.
+//!
+//! The tests run against midge by default. With `MIDGE_TEST_BROKER=mosquitto` the same tests
+//! run against Debian's mosquitto 2.0, which is how we check that an expectation written here
+//! is mosquitto's behaviour and not just ours. Tests for behaviour where midge deliberately
+//! differs call `midge_only()` first.
+#![allow(dead_code)]
+
+pub mod packets;
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for a reply before failing. Generous: CI machines are shared.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Midge,
+    Mosquitto,
+}
+
+pub fn broker_kind() -> Kind {
+    match std::env::var("MIDGE_TEST_BROKER").as_deref() {
+        Ok("mosquitto") => Kind::Mosquitto,
+        _ => Kind::Midge,
+    }
+}
+
+/// Returns true (and the caller should return) when the test only makes sense against midge.
+pub fn midge_only() -> bool {
+    if broker_kind() == Kind::Mosquitto {
+        eprintln!("skipped: midge-only behaviour");
+        return true;
+    }
+    false
+}
+
+/// A broker process that lives as long as this value.
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    /// A broker with anonymous access on 127.0.0.1 and default settings.
+    pub fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// A broker whose config file is the default test config plus `extra` lines.
+    pub fn start_with(extra: &str) -> Broker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match broker_kind() {
+            Kind::Midge => {
+                let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
+                Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None)
+            }
+            Kind::Mosquitto => {
+                let port = free_port();
+                let conf = format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
+                Broker::spawn("mosquitto", &conf, dir, Some(port))
+            }
+        }
+    }
+
+    fn spawn(program: &str, conf: &str, dir: tempfile::TempDir, port: Option<u16>) -> Broker {
+        let path = dir.path().join("broker.conf");
+        std::fs::write(&path, conf).expect("write config");
+        let mut child = Command::new(program)
+            .arg("-c")
+            .arg(&path)
+            .arg("-v")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let log = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let log = Arc::clone(&log);
+            let port_tx = port_tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Some(p) = listen_port_in(&line) {
+                        let _ = port_tx.send(p);
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let port = match port {
+            Some(p) => p,
+            None => port_rx
+                .recv_timeout(REPLY_TIMEOUT)
+                .unwrap_or_else(|_| panic!("{program} never said which port it listens on")),
+        };
+        let broker = Broker {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        broker.wait_until_listening();
+        broker
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        while TcpStream::connect(self.addr()).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "broker never listened on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Everything the broker logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`, failing the test after the reply timeout.
+    pub fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "log never showed {needle:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// True while the broker process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses mosquitto's "Opening ipv4 listen socket on port 1883." log line.
+fn listen_port_in(line: &str) -> Option<u16> {
+    let rest = line.split("Opening ipv4 listen socket on port ").nth(1)?;
+    rest.trim_end_matches('.').parse().ok()
+}
+
+/// A port that was free a moment ago (only for brokers that cannot bind port 0 and report it).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A TCP connection that speaks raw bytes, for exact expectations on the wire.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(broker: &Broker) -> Raw {
+        let stream = TcpStream::connect(broker.addr()).expect("connect");
+        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw { stream }
+    }
+
+    /// Connects and completes an MQTT 3.1.1 CONNECT with a clean session.
+    pub fn connected(broker: &Broker, client_id: &str) -> Raw {
+        let mut raw = Raw::connect(broker);
+        raw.send(&packets::connect_v311(client_id, true, 60));
+        raw.expect(&packets::CONNACK_OK);
+        raw
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads exactly `expected.len()` bytes and asserts they are `expected`.
+    pub fn expect(&mut self, expected: &[u8]) {
+        let mut got = vec![0u8; expected.len()];
+        if let Err(e) = self.stream.read_exact(&mut got) {
+            panic!("expected {} but the read failed: {e}", hex(expected));
+        }
+        assert_eq!(hex(&got), hex(expected), "unexpected bytes from the broker");
+    }
+
+    /// Reads one whole MQTT packet (fixed header and remaining length) and returns its bytes.
+    pub fn recv_packet(&mut self) -> Vec<u8> {
+        let mut packet = vec![0u8; 1];
+        self.stream
+            .read_exact(&mut packet)
+            .expect("read packet type");
+        let mut remaining = 0usize;
+        for shift in (0..28).step_by(7) {
+            let mut b = [0u8; 1];
+            self.stream
+                .read_exact(&mut b)
+                .expect("read remaining length");
+            packet.push(b[0]);
+            remaining |= ((b[0] & 0x7f) as usize) << shift;
+            if b[0] & 0x80 == 0 {
+                break;
+            }
+        }
+        let start = packet.len();
+        packet.resize(start + remaining, 0);
+        self.stream
+            .read_exact(&mut packet[start..])
+            .expect("read packet body");
+        packet
+    }
+
+    /// Asserts the broker closes the connection (EOF or reset) without sending anything more.
+    pub fn expect_closed(&mut self) {
+        let mut buf = [0u8; 256];
+        match self.stream.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!("expected close, got {}", hex(&buf[..n])),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected close, got error {e}"),
+        }
+    }
+
+    /// Asserts nothing arrives for `ms` milliseconds.
+    pub fn expect_silence(&mut self, ms: u64) {
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(ms)))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        match self.stream.read(&mut buf) {
+            Ok(0) => panic!("expected silence, the broker closed the connection"),
+            Ok(n) => panic!("expected silence, got {}", hex(&buf[..n])),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("expected silence, got error {e}"),
+        }
+        self.stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
