@@ -1,1 +1,8 @@
-//! midge: an MQTT broker.
+//! midge: an MQTT broker for the edge that mosquitto users feel at home with.
+//!
+//! Modules:
+//! - [`log`]: mosquitto-style log lines and `log_type` masks.
+//! - [`config`]: the mosquitto-style config file and its defaults.
+
+pub mod config;
+pub mod log;

@@ -1,0 +1,1 @@
+//! Configuration: written by a helper.
