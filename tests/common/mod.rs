@@ -56,8 +56,14 @@ impl Broker {
 
     /// A broker whose config file is the default test config plus `extra` lines.
     pub fn start_with(extra: &str) -> Broker {
+        Broker::start_kind(broker_kind(), extra)
+    }
+
+    /// A broker of the given kind, whatever `MIDGE_TEST_BROKER` says: for tests that need
+    /// one broker in particular (our clients against mosquitto, say).
+    pub fn start_kind(kind: Kind, extra: &str) -> Broker {
         let dir = tempfile::tempdir().expect("tempdir");
-        match broker_kind() {
+        match kind {
             Kind::Midge => {
                 let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
                 Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None)
