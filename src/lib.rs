@@ -6,3 +6,4 @@
 
 pub mod config;
 pub mod log;
+pub mod protocol;

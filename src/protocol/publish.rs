@@ -1,0 +1,159 @@
+//! PUBLISH and its acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::framing::{MAX_REMAINING_LENGTH, Reader, put_binary, put_fixed_header, put_varint};
+use super::properties::{Properties, PropertyContext};
+use super::{ByteStr, DecodeError, QoS, Version, read_packet_id, topic};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Publish {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    /// Empty only in an MQTT 5 PUBLISH that names its topic by alias.
+    pub topic: ByteStr,
+    /// 0 for QoS 0, non-zero otherwise.
+    pub packet_id: u16,
+    /// Boxed, and `None` when there are none: most publishes carry no properties and this
+    /// struct travels through every queue.
+    pub properties: Option<Box<Properties>>,
+    pub payload: Bytes,
+}
+
+static NO_PROPERTIES: std::sync::LazyLock<Properties> =
+    std::sync::LazyLock::new(Properties::default);
+
+impl Publish {
+    /// The properties, or an empty set.
+    pub fn props(&self) -> &Properties {
+        self.properties.as_deref().unwrap_or(&NO_PROPERTIES)
+    }
+
+    pub(super) fn decode(
+        flags: u8,
+        r: &mut Reader,
+        version: Version,
+    ) -> Result<Publish, DecodeError> {
+        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::Malformed("QoS 3"))?;
+        let dup = flags & 0x08 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::Malformed("DUP set on a QoS 0 PUBLISH"));
+        }
+        let topic = r.string()?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            read_packet_id(r)?
+        };
+        let properties = if version == Version::V5 {
+            Some(Properties::decode(r, PropertyContext::Publish)?)
+                .filter(|p| !p.is_empty())
+                .map(Box::new)
+        } else {
+            None
+        };
+        let aliased = properties.as_ref().is_some_and(|p| p.topic_alias.is_some());
+        if !(topic.is_empty() && aliased) {
+            topic::validate_name(&topic)?;
+        }
+        Ok(Publish {
+            dup,
+            qos,
+            retain: flags & 0x01 != 0,
+            topic,
+            packet_id,
+            properties,
+            payload: r.rest(),
+        })
+    }
+
+    /// Size of everything after the fixed header.
+    pub fn remaining_len(&self, version: Version) -> usize {
+        let packet_id = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let properties = if version == Version::V5 {
+            self.props().encoded_len()
+        } else {
+            0
+        };
+        2 + self.topic.len() + packet_id + properties + self.payload.len()
+    }
+
+    /// The first byte: type, DUP, QoS and RETAIN.
+    pub fn first_byte(&self) -> u8 {
+        0x30 | u8::from(self.dup) << 3 | (self.qos as u8) << 1 | u8::from(self.retain)
+    }
+
+    /// Writes everything but the payload, so that a shared payload can follow without a copy.
+    pub fn encode_header(&self, version: Version, out: &mut BytesMut) {
+        let remaining_len = self.remaining_len(version);
+        debug_assert!(remaining_len <= MAX_REMAINING_LENGTH);
+        out.reserve(5 + remaining_len - self.payload.len());
+        out.put_u8(self.first_byte());
+        put_varint(out, remaining_len);
+        put_binary(out, self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            out.put_u16(self.packet_id);
+        }
+        if version == Version::V5 {
+            self.props().encode(out);
+        }
+    }
+
+    pub fn encode(&self, version: Version, out: &mut BytesMut) {
+        out.reserve(5 + self.remaining_len(version));
+        self.encode_header(version, out);
+        out.put_slice(&self.payload);
+    }
+}
+
+/// PUBACK, PUBREC, PUBREL or PUBCOMP: they share one layout.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PubResp {
+    pub packet_id: u16,
+    /// MQTT 5 reason code; always success for earlier versions.
+    pub reason: u8,
+    pub properties: Properties,
+}
+
+impl PubResp {
+    pub fn new(packet_id: u16) -> PubResp {
+        PubResp {
+            packet_id,
+            ..PubResp::default()
+        }
+    }
+
+    pub(super) fn decode(r: &mut Reader, version: Version) -> Result<PubResp, DecodeError> {
+        let packet_id = read_packet_id(r)?;
+        let mut resp = PubResp::new(packet_id);
+        if version == Version::V5 && !r.is_empty() {
+            resp.reason = r.u8()?;
+            if !r.is_empty() {
+                resp.properties = Properties::decode(r, PropertyContext::PubResp)?;
+            }
+        }
+        Ok(resp)
+    }
+
+    pub(super) fn encode(&self, first_byte: u8, version: Version, out: &mut BytesMut) {
+        let v5 = version == Version::V5;
+        let with_properties = v5 && !self.properties.is_empty();
+        let with_reason = v5 && (self.reason != 0 || with_properties);
+        let len = 2
+            + usize::from(with_reason)
+            + if with_properties {
+                self.properties.encoded_len()
+            } else {
+                0
+            };
+        put_fixed_header(out, first_byte, len);
+        out.put_u16(self.packet_id);
+        if with_reason {
+            out.put_u8(self.reason);
+        }
+        if with_properties {
+            self.properties.encode(out);
+        }
+    }
+}
