@@ -1,1 +1,903 @@
-//! Configuration: written by a helper.
+//! The mosquitto.conf file, read with mosquitto 2.0's meaning.
+//!
+//! Users switch brokers by changing one word in a unit file, so midge reads the same file and
+//! gives it the same meaning, checked against mosquitto 2.0.11's `conf.c` and the running broker,
+//! odd corners included:
+//!
+//! - Listener settings before the first `listener` line of a file go to mosquitto's implicit
+//!   *default listener* (port 1883, all interfaces). `port` and `bind_address` shape it, but any
+//!   setting that touches it (`max_connections 10`, `socket_domain ipv4`, ...) makes it exist.
+//! - With no listener at all the broker runs in "local only mode" (127.0.0.1 and ::1); `-p` ports
+//!   are used only then, and ignored when the file defines listeners.
+//! - Without a `listener`, `port` or `bind_address` line anonymous clients are always allowed,
+//!   whatever `allow_anonymous` says.
+//!
+//! Deliberate differences: unknown keys and keys midge does not implement yet are warnings, not
+//! errors, so any mosquitto file loads; values mosquitto would misread through `atoi` (`abc`,
+//! `1.5h`, extra words) are errors instead of silent zeros.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::log::{LogDest, LogTypes};
+
+/// The broker's whole configuration. `Default` is mosquitto 2.0 with no config file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Listeners from `listener PORT [ADDRESS]` lines in file order, then mosquitto's default
+    /// listener if anything configured it (`port`, `bind_address`, or a listener setting before
+    /// the first `listener`). Empty = local only mode: see [`Config::effective_listeners`].
+    pub listeners: Vec<ListenerConfig>,
+    /// True once the file has a `listener`, `port` or `bind_address` line. mosquitto keys its
+    /// anonymous rule on exactly this, not on whether listeners exist: see `anonymous_allowed`.
+    pub listener_configured: bool,
+    /// Ports given with `-p`, used only in local only mode (mosquitto ignores them otherwise).
+    pub cli_ports: Vec<u16>,
+    pub allow_anonymous: Option<bool>,
+    pub password_file: Option<PathBuf>,
+    pub acl_file: Option<PathBuf>,
+    /// When true the security settings live in each listener's `security` instead of here.
+    pub per_listener_settings: bool,
+    /// Cap over all listeners, from `global_max_connections` (a key of mosquitto after 2.0). 2.0 has
+    /// no global cap: its `max_connections` is per listener (see [`ListenerConfig`]).
+    pub max_connections: Option<usize>,
+    pub max_packet_size: Option<u32>,
+    pub message_size_limit: Option<u32>,
+    pub max_inflight_messages: Option<u16>,
+    pub max_inflight_bytes: Option<usize>,
+    pub max_queued_messages: Option<usize>,
+    pub max_queued_bytes: Option<usize>,
+    pub queue_qos0_messages: bool,
+    pub retain_available: bool,
+    pub persistent_client_expiration: Option<Duration>,
+    pub max_keepalive: u16,
+    pub allow_zero_length_clientid: bool,
+    pub auto_id_prefix: String,
+    pub log_types: LogTypes,
+    /// Empty after `log_dest none` (or when only unsupported destinations such as syslog are named).
+    pub log_dest: Vec<LogDest>,
+    pub log_timestamp: bool,
+    pub connection_messages: bool,
+    pub pid_file: Option<PathBuf>,
+    /// midge extension (`connect_timeout SECONDS`): how long a socket may stay open without
+    /// sending CONNECT, so idle sockets cannot pin connection slots.
+    pub connect_timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// 0 lets the OS pick (a midge extension: mosquitto reserves 0 for unix sockets).
+    pub port: u16,
+    /// None = all interfaces. A host name is kept as written and resolved when binding.
+    pub bind_address: Option<String>,
+    /// None = unlimited (mosquitto's -1, and 0, which its accept check also treats as no limit).
+    pub max_connections: Option<usize>,
+    pub socket_domain: Option<SocketDomain>,
+    pub protocol: ListenerProtocol,
+    pub mount_point: Option<String>,
+    /// Used only with `per_listener_settings true`.
+    pub security: ListenerSecurity,
+}
+
+/// Per-listener security settings; None = not set for this listener.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerSecurity {
+    pub allow_anonymous: Option<bool>,
+    pub password_file: Option<PathBuf>,
+    pub acl_file: Option<PathBuf>,
+    pub allow_zero_length_clientid: Option<bool>,
+    pub auto_id_prefix: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketDomain {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListenerProtocol {
+    #[default]
+    Mqtt,
+    Websockets,
+}
+
+/// Something worth telling the user that does not stop the broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub origin: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A config the broker must refuse to start with. `line` 0 means the file as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub origin: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Warning: {}:{}: {}",
+            self.origin, self.line, self.message
+        )
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "Error: {}: {}", self.origin, self.message)
+        } else {
+            write!(f, "Error: {}:{}: {}", self.origin, self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Default for ListenerConfig {
+    /// mosquitto's default listener: port 1883 on all interfaces.
+    fn default() -> Self {
+        ListenerConfig {
+            port: 1883,
+            bind_address: None,
+            max_connections: None,
+            socket_domain: None,
+            protocol: ListenerProtocol::Mqtt,
+            mount_point: None,
+            security: ListenerSecurity::default(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listeners: Vec::new(),
+            listener_configured: false,
+            cli_ports: Vec::new(),
+            allow_anonymous: None,
+            password_file: None,
+            acl_file: None,
+            per_listener_settings: false,
+            max_connections: None,
+            max_packet_size: None,
+            message_size_limit: None,
+            max_inflight_messages: Some(20),
+            max_inflight_bytes: None,
+            max_queued_messages: Some(1000),
+            max_queued_bytes: None,
+            queue_qos0_messages: false,
+            retain_available: true,
+            persistent_client_expiration: None,
+            max_keepalive: 65535,
+            allow_zero_length_clientid: true,
+            auto_id_prefix: "auto-".to_string(),
+            log_types: LogTypes::DEFAULT,
+            log_dest: vec![LogDest::Stderr],
+            log_timestamp: true,
+            connection_messages: true,
+            pid_file: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Parses config text; `origin` names it in messages. `include_dir` reads from the filesystem.
+    pub fn parse(text: &str, origin: &str) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        let mut parser = Parser::default();
+        parser.file(text, origin, true)?;
+        parser.finish()
+    }
+
+    /// Reads and parses a file; a relative path is taken from the working directory, as mosquitto does.
+    pub fn from_file(path: &Path) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        let origin = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, &origin),
+            Err(e) => Err(ConfigError {
+                origin,
+                line: 0,
+                message: format!("cannot read config file: {e}"),
+            }),
+        }
+    }
+
+    /// mosquitto 2.0's rule: with no `listener`, `port` or `bind_address` line anonymous clients
+    /// are allowed even if `allow_anonymous false` is set; otherwise only if `allow_anonymous true`.
+    pub fn anonymous_allowed(&self) -> bool {
+        !self.listener_configured || self.allow_anonymous == Some(true)
+    }
+
+    /// The same rule for one listener, honouring `per_listener_settings`.
+    pub fn anonymous_allowed_on(&self, listener: &ListenerConfig) -> bool {
+        if !self.per_listener_settings {
+            return self.anonymous_allowed();
+        }
+        !self.listener_configured || listener.security.allow_anonymous == Some(true)
+    }
+
+    /// `-p PORT`, repeatable. As in mosquitto 2.0 it only picks the ports of local only mode: a
+    /// file that defines listeners wins and the `-p` ports are ignored.
+    pub fn add_cli_port(&mut self, port: u16) {
+        if !self.cli_ports.contains(&port) {
+            self.cli_ports.push(port);
+        }
+    }
+
+    /// True when no listener is configured: the broker listens on loopback only.
+    pub fn is_local_only(&self) -> bool {
+        self.listeners.is_empty()
+    }
+
+    /// The sockets to open: the configured listeners, or in local only mode 127.0.0.1 and ::1 on
+    /// each `-p` port (1883 without `-p`), open to anonymous clients as in mosquitto.
+    pub fn effective_listeners(&self) -> Vec<ListenerConfig> {
+        if !self.listeners.is_empty() {
+            return self.listeners.clone();
+        }
+        let ports = if self.cli_ports.is_empty() {
+            vec![1883]
+        } else {
+            self.cli_ports.clone()
+        };
+        let local = |port: u16, address: &str| ListenerConfig {
+            port,
+            bind_address: Some(address.to_string()),
+            security: ListenerSecurity {
+                allow_anonymous: Some(true),
+                ..ListenerSecurity::default()
+            },
+            ..ListenerConfig::default()
+        };
+        ports
+            .into_iter()
+            .flat_map(|port| [local(port, "127.0.0.1"), local(port, "::1")])
+            .collect()
+    }
+}
+
+/// What a key midge does not implement yet takes, so obviously broken values are still caught.
+#[derive(Clone, Copy)]
+enum Arg {
+    Bool,
+    Int,
+    Text,
+    /// Bridge syntax varies per key; only its place after a `connection` line is checked.
+    Bridge,
+}
+
+/// Keys mosquitto 2.0 knows that midge accepts and ignores with a warning, grouped by feature.
+/// Supporting one means deleting its name here and adding a match arm in `Parser::entry`.
+#[rustfmt::skip]
+const UNSUPPORTED: &[(&str, Arg, &str)] = &[
+    ("persistence", Arg::Bool, "persistence autosave_on_changes"),
+    ("persistence", Arg::Text, "persistence_file persistence_location"),
+    ("persistence", Arg::Int, "autosave_interval"),
+    ("TLS", Arg::Text, "cafile capath certfile keyfile ciphers ciphers_tls1.3 crlfile dhparamfile"),
+    ("TLS", Arg::Text, "tls_engine tls_engine_kpass_sha1 tls_keyform tls_version psk_hint psk_file"),
+    ("TLS", Arg::Bool, "require_certificate use_identity_as_username use_subject_as_username"),
+    ("plugins", Arg::Text, "plugin auth_plugin"),
+    ("plugins", Arg::Bool, "auth_plugin_deny_special_chars"),
+    ("websockets", Arg::Text, "http_dir"),
+    ("websockets", Arg::Int, "websockets_log_level websockets_headers_size"),
+    ("syslog", Arg::Int, "log_facility"),
+    ("$SYS topics", Arg::Int, "sys_interval"),
+    ("memory limits", Arg::Int, "memory_limit"),
+    ("per-listener limits", Arg::Int, "max_qos max_topic_alias"),
+    ("listener options", Arg::Text, "bind_interface"),
+    ("listener options", Arg::Bool, "use_username_as_clientid"),
+    ("no longer in mosquitto", Arg::Int, "retry_interval"),
+    ("other", Arg::Text, "user log_timestamp_format clientid_prefixes"),
+    ("other", Arg::Bool, "upgrade_outgoing_qos set_tcp_nodelay check_retain_source"),
+    ("other", Arg::Bool, "allow_duplicate_messages"),
+    ("bridges", Arg::Bridge, "address addresses cleansession clientid remote_clientid idle_timeout"),
+    ("bridges", Arg::Bridge, "keepalive_interval local_cleansession local_clientid local_password"),
+    ("bridges", Arg::Bridge, "local_username notifications notifications_local_only"),
+    ("bridges", Arg::Bridge, "notification_topic password remote_password username remote_username"),
+    ("bridges", Arg::Bridge, "restart_timeout round_robin start_type threshold topic try_private"),
+    ("bridges", Arg::Bridge, "bridge_attempt_unsubscribe bridge_bind_address bridge_alpn"),
+    ("bridges", Arg::Bridge, "bridge_cafile bridge_capath bridge_certfile bridge_identity"),
+    ("bridges", Arg::Bridge, "bridge_insecure bridge_keyfile bridge_max_packet_size"),
+    ("bridges", Arg::Bridge, "bridge_outgoing_retain bridge_protocol_version bridge_psk"),
+    ("bridges", Arg::Bridge, "bridge_require_ocsp bridge_tls_version"),
+];
+
+/// Where listener settings go: mosquitto restarts at the default listener in every file.
+#[derive(Clone, Copy, Default)]
+enum Target {
+    #[default]
+    Default,
+    Listener(usize),
+}
+
+/// A file name and line, where something was said.
+type Place = (String, usize);
+
+#[derive(Default)]
+struct Parser {
+    config: Config,
+    warnings: Vec<ConfigWarning>,
+    origin: String,
+    line: usize,
+    target: Target,
+    /// Security settings without `per_listener_settings`, copied into `config` at the end.
+    global: ListenerSecurity,
+    /// mosquitto's default listener; it exists once `default_made_by` says which line made it.
+    default: ListenerConfig,
+    default_made_by: Option<(Place, String)>,
+    /// Where each of `config.listeners` was defined, for duplicate errors.
+    listener_at: Vec<Place>,
+    port_set: bool,
+    bind_address_set: bool,
+    security_seen: bool,
+    plugin_seen: bool,
+    bridge_seen: bool,
+    log_file_seen: bool,
+    anonymous_false_at: Option<Place>,
+    log_types: Option<LogTypes>,
+    log_dest: Option<Vec<LogDest>>,
+    warned: HashSet<&'static str>,
+}
+
+/// A value's words, up to a trailing `# comment`.
+fn words(rest: &str) -> Vec<&str> {
+    let words = rest.split_whitespace();
+    words.take_while(|w| !w.starts_with('#')).collect()
+}
+
+/// mosquitto's include_dir order: alphabetical, each upper case letter just before its lower case.
+fn include_order(name: &str) -> Vec<(char, bool)> {
+    let key = |c: char| (c.to_ascii_lowercase(), c.is_ascii_lowercase());
+    name.chars().map(key).collect()
+}
+
+impl Parser {
+    fn place(&self) -> Place {
+        (self.origin.clone(), self.line)
+    }
+
+    fn err(&self, message: impl Into<String>) -> ConfigError {
+        let (origin, line) = self.place();
+        let message = message.into();
+        ConfigError {
+            origin,
+            line,
+            message,
+        }
+    }
+
+    fn bad(&self, key: &str, value: impl fmt::Display, expected: &str) -> ConfigError {
+        self.err(format!("invalid {key} value '{value}': {expected}"))
+    }
+
+    fn warn_at(&mut self, (origin, line): Place, message: impl Into<String>) {
+        let message = message.into();
+        self.warnings.push(ConfigWarning {
+            origin,
+            line,
+            message,
+        });
+    }
+
+    fn warn(&mut self, message: impl Into<String>) {
+        self.warn_at(self.place(), message);
+    }
+
+    fn file(&mut self, text: &str, origin: &str, main: bool) -> Result<(), ConfigError> {
+        let outer_origin = std::mem::replace(&mut self.origin, origin.to_string());
+        let outer = (self.line, std::mem::take(&mut self.target));
+        for (index, raw) in text.lines().enumerate() {
+            self.line = index + 1;
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            self.entry(key, rest.trim_start(), main)?;
+        }
+        (self.origin, (self.line, self.target)) = (outer_origin, outer);
+        Ok(())
+    }
+
+    fn one<'a>(&self, key: &str, rest: &'a str) -> Result<&'a str, ConfigError> {
+        match words(rest)[..] {
+            [value] => Ok(value),
+            [] => Err(self.err(format!("missing value for '{key}'"))),
+            [_, extra, ..] => {
+                Err(self.err(format!("unexpected extra value '{extra}' for '{key}'")))
+            }
+        }
+    }
+
+    /// A string value: the rest of the line, spaces and `#` included, as mosquitto takes it.
+    fn text<'a>(&self, key: &str, rest: &'a str) -> Result<&'a str, ConfigError> {
+        match rest.trim() {
+            "" => Err(self.err(format!("missing value for '{key}'"))),
+            value => Ok(value),
+        }
+    }
+
+    fn boolean(&self, key: &str, rest: &str) -> Result<bool, ConfigError> {
+        match self.one(key, rest)? {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            v => Err(self.bad(key, v, "expected true or false")),
+        }
+    }
+
+    fn int(&self, key: &str, rest: &str) -> Result<i64, ConfigError> {
+        let value = self.one(key, rest)?;
+        value
+            .parse()
+            .map_err(|_| self.bad(key, value, "not a whole number"))
+    }
+
+    fn int_in(
+        &self,
+        key: &str,
+        rest: &str,
+        range: RangeInclusive<i64>,
+    ) -> Result<i64, ConfigError> {
+        let n = self.int(key, rest)?;
+        let expected = format!("must be {} to {}", range.start(), range.end());
+        range
+            .contains(&n)
+            .then_some(n)
+            .ok_or_else(|| self.bad(key, n, &expected))
+    }
+
+    /// A count where mosquitto treats 0 and below as "no limit".
+    fn limit(&self, key: &str, rest: &str) -> Result<Option<usize>, ConfigError> {
+        Ok(usize::try_from(self.int(key, rest)?)
+            .ok()
+            .filter(|&n| n > 0))
+    }
+
+    fn listener(&mut self) -> &mut ListenerConfig {
+        match self.target {
+            Target::Default => &mut self.default,
+            Target::Listener(i) => &mut self.config.listeners[i],
+        }
+    }
+
+    /// Notes that a setting landed on the default listener, which makes mosquitto open it.
+    fn touch_default(&mut self, key: &str) {
+        if matches!(self.target, Target::Default) && self.default_made_by.is_none() {
+            self.default_made_by = Some((self.place(), key.to_string()));
+        }
+    }
+
+    fn entry(&mut self, key: &str, rest: &str, main: bool) -> Result<(), ConfigError> {
+        match key {
+            "listener" => self.new_listener(rest)?,
+            "port" | "bind_address" => {
+                if key == "port" {
+                    self.default.port = self.int_in(key, rest, 1..=65535)? as u16;
+                    if std::mem::replace(&mut self.port_set, true) {
+                        self.warn(
+                            "default listener port given more than once; the last one is used",
+                        );
+                    }
+                } else {
+                    let address = self.text(key, rest)?.to_string();
+                    if self.default.bind_address.replace(address).is_some() {
+                        return Err(self.err("duplicate bind_address value"));
+                    }
+                    self.bind_address_set = true;
+                }
+                self.warn(format!(
+                    "'{key}' is deprecated in mosquitto 2.0; prefer 'listener'"
+                ));
+                self.config.listener_configured = true;
+                self.default_made_by = Some((self.place(), key.to_string()));
+            }
+            "max_connections" => {
+                let n = self.int(key, rest)?;
+                self.listener().max_connections = usize::try_from(n).ok().filter(|&n| n > 0);
+                if n >= 0 {
+                    self.touch_default(key); // mosquitto's "unset" is -1
+                }
+            }
+            "socket_domain" => {
+                self.listener().socket_domain = Some(match self.one(key, rest)? {
+                    "ipv4" => SocketDomain::Ipv4,
+                    "ipv6" => SocketDomain::Ipv6,
+                    v => return Err(self.bad(key, v, "expected ipv4 or ipv6")),
+                });
+                self.touch_default(key);
+            }
+            "protocol" => {
+                self.listener().protocol = match self.one(key, rest)? {
+                    "mqtt" => ListenerProtocol::Mqtt,
+                    "websockets" => ListenerProtocol::Websockets,
+                    v => return Err(self.bad(key, v, "expected mqtt or websockets")),
+                };
+                if self.listener().protocol != ListenerProtocol::Mqtt {
+                    self.touch_default(key);
+                }
+            }
+            "mount_point" => {
+                let mount = self.text(key, rest)?.to_string();
+                if matches!(self.target, Target::Default) && self.config.listeners.is_empty() {
+                    return Err(self.err("mount_point must follow a 'listener' line"));
+                }
+                if mount.contains(['+', '#']) {
+                    return Err(self.bad(key, mount, "wildcards are not allowed"));
+                }
+                if self.listener().mount_point.replace(mount).is_some() {
+                    return Err(self.err("duplicate mount_point value for this listener"));
+                }
+                self.touch_default(key);
+            }
+            "per_listener_settings" => {
+                let on = self.boolean(key, rest)?;
+                // mosquitto: once on it stays on, and it must come before any security setting.
+                if on && !self.config.per_listener_settings && self.security_seen {
+                    return Err(
+                        self.err("per_listener_settings must come before any security setting")
+                    );
+                }
+                self.config.per_listener_settings |= on;
+            }
+            "allow_anonymous"
+            | "allow_zero_length_clientid"
+            | "password_file"
+            | "acl_file"
+            | "auto_id_prefix" => self.security(key, rest)?,
+            "global_max_connections" => self.config.max_connections = self.limit(key, rest)?,
+            "max_packet_size" => {
+                let n = self.int(key, rest)?;
+                if n != 0 && !(20..=i64::from(u32::MAX)).contains(&n) {
+                    return Err(self.bad(key, n, "must be 0 (no limit) or at least 20"));
+                }
+                self.config.max_packet_size = u32::try_from(n).ok().filter(|&n| n > 0);
+            }
+            "message_size_limit" => {
+                let n = self.int_in(key, rest, 0..=268_435_455)?;
+                self.config.message_size_limit = u32::try_from(n).ok().filter(|&n| n > 0);
+            }
+            "max_inflight_messages" => {
+                let n = self.int(key, rest)?;
+                if n > 65535 {
+                    return Err(self.bad(key, n, "must be at most 65535"));
+                }
+                // Negative, 0 and 65535 all mean unlimited in mosquitto.
+                let n = u16::try_from(n).ok().filter(|&n| n > 0 && n < 65535);
+                self.config.max_inflight_messages = n;
+            }
+            "max_inflight_bytes" => self.config.max_inflight_bytes = self.limit(key, rest)?,
+            "max_queued_messages" => self.config.max_queued_messages = self.limit(key, rest)?,
+            "max_queued_bytes" => self.config.max_queued_bytes = self.limit(key, rest)?,
+            "queue_qos0_messages" => self.config.queue_qos0_messages = self.boolean(key, rest)?,
+            "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
+            "persistent_client_expiration" => {
+                self.config.persistent_client_expiration = Some(self.expiration(key, rest)?);
+            }
+            "max_keepalive" => {
+                self.config.max_keepalive = self.int_in(key, rest, 1..=65535)? as u16
+            }
+            "log_type" => {
+                let name = self.one(key, rest)?;
+                if name == "internal" {
+                    self.warn("log_type internal is not supported yet; ignored");
+                    self.log_types.get_or_insert(LogTypes::NONE);
+                    return Ok(());
+                }
+                let types = LogTypes::from_name(name)
+                    .ok_or_else(|| self.bad(key, name, "unknown log type"))?;
+                // The first line starts from nothing; `none` starts over.
+                let sum = self.log_types.unwrap_or(LogTypes::NONE) | types;
+                self.log_types = Some(if name == "none" { LogTypes::NONE } else { sum });
+            }
+            "log_dest" => self.log_dest(rest)?,
+            "log_timestamp" => self.config.log_timestamp = self.boolean(key, rest)?,
+            "connection_messages" => self.config.connection_messages = self.boolean(key, rest)?,
+            "pid_file" => {
+                let path = PathBuf::from(self.text(key, rest)?);
+                if self.config.pid_file.replace(path).is_some() {
+                    return Err(self.err("duplicate pid_file value"));
+                }
+            }
+            "connect_timeout" => {
+                let secs = self.int_in(key, rest, 1..=i64::from(u32::MAX))?;
+                self.config.connect_timeout = Duration::from_secs(secs as u64);
+            }
+            "include_dir" => {
+                let dir = self.text(key, rest)?;
+                if main {
+                    self.include_dir(Path::new(dir))?; // mosquitto ignores it in included files
+                }
+            }
+            "connection" => {
+                let name = self.one(key, rest)?;
+                if !std::mem::replace(&mut self.bridge_seen, true) {
+                    self.warn(format!("bridges are not supported yet; bridge '{name}' and all bridge settings are ignored"));
+                }
+            }
+            _ => self.unsupported(key, rest)?,
+        }
+        Ok(())
+    }
+
+    fn new_listener(&mut self, rest: &str) -> Result<(), ConfigError> {
+        let (port, address) = match words(rest)[..] {
+            [] => return Err(self.err("missing port for 'listener'")),
+            [port] => (port, None),
+            [port, address] => (port, Some(address.to_string())),
+            [_, _, extra, ..] => {
+                return Err(self.err(format!("unexpected extra value '{extra}' for 'listener'")));
+            }
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| self.bad("listener port", port, "must be 0 to 65535"))?;
+        if let Some(path) = address
+            .as_deref()
+            .filter(|a| port == 0 && a.parse::<IpAddr>().is_err())
+        {
+            return Err(self.err(format!(
+                "'listener 0 {path}' is a unix socket; unix sockets are not supported yet"
+            )));
+        }
+        let listener = ListenerConfig {
+            port,
+            bind_address: address,
+            ..ListenerConfig::default()
+        };
+        self.check_duplicate(&listener, self.place())?;
+        self.config.listeners.push(listener);
+        self.listener_at.push(self.place());
+        self.config.listener_configured = true;
+        self.target = Target::Listener(self.config.listeners.len() - 1);
+        Ok(())
+    }
+
+    /// mosquitto would accept the file and then fail to bind; say so while we know the line.
+    fn check_duplicate(
+        &self,
+        new: &ListenerConfig,
+        (origin, line): Place,
+    ) -> Result<(), ConfigError> {
+        let same = |l: &ListenerConfig| l.port == new.port && l.bind_address == new.bind_address;
+        let Some(i) = self
+            .config
+            .listeners
+            .iter()
+            .position(same)
+            .filter(|_| new.port != 0)
+        else {
+            return Ok(());
+        };
+        let on = new
+            .bind_address
+            .as_ref()
+            .map(|a| format!(" on {a}"))
+            .unwrap_or_default();
+        let (first_origin, first_line) = &self.listener_at[i];
+        let message = format!(
+            "duplicate listener for port {}{on}: already defined at {first_origin}:{first_line}",
+            new.port
+        );
+        Err(ConfigError {
+            origin,
+            line,
+            message,
+        })
+    }
+
+    fn security(&mut self, key: &str, rest: &str) -> Result<(), ConfigError> {
+        self.security_seen = true;
+        let per_listener = self.config.per_listener_settings;
+        let (flag, text) = match key {
+            "allow_anonymous" | "allow_zero_length_clientid" => {
+                (Some(self.boolean(key, rest)?), "")
+            }
+            _ => (None, self.text(key, rest)?),
+        };
+        if key == "allow_anonymous" && flag == Some(false) {
+            self.anonymous_false_at = Some(self.place());
+        }
+        // As in mosquitto, these (not the others) make the default listener exist.
+        if per_listener
+            && (key == "password_file"
+                || key == "allow_zero_length_clientid" && flag == Some(false))
+        {
+            self.touch_default(key);
+        }
+        let security = if per_listener {
+            &mut self.listener().security
+        } else {
+            &mut self.global
+        };
+        let duplicate = match key {
+            "allow_anonymous" => {
+                security.allow_anonymous = flag;
+                false
+            }
+            "allow_zero_length_clientid" => {
+                security.allow_zero_length_clientid = flag;
+                false
+            }
+            "auto_id_prefix" => security.auto_id_prefix.replace(text.to_string()).is_some(),
+            "password_file" => security
+                .password_file
+                .replace(PathBuf::from(text))
+                .is_some(),
+            _ => security.acl_file.replace(PathBuf::from(text)).is_some(),
+        };
+        if duplicate {
+            return Err(self.err(format!("duplicate {key} value")));
+        }
+        Ok(())
+    }
+
+    fn expiration(&self, key: &str, rest: &str) -> Result<Duration, ConfigError> {
+        let value = self.one(key, rest)?;
+        let bad = || {
+            self.bad(
+                key,
+                value,
+                "expected a positive whole number then h, d, w, m or y",
+            )
+        };
+        let unit = value.chars().last().ok_or_else(bad)?;
+        let count = &value[..value.len() - unit.len_utf8()];
+        let secs_per_unit: u64 = match unit {
+            'h' => 3600,
+            'd' => 86400,
+            'w' => 7 * 86400,
+            'm' => 30 * 86400,
+            'y' => 365 * 86400,
+            _ => return Err(bad()),
+        };
+        let secs = count
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(secs_per_unit));
+        secs.filter(|&s| s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(bad)
+    }
+
+    fn log_dest(&mut self, rest: &str) -> Result<(), ConfigError> {
+        let dest = match rest.split_once(char::is_whitespace).unwrap_or((rest, "")) {
+            ("file", path) => {
+                let path = PathBuf::from(self.text("log_dest file", path)?);
+                if std::mem::replace(&mut self.log_file_seen, true) {
+                    return Err(self.err("duplicate 'log_dest file': only one log file is allowed"));
+                }
+                Some(LogDest::File(path))
+            }
+            _ => match self.one("log_dest", rest)? {
+                "none" => None,
+                "stderr" => Some(LogDest::Stderr),
+                "stdout" => Some(LogDest::Stdout),
+                other @ ("syslog" | "topic" | "dlt") => {
+                    self.warn(format!("log_dest {other} is not supported yet; ignored"));
+                    self.log_dest.get_or_insert_with(Vec::new);
+                    return Ok(());
+                }
+                other => {
+                    return Err(self.bad(
+                        "log_dest",
+                        other,
+                        "expected stderr, stdout, file or none",
+                    ));
+                }
+            },
+        };
+        // The first log_dest line replaces the default; `none` empties the list.
+        let dests = self.log_dest.get_or_insert_with(Vec::new);
+        match dest {
+            None => dests.clear(),
+            Some(dest) if !dests.contains(&dest) => dests.push(dest),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    fn include_dir(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        let shown = dir.display();
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| self.err(format!("unable to open include_dir '{shown}': {e}")))?;
+        let mut files: Vec<(String, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| Some((entry.file_name().into_string().ok()?, entry.path())))
+            .filter(|(name, _)| name.len() > ".conf".len() && name.ends_with(".conf"))
+            .collect();
+        files.sort_by_key(|(name, _)| include_order(name));
+        for (_, path) in files {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| self.err(format!("cannot read included file '{shown}': {e}")))?;
+            self.file(&text, &shown, false)?;
+        }
+        Ok(())
+    }
+
+    fn unsupported(&mut self, key: &str, rest: &str) -> Result<(), ConfigError> {
+        if key.starts_with("auth_opt_") || key.starts_with("plugin_opt_") {
+            if !self.plugin_seen {
+                return Err(self.err(format!("'{key}' without a plugin before it")));
+            }
+            return Ok(()); // the plugin line already warned
+        }
+        let known = UNSUPPORTED.iter().find_map(|&(feature, arg, names)| {
+            names
+                .split(' ')
+                .find(|&name| name == key)
+                .map(|name| (name, arg, feature))
+        });
+        let Some((name, arg, feature)) = known else {
+            self.warn(format!("unknown configuration key '{key}'"));
+            return Ok(());
+        };
+        match arg {
+            Arg::Bool => drop(self.boolean(key, rest)?),
+            Arg::Int => drop(self.int(key, rest)?),
+            Arg::Text => drop(self.text(key, rest)?),
+            Arg::Bridge if self.bridge_seen => return Ok(()), // the connection line warned
+            Arg::Bridge => {
+                return Err(self.err(format!(
+                    "'{key}' is a bridge setting; it must follow a 'connection' line"
+                )));
+            }
+        }
+        self.plugin_seen |= matches!(key, "plugin" | "auth_plugin");
+        // mosquitto counts these as security settings for the per_listener_settings order check.
+        self.security_seen |= matches!(
+            key,
+            "plugin" | "auth_plugin" | "psk_file" | "check_retain_source"
+        );
+        if self.warned.insert(name) {
+            self.warn(format!("'{key}' is not supported yet ({feature}); ignored"));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        if let Some((place, key)) = self.default_made_by.take() {
+            let default = std::mem::take(&mut self.default);
+            self.check_duplicate(&default, place.clone())?;
+            if !self.port_set && !self.bind_address_set {
+                let anonymous = match self.config.listener_configured {
+                    true => "",
+                    false => " and, as in mosquitto 2.0, open to anonymous clients",
+                };
+                self.warn_at(place, format!("'{key}' before any 'listener' line opens mosquitto's default listener on port 1883, all interfaces{anonymous}"));
+            }
+            self.config.listeners.push(default);
+        }
+        if let Some(place) = self.anonymous_false_at.take()
+            && !self.config.listener_configured
+        {
+            self.warn_at(place, "allow_anonymous false has no effect without a 'listener' line: mosquitto 2.0 then allows anonymous clients");
+        }
+        let global = std::mem::take(&mut self.global);
+        let config = &mut self.config;
+        config.allow_anonymous = global.allow_anonymous;
+        config.allow_zero_length_clientid = global.allow_zero_length_clientid.unwrap_or(true);
+        config.auto_id_prefix = global.auto_id_prefix.unwrap_or_else(|| "auto-".to_string());
+        (config.password_file, config.acl_file) = (global.password_file, global.acl_file);
+        config.log_types = self.log_types.unwrap_or(config.log_types);
+        config.log_dest = self
+            .log_dest
+            .take()
+            .unwrap_or_else(|| config.log_dest.clone());
+        Ok((self.config, self.warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests;
