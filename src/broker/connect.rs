@@ -1,0 +1,214 @@
+//! CONNECT: client identifier rules, authentication, session takeover and resumption.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use mio::Token;
+
+use super::{Broker, Close};
+use crate::connection::State;
+use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Version, Will, reason};
+use crate::session::{OutState, Session, SessionKey};
+use crate::{log_debug, log_notice};
+
+impl Broker {
+    pub(super) fn handle_connect(&mut self, token: Token, connect: Connect) -> Result<(), Close> {
+        let version = connect.version;
+        let conn = &mut self.conns[token.0];
+        conn.version = version;
+
+        let (client_id, assigned) = match self.client_id_for(&connect) {
+            Some(id) => id,
+            None => {
+                let code = refusal(
+                    version,
+                    reason::v3::IDENTIFIER_REJECTED,
+                    reason::CLIENT_IDENTIFIER_NOT_VALID,
+                );
+                self.refuse(token, code);
+                return Err(Close::Refused);
+            }
+        };
+        if !self.authorised(&connect) {
+            let code = refusal(version, reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
+            self.refuse(token, code);
+            return Err(Close::NotAuthorized);
+        }
+
+        if let Some(&key) = self.session_ids.get(client_id.as_str())
+            && let Some(old) = self.sessions[key].conn
+        {
+            log_notice!("Client {client_id} already connected, closing old connection.");
+            self.take_over(old, key, connect.clean_start);
+        }
+        let (key, session_present) = self.open_session(&client_id, version, connect.clean_start);
+        self.sessions[key].conn = Some(token);
+
+        let conn = &mut self.conns[token.0];
+        conn.state = State::Connected;
+        conn.session = Some(key);
+        conn.client_id = Some(client_id.clone());
+        conn.keep_alive_limit = (connect.keep_alive > 0)
+            .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
+        // Kept for the connection's lifetime, so it must not pin the read buffer it came in.
+        conn.will = connect.will.as_ref().map(detach_will);
+        log_connected(conn, &connect, &client_id);
+
+        let mut connack = ConnAck::new(session_present, reason::SUCCESS);
+        if version == Version::V5 && assigned {
+            connack.properties.assigned_client_identifier = Some(client_id.clone());
+        }
+        log_debug!(
+            "Sending CONNACK to {client_id} ({}, 0)",
+            u8::from(session_present)
+        );
+        self.send(token, &Packet::ConnAck(connack));
+        if session_present {
+            self.resend_inflight(key);
+        }
+        Ok(())
+    }
+
+    /// The client identifier to use, and whether the broker assigned it; `None` to refuse.
+    fn client_id_for(&self, connect: &Connect) -> Option<(ByteStr, bool)> {
+        if !connect.client_id.is_empty() {
+            // A copy: the session keeps it long after the CONNECT's read buffer is gone.
+            return Some((ByteStr::from(connect.client_id.as_str()), false));
+        }
+        let may_assign = match connect.version {
+            Version::V31 => false,
+            Version::V311 => connect.clean_start,
+            Version::V5 => true,
+        };
+        if !may_assign || !self.config.allow_zero_length_clientid {
+            return None;
+        }
+        // mosquitto's form: the prefix and an upper-case UUID.
+        let mut buf = uuid::Uuid::encode_buffer();
+        let uuid = uuid::Uuid::new_v4().hyphenated().encode_upper(&mut buf);
+        let id = format!("{}{uuid}", self.config.auto_id_prefix);
+        Some((ByteStr::from(id), true))
+    }
+
+    /// mosquitto 2.0's rules without a password file: everyone or no one, by
+    /// `allow_anonymous`. With a password file, whose checking is not implemented yet,
+    /// nobody gets in: refusing is the only safe answer.
+    fn authorised(&self, _connect: &Connect) -> bool {
+        self.config.password_file.is_none() && self.config.anonymous_allowed()
+    }
+
+    fn refuse(&mut self, token: Token, code: u8) {
+        let conn = &self.conns[token.0];
+        log_debug!("Sending CONNACK to {} (0, {code})", conn.peer.ip());
+        self.send(token, &Packet::ConnAck(ConnAck::new(false, code)));
+    }
+
+    /// Closes the connection that holds `key` today. Its will goes out only if the session
+    /// ends with it, as in mosquitto: a persistent session carried over keeps its will quiet.
+    fn take_over(&mut self, old: Token, key: SessionKey, new_clean_start: bool) {
+        let session_ends = self.sessions[key].clean || new_clean_start;
+        let will = self.conns.get_mut(old.0).and_then(|c| c.will.take());
+        self.close(old, Close::TakenOver);
+        if session_ends && let Some(will) = will {
+            self.publish_will(will);
+        }
+    }
+
+    /// Finds or creates the session for `client_id`. Returns its key and whether an earlier
+    /// session was resumed ("session present").
+    fn open_session(
+        &mut self,
+        client_id: &ByteStr,
+        version: Version,
+        clean: bool,
+    ) -> (SessionKey, bool) {
+        if let Some(&key) = self.session_ids.get(client_id.as_str()) {
+            if clean || self.sessions[key].clean {
+                self.remove_session(key);
+            } else {
+                let session = &mut self.sessions[key];
+                session.version = version;
+                session.expires_at = None;
+                // MQTT 3.1 has no session-present flag.
+                return (key, version != Version::V31);
+            }
+        }
+        let key = self
+            .sessions
+            .insert(Session::new(client_id.clone(), version, clean));
+        self.session_ids.insert(client_id.clone(), key);
+        (key, false)
+    }
+
+    /// On reconnect, re-sends what the client never acknowledged (with DUP set), then what
+    /// waited in the queue.
+    fn resend_inflight(&mut self, key: SessionKey) {
+        let session = &self.sessions[key];
+        let Some(token) = session.conn else {
+            return;
+        };
+        let conn = &mut self.conns[token.0];
+        for inflight in &session.inflight {
+            match inflight.state {
+                OutState::AwaitPubAck | OutState::AwaitPubRec => {
+                    super::deliver::write_publish(
+                        conn,
+                        &inflight.delivery,
+                        inflight.packet_id,
+                        true,
+                    );
+                }
+                OutState::AwaitPubComp => {
+                    let pubrel = Packet::PubRel(crate::protocol::PubResp::new(inflight.packet_id));
+                    pubrel.encode(conn.version, conn.send.tail());
+                }
+            }
+        }
+        self.mark_flush(token);
+        self.fill_window(key);
+    }
+}
+
+fn refusal(version: Version, v3: u8, v5: u8) -> u8 {
+    if version == Version::V5 { v5 } else { v3 }
+}
+
+/// A copy of the will that owns its bytes.
+fn detach_will(will: &Will) -> Will {
+    Will {
+        topic: ByteStr::from(will.topic.as_str()),
+        payload: Bytes::copy_from_slice(&will.payload),
+        qos: will.qos,
+        retain: will.retain,
+        properties: will.properties.clone(),
+    }
+}
+
+/// mosquitto's connect lines: `New client connected from 127.0.0.1:40312 as cli-1 (p2, c1, k60).`
+fn log_connected(conn: &crate::connection::Connection, connect: &Connect, client_id: &ByteStr) {
+    let user = connect
+        .username
+        .as_ref()
+        .map(|u| format!(", u'{u}'"))
+        .unwrap_or_default();
+    log_notice!(
+        "New client connected from {}:{} as {client_id} ({}, c{}, k{}{user}).",
+        conn.peer.ip(),
+        conn.peer.port(),
+        connect.version.log_name(),
+        u8::from(connect.clean_start),
+        connect.keep_alive,
+    );
+    match &conn.will {
+        None => log_debug!("No will message specified."),
+        Some(will) => {
+            log_debug!(
+                "Will message specified ({} bytes) (r{}, q{}).",
+                will.payload.len(),
+                u8::from(will.retain),
+                will.qos as u8
+            );
+            log_debug!("\t{}", will.topic);
+        }
+    }
+}

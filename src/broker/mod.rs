@@ -1,0 +1,361 @@
+//! The broker's state and its reaction to each packet.
+//!
+//! `Broker` owns every connection (a slab indexed by mio token), every session, the router
+//! and the retained store. The event loop hands it readable and writable sockets; it decodes
+//! packets, dispatches each to its handler (one file per packet family, as mosquitto has
+//! `handle_connect.c`, `handle_publish.c`, ...), queues replies on the connections concerned
+//! and flushes every touched connection once at the end of the loop turn.
+
+mod close;
+mod connect;
+mod deliver;
+mod publish;
+mod subscribe;
+
+pub use close::Close;
+
+use std::collections::HashMap;
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::Token;
+use slab::Slab;
+
+use crate::config::Config;
+use crate::connection::{Connection, State};
+use crate::protocol::{self, ByteStr, Packet, framing::MAX_REMAINING_LENGTH};
+use crate::retain::RetainStore;
+use crate::router::{Router, Subscriber};
+use crate::session::{Session, SessionKey};
+use crate::{log_debug, log_notice};
+
+/// Reads per readable event before other connections get a turn; the rest is read on the
+/// next turn, so one fast publisher cannot starve everyone else.
+const READS_PER_TURN: usize = 16;
+
+/// Bytes a connection may have waiting to be written before QoS 0 messages to it are
+/// dropped, unless `max_queued_bytes` says otherwise. A subscriber that cannot keep up loses
+/// QoS 0 messages instead of growing the broker's memory without bound.
+const SEND_QUEUE_BYTES_DEFAULT: usize = 1024 * 1024;
+
+/// Limits derived once from the configuration, in the units the hot path uses.
+struct Limits {
+    packet_bytes_max: usize,
+    inflight_max: usize,
+    queued_max: usize,
+    send_queue_bytes_max: usize,
+    payload_bytes_max: Option<usize>,
+}
+
+impl Limits {
+    fn from_config(config: &Config) -> Limits {
+        Limits {
+            packet_bytes_max: config
+                .max_packet_size
+                .map_or(MAX_REMAINING_LENGTH + 5, |n| n as usize),
+            // Unlimited still stops at the packet identifier space.
+            inflight_max: config
+                .max_inflight_messages
+                .map_or(usize::from(u16::MAX) - 1, usize::from),
+            queued_max: config.max_queued_messages.unwrap_or(usize::MAX),
+            send_queue_bytes_max: config.max_queued_bytes.unwrap_or(SEND_QUEUE_BYTES_DEFAULT),
+            payload_bytes_max: config.message_size_limit.map(|n| n as usize),
+        }
+    }
+}
+
+pub struct Broker {
+    config: Config,
+    limits: Limits,
+    conns: Slab<Connection>,
+    sessions: Slab<Session>,
+    session_ids: HashMap<ByteStr, SessionKey>,
+    router: Router,
+    retained: RetainStore,
+    /// The time of the current loop turn; one clock read per turn is precise enough.
+    now: Instant,
+    /// Connections with output queued this turn.
+    to_flush: Vec<Token>,
+    /// Connections that still had input when their read budget ran out.
+    to_read: Vec<Token>,
+    /// Open connections per listener, for its `max_connections`.
+    listener_conns: Vec<usize>,
+    /// Scratch space for routing, reused so a publish does not allocate.
+    route_matches: Vec<Subscriber>,
+    route_targets: Vec<(SessionKey, protocol::QoS)>,
+    route_mark: u64,
+}
+
+impl Broker {
+    pub fn new(config: Config) -> Broker {
+        Broker {
+            limits: Limits::from_config(&config),
+            config,
+            conns: Slab::new(),
+            sessions: Slab::new(),
+            session_ids: HashMap::new(),
+            router: Router::new(),
+            retained: RetainStore::default(),
+            now: Instant::now(),
+            to_flush: Vec::new(),
+            to_read: Vec::new(),
+            listener_conns: Vec::new(),
+            route_matches: Vec::new(),
+            route_targets: Vec::new(),
+            route_mark: 0,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Starts a loop turn.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// Takes a newly accepted socket, unless its listener or the broker is at its
+    /// connection limit. The caller registers the socket under the returned token.
+    pub fn accept(&mut self, conn: Connection, listener_max: Option<usize>) -> Option<Token> {
+        if self.listener_conns.len() <= conn.listener {
+            self.listener_conns.resize(conn.listener + 1, 0);
+        }
+        let count = &mut self.listener_conns[conn.listener];
+        let over = |max: Option<usize>, n: usize| max.is_some_and(|max| n >= max);
+        if over(listener_max, *count) || over(self.config.max_connections, self.conns.len()) {
+            log_notice!(
+                "Client connection from {} denied: max_connections exceeded.",
+                conn.peer.ip()
+            );
+            return None;
+        }
+        *count += 1;
+        log_notice!(
+            "New connection from {}:{} on port {}.",
+            conn.peer.ip(),
+            conn.peer.port(),
+            conn.local_port
+        );
+        Some(Token(self.conns.insert(conn)))
+    }
+
+    /// Forgets a connection that could not be set up (registration with the poller failed).
+    pub fn drop_connection(&mut self, token: Token) {
+        self.close(token, Close::SocketError(io::ErrorKind::Other.into()));
+    }
+
+    /// A connection's socket, to register it with the poller.
+    pub fn socket_mut(&mut self, token: Token) -> Option<&mut mio::net::TcpStream> {
+        self.conns.get_mut(token.0).map(|c| &mut c.socket)
+    }
+
+    /// Reads and handles what a readable connection has sent.
+    pub fn on_readable(&mut self, token: Token) {
+        for _ in 0..READS_PER_TURN {
+            let Some(conn) = self.conns.get_mut(token.0) else {
+                return;
+            };
+            match conn.read_chunk() {
+                Ok(0) => return self.close(token, Close::ConnectionLost),
+                Ok(_) => {
+                    if let Err(reason) = self.handle_input(token) {
+                        return self.close(token, reason);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some(conn) = self.conns.get_mut(token.0) {
+                        conn.release_read_buf();
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.close(token, Close::SocketError(e)),
+            }
+        }
+        self.to_read.push(token);
+    }
+
+    /// Connections whose read budget ran out last turn; the event loop reads them again
+    /// without waiting, because an edge-triggered poller will not report them twice.
+    pub fn take_unfinished_reads(&mut self) -> Vec<Token> {
+        std::mem::take(&mut self.to_read)
+    }
+
+    /// The socket has room again: send what is waiting.
+    pub fn on_writable(&mut self, token: Token) {
+        self.mark_flush(token);
+    }
+
+    /// Decodes and handles every complete packet in the read buffer.
+    fn handle_input(&mut self, token: Token) -> Result<(), Close> {
+        loop {
+            let conn = &mut self.conns[token.0];
+            let packet = match protocol::decode(
+                &mut conn.read_buf,
+                conn.version,
+                self.limits.packet_bytes_max,
+            ) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Close::Decode(e)),
+            };
+            conn.last_packet_at = self.now;
+            self.handle_packet(token, packet)?;
+        }
+    }
+
+    fn handle_packet(&mut self, token: Token, packet: Packet) -> Result<(), Close> {
+        let conn = &self.conns[token.0];
+        let session = match (conn.state, conn.session) {
+            (State::Connected, Some(session)) => session,
+            _ => {
+                return match packet {
+                    Packet::Connect(connect) => self.handle_connect(token, *connect),
+                    _ => Err(Close::Protocol("first packet is not CONNECT")),
+                };
+            }
+        };
+        match packet {
+            Packet::Publish(publish) => self.handle_publish(token, session, publish),
+            Packet::PubAck(ack) => self.handle_puback(token, session, ack),
+            Packet::PubRec(rec) => self.handle_pubrec(token, session, rec),
+            Packet::PubRel(rel) => self.handle_pubrel(token, session, rel),
+            Packet::PubComp(comp) => self.handle_pubcomp(token, session, comp),
+            Packet::Subscribe(subscribe) => self.handle_subscribe(token, session, subscribe),
+            Packet::Unsubscribe(unsub) => self.handle_unsubscribe(token, session, unsub),
+            Packet::PingReq => {
+                log_debug!("Received PINGREQ from {}", conn.log_id());
+                log_debug!("Sending PINGRESP to {}", conn.log_id());
+                self.send(token, &Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(_) => {
+                log_debug!("Received DISCONNECT from {}", conn.log_id());
+                Err(Close::Disconnected)
+            }
+            Packet::Connect(_) => {
+                log_notice!(
+                    "Bad client {} sending multiple CONNECT messages.",
+                    conn.log_id()
+                );
+                Err(Close::Protocol("second CONNECT"))
+            }
+            Packet::ConnAck(_)
+            | Packet::SubAck(_)
+            | Packet::UnsubAck(_)
+            | Packet::PingResp
+            | Packet::Auth(_) => Err(Close::Protocol("packet a client may not send")),
+        }
+    }
+
+    /// Queues a packet on a connection, to be flushed at the end of the turn.
+    fn send(&mut self, token: Token, packet: &Packet) {
+        let conn = &mut self.conns[token.0];
+        packet.encode(conn.version, conn.send.tail());
+        self.mark_flush(token);
+    }
+
+    fn mark_flush(&mut self, token: Token) {
+        if let Some(conn) = self.conns.get_mut(token.0)
+            && !conn.flush_pending
+        {
+            conn.flush_pending = true;
+            self.to_flush.push(token);
+        }
+    }
+
+    /// Writes out everything queued this turn: one vectored write per connection, however
+    /// many packets it received.
+    pub fn flush(&mut self) {
+        while !self.to_flush.is_empty() {
+            let mut batch = std::mem::take(&mut self.to_flush);
+            for token in batch.drain(..) {
+                let Some(conn) = self.conns.get_mut(token.0) else {
+                    continue;
+                };
+                conn.flush_pending = false;
+                if let Err(e) = conn.flush() {
+                    self.close(token, Close::SocketError(e));
+                }
+            }
+            // Closing can publish wills that queue more output; keep the allocation.
+            if self.to_flush.is_empty() {
+                self.to_flush = batch;
+            }
+        }
+    }
+
+    /// Enforces time limits: keep-alive, the CONNECT timeout, expiry of offline sessions.
+    pub fn tick(&mut self) {
+        let now = self.now;
+        let connect_timeout = self.config.connect_timeout;
+        let expired: Vec<(Token, Close)> = self
+            .conns
+            .iter()
+            .filter_map(|(key, conn)| {
+                let reason = match (conn.state, conn.keep_alive_limit) {
+                    (State::AwaitingConnect, _)
+                        if now.duration_since(conn.opened_at) >= connect_timeout =>
+                    {
+                        Close::ConnectTimeout
+                    }
+                    (State::Connected, Some(limit))
+                        if now.duration_since(conn.last_packet_at) >= limit =>
+                    {
+                        Close::KeepAliveTimeout
+                    }
+                    _ => return None,
+                };
+                Some((Token(key), reason))
+            })
+            .collect();
+        for (token, reason) in expired {
+            self.close(token, reason);
+        }
+        self.expire_sessions();
+    }
+
+    fn expire_sessions(&mut self) {
+        let now = self.now;
+        let expired: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| now >= t))
+            .map(|(key, _)| key)
+            .collect();
+        for key in expired {
+            log_notice!(
+                "Expiring client {} due to timeout.",
+                self.sessions[key].client_id
+            );
+            self.remove_session(key);
+        }
+    }
+
+    /// How long the event loop may sleep before `tick` has work to do.
+    pub fn tick_interval(&self) -> Duration {
+        Duration::from_millis(250)
+    }
+
+    /// Closes every connection, for shutdown.
+    pub fn close_all(&mut self) {
+        let tokens: Vec<Token> = self.conns.iter().map(|(key, _)| Token(key)).collect();
+        for token in tokens {
+            self.close(token, Close::Shutdown);
+        }
+    }
+
+    /// Forgets a session and its subscriptions.
+    fn remove_session(&mut self, key: SessionKey) {
+        let session = self.sessions.remove(key);
+        for filter in session.subscriptions.keys() {
+            self.router.unsubscribe(filter, key);
+        }
+        self.session_ids.remove(session.client_id.as_str());
+    }
+}

@@ -1,0 +1,108 @@
+//! One client's TCP connection: its socket, what has been read but not yet decoded, what is
+//! waiting to be written, and where it stands in the protocol.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mio::net::TcpStream;
+
+use crate::protocol::{ByteStr, Version, Will};
+use crate::send_queue::SendQueue;
+use crate::session::SessionKey;
+
+/// Bytes asked of the kernel per read. Large enough that a busy publisher needs few reads
+/// per turn; the buffer is only held while a packet is incomplete.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// TCP is up, CONNECT has not arrived.
+    AwaitingConnect,
+    /// CONNECT accepted; the connection belongs to a session.
+    Connected,
+}
+
+pub struct Connection {
+    pub socket: TcpStream,
+    pub peer: SocketAddr,
+    /// Index of the listener it came in on, and that listener's port, for limits and logs.
+    pub listener: usize,
+    pub local_port: u16,
+    pub state: State,
+    pub version: Version,
+    pub session: Option<SessionKey>,
+    /// Kept here as well as in the session so that log lines need no session lookup.
+    pub client_id: Option<ByteStr>,
+    pub read_buf: BytesMut,
+    pub send: SendQueue,
+    /// 1.5 times the client's keep-alive; `None` when the client asked for none.
+    pub keep_alive_limit: Option<Duration>,
+    pub last_packet_at: Instant,
+    pub opened_at: Instant,
+    /// The will to publish if the connection ends without DISCONNECT.
+    pub will: Option<Will>,
+    /// Set while the connection sits in the broker's list of connections to flush.
+    pub flush_pending: bool,
+}
+
+impl Connection {
+    pub fn new(
+        socket: TcpStream,
+        peer: SocketAddr,
+        listener: usize,
+        local_port: u16,
+        now: Instant,
+    ) -> Connection {
+        Connection {
+            socket,
+            peer,
+            listener,
+            local_port,
+            state: State::AwaitingConnect,
+            version: Version::V311,
+            session: None,
+            client_id: None,
+            read_buf: BytesMut::new(),
+            send: SendQueue::new(),
+            keep_alive_limit: None,
+            last_packet_at: now,
+            opened_at: now,
+            will: None,
+            flush_pending: false,
+        }
+    }
+
+    /// The client id for log lines, or mosquitto's placeholder before CONNECT.
+    pub fn log_id(&self) -> &str {
+        self.client_id.as_deref().unwrap_or("<unknown>")
+    }
+
+    /// Reads what the socket has, up to one chunk, into the read buffer.
+    /// Returns `Ok(0)` when the peer has closed its side.
+    pub fn read_chunk(&mut self) -> io::Result<usize> {
+        self.read_buf.reserve(READ_CHUNK_BYTES);
+        let spare = self.read_buf.spare_capacity_mut();
+        let len = READ_CHUNK_BYTES.min(spare.len());
+        let spare: &mut [MaybeUninit<u8>] = &mut spare[..len];
+        let n = socket2::SockRef::from(&self.socket).recv(spare)?;
+        // SAFETY: recv initialised the first `n` bytes of the spare capacity.
+        unsafe { self.read_buf.set_len(self.read_buf.len() + n) };
+        Ok(n)
+    }
+
+    /// Writes queued bytes until done or the socket is full. Returns true when all is sent.
+    pub fn flush(&mut self) -> io::Result<bool> {
+        self.send.write_to(&mut self.socket)
+    }
+
+    /// Drops the read buffer's memory once nothing partial is left in it: idle connections
+    /// should cost almost nothing.
+    pub fn release_read_buf(&mut self) {
+        if self.read_buf.is_empty() {
+            self.read_buf = BytesMut::new();
+        }
+    }
+}

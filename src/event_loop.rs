@@ -1,0 +1,185 @@
+//! The one thread that runs the broker: a mio readiness loop over the listeners, every
+//! client socket and the signals.
+//!
+//! Each turn: wait for readiness (at most until the next timer tick), accept what is pending,
+//! read and handle what is readable, then flush every connection that got output, once.
+//! Sockets are registered edge-triggered for both directions when accepted and never
+//! re-registered, so a write never costs an `epoll_ctl`.
+
+use std::io;
+use std::time::Instant;
+
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::listener::{self, Listener};
+use crate::{log_error, log_notice, log_warning};
+
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// Listener `i` has token `LISTENER_BASE - i`; connections count up from 0.
+const LISTENER_BASE: usize = usize::MAX - 2;
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Signal(i32),
+}
+
+pub struct EventLoop {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    signals: Signals,
+    broker: Broker,
+}
+
+impl EventLoop {
+    /// Opens every listener and prepares the loop; nothing is accepted until `run`.
+    pub fn bind(config: Config) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for listener_config in config.effective_listeners() {
+            listeners.extend(listener::open(&listener_config)?);
+        }
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry().register(
+                &mut listener.socket,
+                Token(LISTENER_BASE - i),
+                Interest::READABLE,
+            )?;
+        }
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        Ok(EventLoop {
+            poll,
+            listeners,
+            signals,
+            broker: Broker::new(config),
+        })
+    }
+
+    /// The ports actually listened on, in listener order.
+    pub fn ports(&self) -> Vec<u16> {
+        self.listeners.iter().map(|l| l.port).collect()
+    }
+
+    /// Runs until SIGINT or SIGTERM.
+    pub fn run(mut self) -> io::Result<Stop> {
+        let mut events = Events::with_capacity(1024);
+        let tick = self.broker.tick_interval();
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let unfinished = self.broker.take_unfinished_reads();
+            let timeout = if unfinished.is_empty() {
+                next_tick.saturating_duration_since(Instant::now())
+            } else {
+                std::time::Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            self.broker.set_now(now);
+            for token in unfinished {
+                self.broker.on_readable(token);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        if let Some(stop) = self.handle_signals() {
+                            self.shut_down(stop);
+                            return Ok(stop);
+                        }
+                    }
+                    Token(t) if t > LISTENER_BASE - self.listeners.len() => {
+                        self.accept(LISTENER_BASE - t);
+                    }
+                    token => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.broker.on_readable(token);
+                        }
+                        if event.is_writable() {
+                            self.broker.on_writable(token);
+                        }
+                    }
+                }
+            }
+            if now >= next_tick {
+                self.broker.tick();
+                next_tick = now + tick;
+            }
+            self.broker.flush();
+        }
+    }
+
+    /// Accepts every pending connection on listener `index`.
+    fn accept(&mut self, index: usize) {
+        let listener = &self.listeners[index];
+        loop {
+            let (socket, peer) = match listener.socket.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log_error!("Unable to accept new connection: {e}.");
+                    return;
+                }
+            };
+            // Replies are batched per loop turn already; Nagle would only add delay.
+            if let Err(e) = socket.set_nodelay(true) {
+                log_warning!("Unable to set TCP_NODELAY for {peer}: {e}.");
+            }
+            let now = Instant::now();
+            let conn = Connection::new(socket, peer, index, listener.port, now);
+            let Some(token) = self.broker.accept(conn, listener.config.max_connections) else {
+                continue;
+            };
+            let registered = match self.broker.socket_mut(token) {
+                Some(socket) => self.poll.registry().register(
+                    socket,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                ),
+                None => Ok(()),
+            };
+            if let Err(e) = registered {
+                log_error!("Unable to watch connection from {peer}: {e}.");
+                self.broker.drop_connection(token);
+            }
+        }
+    }
+
+    /// Returns the stop reason if a terminating signal arrived.
+    fn handle_signals(&mut self) -> Option<Stop> {
+        let mut stop = None;
+        for signal in self.signals.pending() {
+            match signal {
+                SIGHUP => log_warning!(
+                    "Received SIGHUP: reloading the configuration is not supported yet; nothing changed."
+                ),
+                SIGINT | SIGTERM => stop = Some(Stop::Signal(signal)),
+                _ => {}
+            }
+        }
+        stop
+    }
+
+    fn shut_down(&mut self, stop: Stop) {
+        let Stop::Signal(signal) = stop;
+        let name = if signal == SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        log_notice!("{name} received, shutting down.");
+        self.broker.close_all();
+        self.broker.flush();
+    }
+}

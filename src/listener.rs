@@ -1,0 +1,75 @@
+//! Listening sockets, set up with socket2 so that every option is ours to choose.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::{ListenerConfig, SocketDomain};
+use crate::log_notice;
+
+/// Pending connections the kernel may hold for us (capped by net.core.somaxconn). Large, so
+/// that a storm of reconnecting devices is queued rather than refused.
+const BACKLOG: i32 = 4096;
+
+pub struct Listener {
+    pub socket: mio::net::TcpListener,
+    /// The port actually bound (differs from the configured one for port 0).
+    pub port: u16,
+    pub config: ListenerConfig,
+}
+
+/// Opens the sockets of one configured listener: one per address its bind address resolves
+/// to (both IPv4 and IPv6 for "all interfaces", as mosquitto does).
+pub fn open(config: &ListenerConfig) -> io::Result<Vec<Listener>> {
+    let mut listeners = Vec::new();
+    for addr in addresses(config)? {
+        let socket = bind(addr)?;
+        let port = socket.local_addr()?.port();
+        let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
+        log_notice!("Opening {family} listen socket on port {port}.");
+        listeners.push(Listener {
+            socket,
+            port,
+            config: config.clone(),
+        });
+    }
+    Ok(listeners)
+}
+
+fn addresses(config: &ListenerConfig) -> io::Result<Vec<SocketAddr>> {
+    let mut addrs: Vec<SocketAddr> = match &config.bind_address {
+        Some(host) => (host.as_str(), config.port).to_socket_addrs()?.collect(),
+        None => vec![
+            SocketAddr::from(([0, 0, 0, 0], config.port)),
+            SocketAddr::from(([0u16; 8], config.port)),
+        ],
+    };
+    match config.socket_domain {
+        Some(SocketDomain::Ipv4) => addrs.retain(SocketAddr::is_ipv4),
+        Some(SocketDomain::Ipv6) => addrs.retain(SocketAddr::is_ipv6),
+        None => {}
+    }
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no address to listen on",
+        ));
+    }
+    Ok(addrs)
+}
+
+fn bind(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Restarting the broker must not wait for old connections' TIME_WAIT to pass.
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // IPv4 gets its own socket, as in mosquitto, so [::] must not claim it too.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}

@@ -1,0 +1,99 @@
+//! Retained messages: the last retained message of each topic, for new subscribers.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::message::Message;
+use crate::protocol::{ByteStr, topic};
+
+#[derive(Default)]
+pub struct RetainStore {
+    messages: HashMap<ByteStr, Rc<Message>>,
+}
+
+impl RetainStore {
+    /// Stores `message` as its topic's retained message; an empty payload deletes it
+    /// [MQTT-3.3.1-10].
+    pub fn set(&mut self, message: &Rc<Message>) {
+        if message.payload.is_empty() {
+            self.messages.remove(message.topic.as_str());
+        } else {
+            self.messages
+                .insert(message.topic.clone(), Rc::clone(message));
+        }
+    }
+
+    /// Appends the retained messages that `filter` matches.
+    ///
+    /// An exact filter is one lookup; a wildcard filter scans every retained topic. That is
+    /// one scan per wildcard SUBSCRIBE, not per publish, which keeps the publish path free of
+    /// any retained-message work.
+    pub fn matching(&self, filter: &str, out: &mut Vec<Rc<Message>>) {
+        if !topic::has_wildcard(filter) {
+            out.extend(self.messages.get(filter).cloned());
+            return;
+        }
+        out.extend(
+            self.messages
+                .iter()
+                .filter(|(name, _)| topic::matches(filter, name))
+                .map(|(_, message)| Rc::clone(message)),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::QoS;
+    use bytes::Bytes;
+
+    fn message(topic: &str, payload: &'static [u8]) -> Rc<Message> {
+        Rc::new(Message {
+            topic: topic.into(),
+            payload: Bytes::from_static(payload),
+            qos: QoS::AtMostOnce,
+            retain: true,
+            properties: None,
+        })
+    }
+
+    fn payloads(store: &RetainStore, filter: &str) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        store.matching(filter, &mut out);
+        let mut payloads: Vec<_> = out.iter().map(|m| m.payload.to_vec()).collect();
+        payloads.sort();
+        payloads
+    }
+
+    #[test]
+    fn newer_message_replaces_older_and_empty_payload_deletes() {
+        let mut store = RetainStore::default();
+        store.set(&message("a/b", b"1"));
+        store.set(&message("a/b", b"2"));
+        assert_eq!(payloads(&store, "a/b"), vec![b"2".to_vec()]);
+        store.set(&message("a/b", b""));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn wildcard_filters_find_every_matching_topic() {
+        let mut store = RetainStore::default();
+        store.set(&message("a/b", b"1"));
+        store.set(&message("a/c", b"2"));
+        store.set(&message("$SYS/x", b"1"));
+        assert_eq!(payloads(&store, "a/+").len(), 2);
+        assert_eq!(payloads(&store, "#").len(), 2);
+        assert_eq!(payloads(&store, "$SYS/#").len(), 1);
+        assert_eq!(payloads(&store, "a/b").len(), 1);
+        assert_eq!(payloads(&store, "z").len(), 0);
+    }
+}

@@ -1,0 +1,358 @@
+//! The subscription index: which sessions want a topic.
+//!
+//! Exact filters (no wildcard) live in a flat hash table: one lookup per publish, however
+//! many filters exist. Wildcard filters live in a trie of topic levels, walked once per
+//! publish along the topic's own levels plus the `+` and `#` branches, so the cost grows with
+//! the topic's depth and the number of matches, not with the number of filters.
+
+use std::collections::HashMap;
+
+use slab::Slab;
+
+use crate::protocol::topic;
+use crate::protocol::{ByteStr, SubOptions};
+use crate::session::SessionKey;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscriber {
+    pub session: SessionKey,
+    pub options: SubOptions,
+}
+
+#[derive(Default)]
+struct Node {
+    parent: usize,
+    /// This node's level, as its parent's `children` knows it ("" for `+` and the root).
+    level: Box<str>,
+    children: HashMap<Box<str>, usize>,
+    plus: Option<usize>,
+    /// Subscribers whose filter ends at this node.
+    exact: Vec<Subscriber>,
+    /// Subscribers whose filter is this node's path followed by `/#`.
+    hash: Vec<Subscriber>,
+}
+
+impl Node {
+    fn is_unused(&self) -> bool {
+        self.children.is_empty()
+            && self.plus.is_none()
+            && self.exact.is_empty()
+            && self.hash.is_empty()
+    }
+}
+
+const ROOT: usize = 0;
+
+pub struct Router {
+    exact: HashMap<ByteStr, Vec<Subscriber>>,
+    nodes: Slab<Node>,
+    /// Reused by every match so that routing a publish does not allocate.
+    stack: Vec<(usize, usize)>,
+}
+
+impl Default for Router {
+    fn default() -> Router {
+        Router::new()
+    }
+}
+
+/// Adds or replaces `session`'s entry in a subscriber list; true if it was new.
+fn upsert(list: &mut Vec<Subscriber>, subscriber: Subscriber) -> bool {
+    match list.iter_mut().find(|s| s.session == subscriber.session) {
+        Some(existing) => {
+            existing.options = subscriber.options;
+            false
+        }
+        None => {
+            list.push(subscriber);
+            true
+        }
+    }
+}
+
+/// Removes `session` from a subscriber list; true if it was there.
+fn remove(list: &mut Vec<Subscriber>, session: SessionKey) -> bool {
+    match list.iter().position(|s| s.session == session) {
+        Some(i) => {
+            list.swap_remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The level of `topic` that starts at byte `offset`, and the offset of the next one.
+/// `None` once every level has been consumed.
+fn level_at(topic: &str, offset: usize) -> Option<(&str, usize)> {
+    if offset > topic.len() {
+        return None;
+    }
+    let rest = &topic[offset..];
+    let end = rest.find('/').unwrap_or(rest.len());
+    Some((&rest[..end], offset + end + 1))
+}
+
+impl Router {
+    pub fn new() -> Router {
+        let mut nodes = Slab::new();
+        nodes.insert(Node::default());
+        Router {
+            exact: HashMap::new(),
+            nodes,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Adds a subscription, or updates its options. Returns true if it is new.
+    pub fn subscribe(&mut self, filter: &ByteStr, subscriber: Subscriber) -> bool {
+        if !topic::has_wildcard(filter) {
+            return upsert(self.exact.entry(filter.clone()).or_default(), subscriber);
+        }
+        let mut node = ROOT;
+        let mut levels = filter.split('/').peekable();
+        while let Some(level) = levels.next() {
+            if level == "#" {
+                debug_assert!(levels.peek().is_none(), "filters are validated");
+                return upsert(&mut self.nodes[node].hash, subscriber);
+            }
+            node = self.child_or_insert(node, level);
+        }
+        upsert(&mut self.nodes[node].exact, subscriber)
+    }
+
+    fn child_or_insert(&mut self, node: usize, level: &str) -> usize {
+        let existing = if level == "+" {
+            self.nodes[node].plus
+        } else {
+            self.nodes[node].children.get(level).copied()
+        };
+        if let Some(child) = existing {
+            return child;
+        }
+        let key: Box<str> = if level == "+" {
+            "".into()
+        } else {
+            level.into()
+        };
+        let child = self.nodes.insert(Node {
+            parent: node,
+            level: key.clone(),
+            ..Node::default()
+        });
+        if level == "+" {
+            self.nodes[node].plus = Some(child);
+        } else {
+            self.nodes[node].children.insert(key, child);
+        }
+        child
+    }
+
+    /// Removes a subscription. Returns true if it existed.
+    pub fn unsubscribe(&mut self, filter: &str, session: SessionKey) -> bool {
+        if !topic::has_wildcard(filter) {
+            let Some(list) = self.exact.get_mut(filter) else {
+                return false;
+            };
+            let removed = remove(list, session);
+            if list.is_empty() {
+                self.exact.remove(filter);
+            }
+            return removed;
+        }
+        let mut node = ROOT;
+        let mut levels = filter.split('/');
+        let removed = loop {
+            match levels.next() {
+                Some("#") => break remove(&mut self.nodes[node].hash, session),
+                Some(level) => {
+                    let child = if level == "+" {
+                        self.nodes[node].plus
+                    } else {
+                        self.nodes[node].children.get(level).copied()
+                    };
+                    match child {
+                        Some(child) => node = child,
+                        None => return false,
+                    }
+                }
+                None => break remove(&mut self.nodes[node].exact, session),
+            }
+        };
+        self.prune(node);
+        removed
+    }
+
+    /// Frees nodes that no filter needs any more, from `node` up towards the root.
+    fn prune(&mut self, mut node: usize) {
+        while node != ROOT && self.nodes[node].is_unused() {
+            let removed = self.nodes.remove(node);
+            let parent = &mut self.nodes[removed.parent];
+            if parent.plus == Some(node) {
+                parent.plus = None;
+            } else {
+                parent.children.remove(&removed.level);
+            }
+            node = removed.parent;
+        }
+    }
+
+    /// Appends every subscriber whose filter matches `topic` (a valid topic name). A session
+    /// with several matching filters appears once per filter; the caller merges them.
+    pub fn matches(&mut self, topic: &str, out: &mut Vec<Subscriber>) {
+        if let Some(list) = self.exact.get(topic) {
+            out.extend_from_slice(list);
+        }
+        // Topics starting with '$' are not matched by a wildcard in the first level.
+        let dollar = topic.starts_with('$');
+        self.stack.clear();
+        self.stack.push((ROOT, 0));
+        while let Some((id, offset)) = self.stack.pop() {
+            let node = &self.nodes[id];
+            let at_root = id == ROOT;
+            if !(at_root && dollar) {
+                out.extend_from_slice(&node.hash);
+            }
+            let Some((level, next)) = level_at(topic, offset) else {
+                out.extend_from_slice(&node.exact);
+                continue;
+            };
+            if let Some(&child) = node.children.get(level) {
+                self.stack.push((child, next));
+            }
+            if let Some(plus) = node.plus
+                && !(at_root && dollar)
+            {
+                self.stack.push((plus, next));
+            }
+        }
+    }
+
+    /// Number of trie nodes besides the root; for tests and statistics.
+    pub fn wildcard_nodes(&self) -> usize {
+        self.nodes.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::QoS;
+
+    fn sub(session: SessionKey) -> Subscriber {
+        Subscriber {
+            session,
+            options: SubOptions::qos(QoS::AtMostOnce),
+        }
+    }
+
+    fn matching(router: &mut Router, topic: &str) -> Vec<SessionKey> {
+        let mut out = Vec::new();
+        router.matches(topic, &mut out);
+        let mut sessions: Vec<_> = out.iter().map(|s| s.session).collect();
+        sessions.sort();
+        sessions
+    }
+
+    #[test]
+    fn exact_and_wildcard_filters_both_match() {
+        let mut r = Router::new();
+        r.subscribe(&"a/b".into(), sub(1));
+        r.subscribe(&"a/+".into(), sub(2));
+        r.subscribe(&"a/#".into(), sub(3));
+        r.subscribe(&"#".into(), sub(4));
+        r.subscribe(&"+/+/c".into(), sub(5));
+        assert_eq!(matching(&mut r, "a/b"), vec![1, 2, 3, 4]);
+        assert_eq!(matching(&mut r, "a"), vec![3, 4]);
+        assert_eq!(matching(&mut r, "a/b/c"), vec![3, 4, 5]);
+        assert_eq!(matching(&mut r, "x/y"), vec![4]);
+    }
+
+    #[test]
+    fn dollar_topics_are_not_matched_by_leading_wildcards() {
+        let mut r = Router::new();
+        r.subscribe(&"#".into(), sub(1));
+        r.subscribe(&"+/info".into(), sub(2));
+        r.subscribe(&"$SYS/#".into(), sub(3));
+        r.subscribe(&"$SYS/+".into(), sub(4));
+        assert_eq!(matching(&mut r, "$SYS/info"), vec![3, 4]);
+        assert_eq!(matching(&mut r, "sys/info"), vec![1, 2]);
+    }
+
+    #[test]
+    fn resubscribing_replaces_options_instead_of_adding() {
+        let mut r = Router::new();
+        assert!(r.subscribe(&"a/+".into(), sub(1)));
+        let again = Subscriber {
+            session: 1,
+            options: SubOptions::qos(QoS::ExactlyOnce),
+        };
+        assert!(!r.subscribe(&"a/+".into(), again));
+        let mut out = Vec::new();
+        r.matches("a/x", &mut out);
+        assert_eq!(out, vec![again]);
+    }
+
+    #[test]
+    fn unsubscribing_removes_only_that_session_and_prunes_the_trie() {
+        let mut r = Router::new();
+        r.subscribe(&"a/+/c/#".into(), sub(1));
+        r.subscribe(&"a/+/c/#".into(), sub(2));
+        r.subscribe(&"x".into(), sub(1));
+        assert!(r.unsubscribe("a/+/c/#", 1));
+        assert!(!r.unsubscribe("a/+/c/#", 1));
+        assert_eq!(matching(&mut r, "a/b/c/d"), vec![2]);
+        assert!(r.unsubscribe("a/+/c/#", 2));
+        assert_eq!(r.wildcard_nodes(), 0);
+        assert!(r.unsubscribe("x", 1));
+        assert!(r.exact.is_empty());
+        assert!(!r.unsubscribe("never/+", 1));
+    }
+
+    #[test]
+    fn empty_levels_are_levels() {
+        let mut r = Router::new();
+        r.subscribe(&"a/+".into(), sub(1));
+        r.subscribe(&"+/+".into(), sub(2));
+        r.subscribe(&"/#".into(), sub(3));
+        assert_eq!(matching(&mut r, "a/"), vec![1, 2]);
+        assert_eq!(matching(&mut r, "/x"), vec![2, 3]);
+    }
+
+    /// The router must agree with the reference matcher on every filter/topic pair.
+    #[test]
+    fn agrees_with_the_reference_matcher() {
+        let levels = ["a", "b", "", "$x", "+", "#"];
+        let mut filters = Vec::new();
+        for x in levels {
+            filters.push(x.to_string());
+            for y in levels {
+                filters.push(format!("{x}/{y}"));
+                for z in levels {
+                    filters.push(format!("{x}/{y}/{z}"));
+                }
+            }
+        }
+        filters.retain(|f| topic::validate_filter(f).is_ok());
+        let mut r = Router::new();
+        for (i, f) in filters.iter().enumerate() {
+            r.subscribe(&f.as_str().into(), sub(i));
+        }
+        let names = ["a", "b", "", "$x"];
+        let mut topics = Vec::new();
+        for x in names {
+            topics.push(x.to_string());
+            for y in names {
+                topics.push(format!("{x}/{y}"));
+                for z in names {
+                    topics.push(format!("{x}/{y}/{z}"));
+                }
+            }
+        }
+        for t in topics.iter().filter(|t| !t.is_empty()) {
+            let expected: Vec<usize> = (0..filters.len())
+                .filter(|&i| topic::matches(&filters[i], t))
+                .collect();
+            assert_eq!(matching(&mut r, t), expected, "topic {t:?}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Start-up and shut-down around the event loop: the banner, the pid file, the listeners.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::event_loop::{EventLoop, Stop};
+use crate::{log_error, log_notice};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs the broker until SIGINT or SIGTERM. Errors (a port already in use, say) are logged
+/// and returned, so the binary can exit non-zero.
+pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> {
+    if let Err(e) = crate::log::init(config.log_types, &config.log_dest) {
+        eprintln!("Error: unable to open log file: {e}");
+        return Err(e);
+    }
+    log_notice!("midge version {VERSION} starting");
+    match config_file {
+        Some(path) => log_notice!("Config loaded from {}.", path.display()),
+        None => log_notice!("Using default config."),
+    }
+    if config.is_local_only() {
+        log_notice!(
+            "Starting in local only mode. Connections will only be possible from clients running on this machine."
+        );
+        log_notice!("Create a configuration file which defines a listener to allow remote access.");
+    }
+    let event_loop = match EventLoop::bind(config.clone()) {
+        Ok(event_loop) => event_loop,
+        Err(e) => {
+            log_error!("Error: {e}");
+            return Err(e);
+        }
+    };
+    if let Some(pid_file) = &config.pid_file
+        && let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id()))
+    {
+        log_error!(
+            "Error: unable to write pid file {}: {e}",
+            pid_file.display()
+        );
+        return Err(e);
+    }
+    log_notice!("midge version {VERSION} running");
+    let stopped = event_loop.run();
+    if let Some(pid_file) = &config.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    match &stopped {
+        Ok(_) => log_notice!("midge version {VERSION} terminating"),
+        Err(e) => log_error!("Error: event loop failed: {e}"),
+    }
+    stopped
+}

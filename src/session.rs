@@ -1,0 +1,156 @@
+//! A client's session: what survives between its connections when it asks for a persistent
+//! session, and the delivery state of its QoS 1 and 2 messages in both directions.
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::time::Instant;
+
+use mio::Token;
+
+use crate::message::{Delivery, Message};
+use crate::protocol::{ByteStr, SubOptions, Version};
+
+/// Index of a session in the broker's session slab; the router refers to sessions by it.
+pub type SessionKey = usize;
+
+/// Where an outgoing QoS 1/2 message stands in its acknowledgement flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutState {
+    /// QoS 1 sent, waiting for PUBACK.
+    AwaitPubAck,
+    /// QoS 2 sent, waiting for PUBREC.
+    AwaitPubRec,
+    /// PUBREL sent, waiting for PUBCOMP.
+    AwaitPubComp,
+}
+
+#[derive(Debug)]
+pub struct Inflight {
+    pub packet_id: u16,
+    pub state: OutState,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub client_id: ByteStr,
+    /// The connection currently attached, if the client is online.
+    pub conn: Option<Token>,
+    /// The protocol version of the client's latest connection.
+    pub version: Version,
+    /// A clean session ends with its connection; a persistent one outlives it.
+    pub clean: bool,
+    /// When an offline persistent session is discarded (`persistent_client_expiration`).
+    pub expires_at: Option<Instant>,
+    /// The client's filters and their options: the router holds the reverse index.
+    pub subscriptions: HashMap<ByteStr, SubOptions>,
+    /// Sent QoS 1/2 messages not yet fully acknowledged, oldest first (re-sent in this order
+    /// on reconnect). Bounded by the in-flight window.
+    pub inflight: VecDeque<Inflight>,
+    /// Messages waiting for room in the in-flight window or for the client to come back.
+    /// Bounded by `max_queued_messages`.
+    pub queued: VecDeque<Delivery>,
+    /// Inbound QoS 2 messages received but not yet released by PUBREL: like mosquitto, they
+    /// reach subscribers only on PUBREL, so a re-sent PUBLISH is never delivered twice.
+    pub incoming: HashMap<u16, Rc<Message>>,
+    /// Messages dropped because the queue was full, for the log and statistics.
+    pub dropped: u64,
+    last_packet_id: u16,
+    /// Marks the session as already matched by the publish being routed (see the router).
+    pub(crate) route_mark: u64,
+    pub(crate) route_slot: usize,
+}
+
+impl Session {
+    pub fn new(client_id: ByteStr, version: Version, clean: bool) -> Session {
+        Session {
+            client_id,
+            conn: None,
+            version,
+            clean,
+            expires_at: None,
+            subscriptions: HashMap::new(),
+            inflight: VecDeque::new(),
+            queued: VecDeque::new(),
+            incoming: HashMap::new(),
+            dropped: 0,
+            last_packet_id: 0,
+            route_mark: 0,
+            route_slot: 0,
+        }
+    }
+
+    /// The next free packet identifier: 1, 2, ... wrapping after 65535 and skipping any
+    /// still in flight, as mosquitto does.
+    pub fn next_packet_id(&mut self) -> u16 {
+        debug_assert!(self.inflight.len() < usize::from(u16::MAX));
+        loop {
+            self.last_packet_id = self.last_packet_id.wrapping_add(1).max(1);
+            let id = self.last_packet_id;
+            if !self.inflight.iter().any(|i| i.packet_id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Finds an in-flight message by packet id. Acknowledgements mostly arrive in order, so
+    /// the search usually stops at the first entry.
+    pub fn inflight_position(&self, packet_id: u16, state: OutState) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|i| i.packet_id == packet_id && i.state == state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::QoS;
+
+    fn delivery() -> Delivery {
+        Delivery {
+            message: Rc::new(Message {
+                topic: "t".into(),
+                payload: bytes::Bytes::new(),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: None,
+            }),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+        }
+    }
+
+    #[test]
+    fn packet_ids_start_at_one_and_increase() {
+        let mut s = Session::new("c".into(), Version::V311, true);
+        assert_eq!(s.next_packet_id(), 1);
+        assert_eq!(s.next_packet_id(), 2);
+    }
+
+    #[test]
+    fn packet_ids_wrap_past_zero_and_skip_ids_in_flight() {
+        let mut s = Session::new("c".into(), Version::V311, true);
+        s.last_packet_id = 65534;
+        s.inflight.push_back(Inflight {
+            packet_id: 1,
+            state: OutState::AwaitPubAck,
+            delivery: delivery(),
+        });
+        assert_eq!(s.next_packet_id(), 65535);
+        assert_eq!(s.next_packet_id(), 2);
+    }
+
+    #[test]
+    fn inflight_lookup_matches_id_and_state() {
+        let mut s = Session::new("c".into(), Version::V311, true);
+        s.inflight.push_back(Inflight {
+            packet_id: 7,
+            state: OutState::AwaitPubRec,
+            delivery: delivery(),
+        });
+        assert_eq!(s.inflight_position(7, OutState::AwaitPubRec), Some(0));
+        assert_eq!(s.inflight_position(7, OutState::AwaitPubAck), None);
+        assert_eq!(s.inflight_position(8, OutState::AwaitPubRec), None);
+    }
+}
