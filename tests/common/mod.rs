@@ -69,10 +69,51 @@ impl Broker {
                 Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None)
             }
             Kind::Mosquitto => {
-                let port = free_port();
-                let conf = format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                Broker::spawn("mosquitto", &conf, dir, Some(port))
+                // mosquitto cannot report a port it chose itself, so we pick one that was
+                // free a moment ago. With tests in parallel another socket can take it in the
+                // meantime; mosquitto then fails to bind and we must not talk to whatever
+                // listens there, so wait for mosquitto to say it runs, and retry otherwise.
+                let mut dir = Some(dir);
+                for attempt in 1.. {
+                    let dir = dir
+                        .take()
+                        .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+                    let port = free_port();
+                    let conf =
+                        format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
+                    let mut broker = Broker::spawn("mosquitto", &conf, dir, Some(port));
+                    if broker.mosquitto_started() {
+                        broker.wait_until_listening();
+                        return broker;
+                    }
+                    eprintln!("mosquitto failed to start on port {port}, retrying");
+                    assert!(
+                        attempt < 5,
+                        "mosquitto did not start; log:\n{}",
+                        broker.log()
+                    );
+                }
+                unreachable!("the loop returns or panics")
             }
+        }
+    }
+
+    /// Waits for mosquitto's "running" line; false if it failed (port taken, say) instead.
+    fn mosquitto_started(&mut self) -> bool {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let log = self.log();
+            if log.contains(" running\n") {
+                return true;
+            }
+            if log.contains("Error:") || !self.is_running() {
+                return false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto neither started nor failed; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -107,11 +148,14 @@ impl Broker {
                 }
             });
         }
-        let port = match port {
-            Some(p) => p,
-            None => port_rx
-                .recv_timeout(REPLY_TIMEOUT)
-                .unwrap_or_else(|_| panic!("{program} never said which port it listens on")),
+        let (port, known_port) = match port {
+            Some(p) => (p, true),
+            None => (
+                port_rx
+                    .recv_timeout(REPLY_TIMEOUT)
+                    .unwrap_or_else(|_| panic!("{program} never said which port it listens on")),
+                false,
+            ),
         };
         let broker = Broker {
             child,
@@ -119,7 +163,10 @@ impl Broker {
             log,
             _dir: dir,
         };
-        broker.wait_until_listening();
+        // With a port chosen for it, the caller first checks the broker is the one listening.
+        if !known_port {
+            broker.wait_until_listening();
+        }
         broker
     }
 
