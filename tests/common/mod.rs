@@ -150,12 +150,7 @@ impl Broker {
         }
         let (port, known_port) = match port {
             Some(p) => (p, true),
-            None => (
-                port_rx
-                    .recv_timeout(REPLY_TIMEOUT)
-                    .unwrap_or_else(|_| panic!("{program} never said which port it listens on")),
-                false,
-            ),
+            None => (wait_for_port(program, &mut child, &port_rx, &log), false),
         };
         let broker = Broker {
             child,
@@ -214,6 +209,37 @@ impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits for the broker to log its listening port, failing at once (with its log) if the
+/// process exits first, as a broker that cannot start does.
+fn wait_for_port(
+    program: &str,
+    child: &mut Child,
+    port_rx: &mpsc::Receiver<u16>,
+    log: &Mutex<String>,
+) -> u16 {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    loop {
+        match port_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(port) => return port,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // Let the reader threads catch the last lines.
+            std::thread::sleep(Duration::from_millis(50));
+            panic!(
+                "{program} exited ({status}) before listening; log:\n{}",
+                log.lock().expect("log lock")
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} never said which port it listens on; log:\n{}",
+            log.lock().expect("log lock")
+        );
     }
 }
 
