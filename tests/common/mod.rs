@@ -69,10 +69,51 @@ impl Broker {
                 Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None)
             }
             Kind::Mosquitto => {
-                let port = free_port();
-                let conf = format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                Broker::spawn("mosquitto", &conf, dir, Some(port))
+                // mosquitto cannot report a port it chose itself, so we pick one that was
+                // free a moment ago. With tests in parallel another socket can take it in the
+                // meantime; mosquitto then fails to bind and we must not talk to whatever
+                // listens there, so wait for mosquitto to say it runs, and retry otherwise.
+                let mut dir = Some(dir);
+                for attempt in 1.. {
+                    let dir = dir
+                        .take()
+                        .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+                    let port = free_port();
+                    let conf =
+                        format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
+                    let mut broker = Broker::spawn("mosquitto", &conf, dir, Some(port));
+                    if broker.mosquitto_started() {
+                        broker.wait_until_listening();
+                        return broker;
+                    }
+                    eprintln!("mosquitto failed to start on port {port}, retrying");
+                    assert!(
+                        attempt < 5,
+                        "mosquitto did not start; log:\n{}",
+                        broker.log()
+                    );
+                }
+                unreachable!("the loop returns or panics")
             }
+        }
+    }
+
+    /// Waits for mosquitto's "running" line; false if it failed (port taken, say) instead.
+    fn mosquitto_started(&mut self) -> bool {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let log = self.log();
+            if log.contains(" running\n") {
+                return true;
+            }
+            if log.contains("Error:") || !self.is_running() {
+                return false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto neither started nor failed; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -101,17 +142,15 @@ impl Broker {
                     if let Some(p) = listen_port_in(&line) {
                         let _ = port_tx.send(p);
                     }
-                    let mut log = log.lock().unwrap();
+                    let mut log = log.lock().expect("log lock");
                     log.push_str(&line);
                     log.push('\n');
                 }
             });
         }
-        let port = match port {
-            Some(p) => p,
-            None => port_rx
-                .recv_timeout(REPLY_TIMEOUT)
-                .unwrap_or_else(|_| panic!("{program} never said which port it listens on")),
+        let (port, known_port) = match port {
+            Some(p) => (p, true),
+            None => (wait_for_port(program, &mut child, &port_rx, &log), false),
         };
         let broker = Broker {
             child,
@@ -119,7 +158,10 @@ impl Broker {
             log,
             _dir: dir,
         };
-        broker.wait_until_listening();
+        // With a port chosen for it, the caller first checks the broker is the one listening.
+        if !known_port {
+            broker.wait_until_listening();
+        }
         broker
     }
 
@@ -141,7 +183,7 @@ impl Broker {
 
     /// Everything the broker logged so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.lock().expect("log lock").clone()
     }
 
     /// Waits until the log contains `needle`, failing the test after the reply timeout.
@@ -170,6 +212,37 @@ impl Drop for Broker {
     }
 }
 
+/// Waits for the broker to log its listening port, failing at once (with its log) if the
+/// process exits first, as a broker that cannot start does.
+fn wait_for_port(
+    program: &str,
+    child: &mut Child,
+    port_rx: &mpsc::Receiver<u16>,
+    log: &Mutex<String>,
+) -> u16 {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    loop {
+        match port_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(port) => return port,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // Let the reader threads catch the last lines.
+            std::thread::sleep(Duration::from_millis(50));
+            panic!(
+                "{program} exited ({status}) before listening; log:\n{}",
+                log.lock().expect("log lock")
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} never said which port it listens on; log:\n{}",
+            log.lock().expect("log lock")
+        );
+    }
+}
+
 /// Parses mosquitto's "Opening ipv4 listen socket on port 1883." log line.
 fn listen_port_in(line: &str) -> Option<u16> {
     let rest = line.split("Opening ipv4 listen socket on port ").nth(1)?;
@@ -189,10 +262,31 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(broker: &Broker) -> Raw {
-        let stream = TcpStream::connect(broker.addr()).expect("connect");
-        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
+        let stream =
+            TcpStream::connect(broker.addr()).expect("connect to the broker (has it crashed?)");
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("set read timeout");
+        stream.set_nodelay(true).expect("set TCP_NODELAY");
         Raw { stream }
+    }
+
+    /// Connects, sends `connect` and expects exactly `reply` (normally a CONNACK).
+    pub fn handshake(broker: &Broker, connect: &[u8], reply: &[u8]) -> Raw {
+        let mut raw = Raw::connect(broker);
+        raw.send(connect);
+        raw.expect(reply);
+        raw
+    }
+
+    /// Connects with MQTT 3.1.1 and clean session 0, expecting CONNACK with the given
+    /// session present flag.
+    pub fn connected_persistent(broker: &Broker, client_id: &str, session_present: bool) -> Raw {
+        Raw::handshake(
+            broker,
+            &packets::connect_v311(client_id, false, 60),
+            &packets::connack(session_present, 0),
+        )
     }
 
     /// Connects and completes an MQTT 3.1.1 CONNECT with a clean session.
@@ -253,11 +347,49 @@ impl Raw {
         }
     }
 
+    /// Asserts the broker closes the connection within `limit` without sending anything more,
+    /// and returns how long that took.
+    pub fn expect_closed_within(&mut self, limit: Duration) -> Duration {
+        let start = Instant::now();
+        self.stream
+            .set_read_timeout(Some(limit))
+            .expect("set read timeout");
+        let mut buf = [0u8; 256];
+        let result = self.stream.read(&mut buf);
+        let elapsed = start.elapsed();
+        match result {
+            Ok(0) => {}
+            Ok(n) => panic!("expected close, got {}", hex(&buf[..n])),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("the broker did not close the connection within {limit:?}")
+            }
+            Err(e) => panic!("expected close, got error {e}"),
+        }
+        self.stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("set read timeout");
+        elapsed
+    }
+
+    /// Reads `expected.len()` packets and asserts they are `expected` in any order (for
+    /// deliveries whose order the protocol does not fix, such as retained messages from
+    /// several topics).
+    pub fn expect_unordered(&mut self, expected: &[Vec<u8>]) {
+        let mut got: Vec<String> = (0..expected.len())
+            .map(|_| hex(&self.recv_packet()))
+            .collect();
+        let mut want: Vec<String> = expected.iter().map(|p| hex(p)).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "unexpected packets from the broker");
+    }
+
     /// Asserts nothing arrives for `ms` milliseconds.
     pub fn expect_silence(&mut self, ms: u64) {
         self.stream
             .set_read_timeout(Some(Duration::from_millis(ms)))
-            .unwrap();
+            .expect("set read timeout");
         let mut buf = [0u8; 256];
         match self.stream.read(&mut buf) {
             Ok(0) => panic!("expected silence, the broker closed the connection"),
@@ -265,7 +397,55 @@ impl Raw {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => panic!("expected silence, got error {e}"),
         }
-        self.stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        self.stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("set read timeout");
+    }
+}
+
+/// A client connected before a misbehaving one, to check afterwards that the broker still
+/// serves everybody else: the misbehaving connection must be the only one closed.
+pub struct Bystander {
+    subscriber: Raw,
+    checks: u16,
+}
+
+pub const BYSTANDER_TOPIC: &str = "bystander/check";
+
+impl Bystander {
+    /// Connects as `bystander-sub` and subscribes to [`BYSTANDER_TOPIC`] at QoS 0.
+    pub fn new(broker: &Broker) -> Bystander {
+        let mut subscriber = Raw::connected(broker, "bystander-sub");
+        subscriber.send(&packets::subscribe(1, BYSTANDER_TOPIC, 0));
+        subscriber.expect(&packets::suback(1, 0));
+        Bystander {
+            subscriber,
+            checks: 0,
+        }
+    }
+
+    /// A new client publishes at QoS 1 (and gets its PUBACK) and the subscriber that was
+    /// connected all along receives the message.
+    pub fn assert_still_served(&mut self, broker: &Broker) {
+        self.checks += 1;
+        let payload = format!("still here {}", self.checks);
+        let mut publisher = Raw::connected(broker, "bystander-pub");
+        publisher.send(&packets::publish(
+            BYSTANDER_TOPIC,
+            payload.as_bytes(),
+            1,
+            false,
+            self.checks,
+        ));
+        publisher.expect(&packets::puback(self.checks));
+        self.subscriber.expect(&packets::publish(
+            BYSTANDER_TOPIC,
+            payload.as_bytes(),
+            0,
+            false,
+            0,
+        ));
+        publisher.send(&packets::DISCONNECT);
     }
 }
 

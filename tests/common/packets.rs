@@ -111,3 +111,235 @@ pub fn pubrel(packet_id: u16) -> Vec<u8> {
 pub fn pubcomp(packet_id: u16) -> Vec<u8> {
     packet(0x70, &packet_id.to_be_bytes())
 }
+
+/// CONNACK for MQTT 3.1/3.1.1 with the session present flag and a return code.
+pub fn connack(session_present: bool, return_code: u8) -> [u8; 4] {
+    [0x20, 0x02, u8::from(session_present), return_code]
+}
+
+/// CONNACK return code 1: unacceptable protocol version.
+pub const CONNACK_BAD_PROTOCOL_VERSION: [u8; 4] = [0x20, 0x02, 0x00, 0x01];
+/// CONNACK return code 2: identifier rejected.
+pub const CONNACK_IDENTIFIER_REJECTED: [u8; 4] = [0x20, 0x02, 0x00, 0x02];
+/// CONNACK with session present 1, accepted.
+pub const CONNACK_SESSION_PRESENT: [u8; 4] = [0x20, 0x02, 0x01, 0x00];
+
+/// A CONNECT packet of any protocol version, built field by field. The flags byte is computed
+/// from the fields unless `flags` overrides it, so that inconsistent flags can be sent too.
+#[derive(Clone, Debug)]
+pub struct Connect {
+    pub protocol_name: Vec<u8>,
+    pub level: u8,
+    pub clean: bool,
+    pub keepalive: u16,
+    /// Overrides the computed connect flags byte.
+    pub flags: Option<u8>,
+    /// MQTT 5 properties (without their length); `None` for MQTT 3.1 and 3.1.1.
+    pub properties: Option<Vec<u8>>,
+    pub client_id: Vec<u8>,
+    pub will: Option<Will>,
+    pub username: Option<Vec<u8>>,
+    pub password: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Will {
+    pub topic: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
+}
+
+impl Connect {
+    /// MQTT 3.1.1 (`MQTT`, level 4), clean session, keep-alive 60 s.
+    pub fn v311(client_id: &str) -> Connect {
+        Connect {
+            protocol_name: b"MQTT".to_vec(),
+            level: 4,
+            clean: true,
+            keepalive: 60,
+            flags: None,
+            properties: None,
+            client_id: client_id.as_bytes().to_vec(),
+            will: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// MQTT 3.1 (`MQIsdp`, level 3), clean session, keep-alive 60 s.
+    pub fn v31(client_id: &str) -> Connect {
+        Connect {
+            protocol_name: b"MQIsdp".to_vec(),
+            level: 3,
+            ..Connect::v311(client_id)
+        }
+    }
+
+    /// MQTT 5 (`MQTT`, level 5), clean start, keep-alive 60 s, no properties.
+    pub fn v5(client_id: &str) -> Connect {
+        Connect {
+            level: 5,
+            properties: Some(Vec::new()),
+            ..Connect::v311(client_id)
+        }
+    }
+
+    pub fn protocol(mut self, name: &[u8], level: u8) -> Connect {
+        self.protocol_name = name.to_vec();
+        self.level = level;
+        self
+    }
+
+    pub fn clean(mut self, clean: bool) -> Connect {
+        self.clean = clean;
+        self
+    }
+
+    pub fn keepalive(mut self, seconds: u16) -> Connect {
+        self.keepalive = seconds;
+        self
+    }
+
+    pub fn flags(mut self, flags: u8) -> Connect {
+        self.flags = Some(flags);
+        self
+    }
+
+    pub fn client_id_bytes(mut self, id: &[u8]) -> Connect {
+        self.client_id = id.to_vec();
+        self
+    }
+
+    pub fn will(mut self, topic: &str, payload: &[u8], qos: u8, retain: bool) -> Connect {
+        self.will = Some(Will {
+            topic: topic.as_bytes().to_vec(),
+            payload: payload.to_vec(),
+            qos,
+            retain,
+        });
+        self
+    }
+
+    pub fn will_topic_bytes(mut self, topic: &[u8], payload: &[u8]) -> Connect {
+        self.will = Some(Will {
+            topic: topic.to_vec(),
+            payload: payload.to_vec(),
+            qos: 0,
+            retain: false,
+        });
+        self
+    }
+
+    pub fn username(mut self, username: &[u8]) -> Connect {
+        self.username = Some(username.to_vec());
+        self
+    }
+
+    pub fn password(mut self, password: &[u8]) -> Connect {
+        self.password = Some(password.to_vec());
+        self
+    }
+
+    /// The connect flags byte the fields imply.
+    pub fn computed_flags(&self) -> u8 {
+        let mut flags = 0u8;
+        if self.clean {
+            flags |= 0x02;
+        }
+        if let Some(will) = &self.will {
+            flags |= 0x04 | (will.qos << 3);
+            if will.retain {
+                flags |= 0x20;
+            }
+        }
+        if self.password.is_some() {
+            flags |= 0x40;
+        }
+        if self.username.is_some() {
+            flags |= 0x80;
+        }
+        flags
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        string(&mut body, &self.protocol_name);
+        body.push(self.level);
+        body.push(self.flags.unwrap_or_else(|| self.computed_flags()));
+        body.extend_from_slice(&self.keepalive.to_be_bytes());
+        if let Some(props) = &self.properties {
+            varint(&mut body, props.len());
+            body.extend_from_slice(props);
+        }
+        string(&mut body, &self.client_id);
+        if let Some(will) = &self.will {
+            if self.properties.is_some() {
+                body.push(0); // no will properties
+            }
+            string(&mut body, &will.topic);
+            string(&mut body, &will.payload);
+        }
+        if let Some(username) = &self.username {
+            string(&mut body, username);
+        }
+        if let Some(password) = &self.password {
+            string(&mut body, password);
+        }
+        packet(0x10, &body)
+    }
+}
+
+/// CONNECT for MQTT 3.1 (`MQIsdp`, level 3) without will, username or password.
+pub fn connect_v31(client_id: &str, clean: bool, keepalive: u16) -> Vec<u8> {
+    Connect::v31(client_id)
+        .clean(clean)
+        .keepalive(keepalive)
+        .build()
+}
+
+/// SUBSCRIBE with several filters, each with its requested QoS.
+pub fn subscribe_many(packet_id: u16, filters: &[(&str, u8)]) -> Vec<u8> {
+    let raw: Vec<(&[u8], u8)> = filters.iter().map(|(f, q)| (f.as_bytes(), *q)).collect();
+    subscribe_raw(0x82, packet_id, &raw)
+}
+
+/// SUBSCRIBE with any first byte and filters given as raw bytes (for malformed packets).
+pub fn subscribe_raw(first_byte: u8, packet_id: u16, filters: &[(&[u8], u8)]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    for (filter, options) in filters {
+        string(&mut body, filter);
+        body.push(*options);
+    }
+    packet(first_byte, &body)
+}
+
+/// SUBACK with one return code per filter.
+pub fn suback_many(packet_id: u16, codes: &[u8]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    body.extend_from_slice(codes);
+    packet(0x90, &body)
+}
+
+/// UNSUBSCRIBE from several filters.
+pub fn unsubscribe_many(packet_id: u16, filters: &[&str]) -> Vec<u8> {
+    let raw: Vec<&[u8]> = filters.iter().map(|f| f.as_bytes()).collect();
+    unsubscribe_raw(0xa2, packet_id, &raw)
+}
+
+/// UNSUBSCRIBE with any first byte and raw filters (for malformed packets).
+pub fn unsubscribe_raw(first_byte: u8, packet_id: u16, filters: &[&[u8]]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    for filter in filters {
+        string(&mut body, filter);
+    }
+    packet(first_byte, &body)
+}
+
+/// PUBLISH with a topic given as raw bytes (for invalid UTF-8 and the like), QoS 0.
+pub fn publish_raw_topic(topic: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    string(&mut body, topic);
+    body.extend_from_slice(payload);
+    packet(0x30, &body)
+}
