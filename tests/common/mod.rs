@@ -7,6 +7,7 @@
 //! differs call `midge_only()` first.
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod packets;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
