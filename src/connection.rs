@@ -44,6 +44,8 @@ pub struct Connection {
     pub opened_at: Instant,
     /// The will to publish if the connection ends without DISCONNECT.
     pub will: Option<Will>,
+    /// MQTT 5 topic aliases the client has set up, indexed by alias - 1.
+    pub topic_aliases: Vec<Option<ByteStr>>,
     /// Set while the connection sits in the broker's list of connections to flush.
     pub flush_pending: bool,
 }
@@ -71,6 +73,7 @@ impl Connection {
             last_packet_at: now,
             opened_at: now,
             will: None,
+            topic_aliases: Vec::new(),
             flush_pending: false,
         }
     }

@@ -35,6 +35,10 @@ pub enum Close {
     NotAuthorized,
     /// A retained PUBLISH while `retain_available false`.
     RetainNotSupported,
+    /// An MQTT 5 topic alias of 0 or above our maximum.
+    TopicAliasInvalid,
+    /// More unacknowledged QoS 2 messages than our receive maximum allows.
+    ReceiveMaximumExceeded,
     Shutdown,
 }
 
@@ -47,6 +51,8 @@ impl Close {
             Close::KeepAliveTimeout => reason::KEEP_ALIVE_TIMEOUT,
             Close::TakenOver => reason::SESSION_TAKEN_OVER,
             Close::RetainNotSupported => reason::RETAIN_NOT_SUPPORTED,
+            Close::TopicAliasInvalid => reason::TOPIC_ALIAS_INVALID,
+            Close::ReceiveMaximumExceeded => reason::RECEIVE_MAXIMUM_EXCEEDED,
             Close::Shutdown => reason::SERVER_SHUTTING_DOWN,
             _ => return None,
         })
@@ -55,7 +61,10 @@ impl Close {
     /// Whether the will is published. Only a DISCONNECT from the client cancels it; a
     /// takeover decides separately (see `connect.rs`).
     fn publishes_will(&self) -> bool {
-        !matches!(self, Close::Disconnected | Close::TakenOver)
+        !matches!(
+            self,
+            Close::Disconnected | Close::TakenOver | Close::Shutdown
+        )
     }
 
     /// mosquitto's log line for this ending.
@@ -98,6 +107,12 @@ impl Close {
             Close::RetainNotSupported => log_notice!(
                 "Client {id} disconnected due to using not allowed feature (retain not supported)."
             ),
+            Close::TopicAliasInvalid => {
+                log_notice!("Client {id} disconnected due to an invalid topic alias.")
+            }
+            Close::ReceiveMaximumExceeded => {
+                log_notice!("Client {id} disconnected for exceeding the receive maximum.")
+            }
             Close::Shutdown => {}
         }
     }

@@ -11,6 +11,9 @@ use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Version, Will, reason};
 use crate::session::{OutState, Session, SessionKey};
 use crate::{log_debug, log_notice};
 
+/// Topic aliases an MQTT 5 client may use towards us (mosquitto's default).
+pub(super) const TOPIC_ALIAS_MAX: u16 = 10;
+
 impl Broker {
     pub(super) fn handle_connect(&mut self, token: Token, connect: Connect) -> Result<(), Close> {
         let version = connect.version;
@@ -44,19 +47,26 @@ impl Broker {
         let (key, session_present) = self.open_session(&client_id, version, connect.clean_start);
         self.sessions[key].conn = Some(token);
 
+        let keep_alive = self.keep_alive_for(&connect);
         let conn = &mut self.conns[token.0];
         conn.state = State::Connected;
         conn.session = Some(key);
         conn.client_id = Some(client_id.clone());
-        conn.keep_alive_limit = (connect.keep_alive > 0)
-            .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
+        conn.keep_alive_limit =
+            (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         // Kept for the connection's lifetime, so it must not pin the read buffer it came in.
         conn.will = connect.will.as_ref().map(detach_will);
         log_connected(conn, &connect, &client_id);
 
         let mut connack = ConnAck::new(session_present, reason::SUCCESS);
-        if version == Version::V5 && assigned {
-            connack.properties.assigned_client_identifier = Some(client_id.clone());
+        if version == Version::V5 {
+            let p = &mut connack.properties;
+            p.topic_alias_maximum = Some(TOPIC_ALIAS_MAX);
+            p.assigned_client_identifier = assigned.then(|| client_id.clone());
+            p.server_keep_alive = (keep_alive != connect.keep_alive).then_some(keep_alive);
+            p.receive_maximum = u16::try_from(self.limits.inflight_max)
+                .ok()
+                .filter(|&n| n < u16::MAX);
         }
         log_debug!(
             "Sending CONNACK to {client_id} ({}, 0)",
@@ -67,6 +77,18 @@ impl Broker {
             self.resend_inflight(key);
         }
         Ok(())
+    }
+
+    /// The keep-alive the connection gets. MQTT 5 clients asking for none, or for more than
+    /// `max_keepalive`, are told `max_keepalive` instead (mosquitto's rule); 3.1.1 has no way
+    /// to say so, and mosquitto 2.0 lets those clients keep theirs.
+    fn keep_alive_for(&self, connect: &Connect) -> u16 {
+        let max = self.config.max_keepalive;
+        if connect.version == Version::V5 && (connect.keep_alive == 0 || connect.keep_alive > max) {
+            max
+        } else {
+            connect.keep_alive
+        }
     }
 
     /// The client identifier to use, and whether the broker assigned it; `None` to refuse.

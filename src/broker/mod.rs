@@ -23,11 +23,13 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{Connection, State};
-use crate::protocol::{self, ByteStr, Packet, framing::MAX_REMAINING_LENGTH};
+use crate::protocol::{self, ByteStr, ConnAck, Packet, framing::MAX_REMAINING_LENGTH, reason};
 use crate::retain::RetainStore;
 use crate::router::{Router, Subscriber};
 use crate::session::{Session, SessionKey};
 use crate::{log_debug, log_notice};
+
+const CONNECT_FIRST_BYTE: u8 = 0x10;
 
 /// Reads per readable event before other connections get a turn; the rest is read on the
 /// next turn, so one fast publisher cannot starve everyone else.
@@ -195,6 +197,16 @@ impl Broker {
     fn handle_input(&mut self, token: Token) -> Result<(), Close> {
         loop {
             let conn = &mut self.conns[token.0];
+            // Like mosquitto, judge a stranger by its first byte: an HTTP request or a stray
+            // PUBLISH is turned away before its claimed length is waited for.
+            if conn.state == State::AwaitingConnect
+                && conn
+                    .read_buf
+                    .first()
+                    .is_some_and(|&b| b != CONNECT_FIRST_BYTE)
+            {
+                return Err(Close::Protocol("first packet is not CONNECT"));
+            }
             let packet = match protocol::decode(
                 &mut conn.read_buf,
                 conn.version,
@@ -202,6 +214,13 @@ impl Broker {
             ) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return Ok(()),
+                Err(e @ protocol::DecodeError::UnsupportedVersion(_)) => {
+                    // 3.1.1's "unacceptable protocol version", whatever the client speaks.
+                    log_debug!("Sending CONNACK to {} (0, 1)", conn.peer.ip());
+                    let connack = ConnAck::new(false, reason::v3::UNACCEPTABLE_PROTOCOL_VERSION);
+                    connack.encode(protocol::Version::V311, conn.send.tail());
+                    return Err(Close::Decode(e));
+                }
                 Err(e) => return Err(Close::Decode(e)),
             };
             conn.last_packet_at = self.now;

@@ -4,9 +4,10 @@ use std::rc::Rc;
 
 use mio::Token;
 
+use super::connect::TOPIC_ALIAS_MAX;
 use super::{Broker, Close};
 use crate::message::Message;
-use crate::protocol::{Packet, PubResp, Publish, QoS, Version, reason, topic};
+use crate::protocol::{ByteStr, Packet, PubResp, Publish, QoS, Version, reason};
 use crate::session::{OutState, SessionKey};
 use crate::{log_debug, log_notice};
 
@@ -15,8 +16,11 @@ impl Broker {
         &mut self,
         token: Token,
         key: SessionKey,
-        publish: Publish,
+        mut publish: Publish,
     ) -> Result<(), Close> {
+        if self.conns[token.0].version == Version::V5 {
+            self.resolve_topic_alias(token, &mut publish)?;
+        }
         let id = &self.sessions[key].client_id;
         log_debug!(
             "Received PUBLISH from {id} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
@@ -27,9 +31,6 @@ impl Broker {
             publish.topic,
             publish.payload.len()
         );
-        if topic::level_count(&publish.topic) > topic::MAX_LEVELS {
-            return Err(Close::Protocol("topic deeper than 200 levels"));
-        }
         if publish.retain && !self.config.retain_available {
             return Err(Close::RetainNotSupported);
         }
@@ -51,6 +52,11 @@ impl Broker {
             self.acknowledge(token, qos, packet_id, reason::PACKET_TOO_LARGE);
             return Ok(());
         }
+        if !client_may_publish_to(&publish.topic) {
+            log_debug!("Denied PUBLISH from {id} to '{}'.", publish.topic);
+            self.acknowledge(token, qos, packet_id, reason::NOT_AUTHORIZED);
+            return Ok(());
+        }
         match qos {
             QoS::AtMostOnce => self.publish_message(Rc::new(Message::from_publish(publish))),
             QoS::AtLeastOnce => {
@@ -62,12 +68,50 @@ impl Broker {
                 let incoming = &mut self.sessions[key].incoming;
                 if !incoming.contains_key(&packet_id) {
                     if incoming.len() >= self.limits.inflight_max {
-                        return Err(Close::Protocol("too many QoS 2 messages awaiting PUBREL"));
+                        return Err(Close::ReceiveMaximumExceeded);
                     }
                     incoming.insert(packet_id, Rc::new(Message::from_publish(publish)));
                 }
                 self.acknowledge(token, qos, packet_id, reason::SUCCESS);
             }
+        }
+        Ok(())
+    }
+
+    /// MQTT 5 topic aliases: a PUBLISH with a topic and an alias sets the alias, one with an
+    /// alias and no topic uses it. Aliases belong to the connection, so the alias itself is
+    /// removed before the message goes anywhere else.
+    fn resolve_topic_alias(&mut self, token: Token, publish: &mut Publish) -> Result<(), Close> {
+        let Some(properties) = publish.properties.as_deref_mut() else {
+            return Ok(());
+        };
+        if !properties.subscription_identifiers.is_empty() {
+            return Err(Close::Protocol(
+                "subscription identifier in a client's PUBLISH",
+            ));
+        }
+        let Some(alias) = properties.topic_alias.take() else {
+            return Ok(());
+        };
+        if properties.is_empty() {
+            publish.properties = None;
+        }
+        if alias == 0 || alias > TOPIC_ALIAS_MAX {
+            return Err(Close::TopicAliasInvalid);
+        }
+        let slot = usize::from(alias - 1);
+        let aliases = &mut self.conns[token.0].topic_aliases;
+        if publish.topic.is_empty() {
+            match aliases.get(slot).cloned().flatten() {
+                Some(topic) => publish.topic = topic,
+                None => return Err(Close::Protocol("unknown topic alias")),
+            }
+        } else {
+            if aliases.len() <= slot {
+                aliases.resize(slot + 1, None);
+            }
+            // A copy: the alias outlives this packet's read buffer.
+            aliases[slot] = Some(ByteStr::from(publish.topic.as_str()));
         }
         Ok(())
     }
@@ -160,7 +204,10 @@ impl Broker {
         let session = &mut self.sessions[key];
         log_debug!("Received PUBREC from {} (Mid: {id})", session.client_id);
         let Some(i) = session.inflight_position(id, OutState::AwaitPubRec) else {
-            // Not ours (or a repeat after we moved on): answer as mosquitto 2.0 does.
+            // Unknown, or a repeat after we moved on: release it anyway, as mosquitto does, so
+            // a client that lost our PUBREL is not left waiting.
+            log_debug!("Sending PUBREL to {} (m{id})", session.client_id);
+            self.send(token, &Packet::PubRel(PubResp::new(id)));
             return Ok(());
         };
         if rec.reason >= 0x80 {
@@ -195,4 +242,13 @@ impl Broker {
         }
         Ok(())
     }
+}
+
+/// mosquitto's rule for `$` topics: clients may not publish into `$SYS` (bar the bridge
+/// status topics) nor to `$share`, which only names shared subscriptions.
+fn client_may_publish_to(topic: &str) -> bool {
+    if topic.starts_with("$SYS") {
+        return crate::protocol::topic::matches("$SYS/broker/connection/+/state", topic);
+    }
+    !topic.starts_with("$share")
 }

@@ -17,12 +17,22 @@ use super::DecodeError;
 pub struct ByteStr(Bytes);
 
 impl ByteStr {
-    /// Checks `bytes` against MQTT's rules for UTF-8 strings [MQTT-1.5.4-1, MQTT-1.5.4-2].
+    /// Checks `bytes` against MQTT's rules for UTF-8 strings [MQTT-1.5.4-1, MQTT-1.5.4-2],
+    /// and, as mosquitto does, refuses the control characters and non-characters that the
+    /// spec says a receiver may treat as malformed [MQTT-1.5.4-3]: a topic with an invisible
+    /// control character in it is far more likely an attack or a bug than a wish.
     pub fn from_utf8(bytes: Bytes) -> Result<ByteStr, DecodeError> {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| DecodeError::Malformed("string is not valid UTF-8"))?;
-        if text.contains('\0') {
-            return Err(DecodeError::Malformed("string contains U+0000"));
+        let allowed = if text.is_ascii() {
+            text.bytes().all(|b| b >= 0x20 && b != 0x7f)
+        } else {
+            text.chars().all(allowed_char)
+        };
+        if !allowed {
+            return Err(DecodeError::Malformed(
+                "string contains a control character or non-character",
+            ));
         }
         Ok(ByteStr(bytes))
     }
@@ -39,6 +49,15 @@ impl ByteStr {
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }
+}
+
+/// Not a control character (U+0000..U+001F, U+007F..U+009F) nor a non-character.
+fn allowed_char(c: char) -> bool {
+    let cp = u32::from(c);
+    !(cp <= 0x1f
+        || (0x7f..=0x9f).contains(&cp)
+        || (0xfdd0..=0xfdef).contains(&cp)
+        || cp & 0xfffe == 0xfffe)
 }
 
 impl Deref for ByteStr {

@@ -57,7 +57,8 @@ impl Connect {
             }
         };
         let flags = r.u8()?;
-        if flags & flag::RESERVED != 0 {
+        // MQTT 3.1 did not reserve the bit yet; mosquitto ignores it there.
+        if flags & flag::RESERVED != 0 && version != Version::V31 {
             return Err(DecodeError::Malformed("reserved CONNECT flag is set"));
         }
         let will_qos = QoS::from_u8((flags >> flag::WILL_QOS_SHIFT) & 0x03)
@@ -70,7 +71,7 @@ impl Connect {
         }
         let has_username = flags & flag::USERNAME != 0;
         let has_password = flags & flag::PASSWORD != 0;
-        if has_password && !has_username && version == Version::V311 {
+        if has_password && !has_username && version != Version::V5 {
             return Err(DecodeError::Protocol("password without username"));
         }
         let keep_alive = r.u16()?;

@@ -251,4 +251,25 @@ mod tests {
         let mut r = Reader::new(Bytes::from_static(&[0x00, 0x03, 0xe2, 0x82, 0xac]));
         assert_eq!(&*r.string().unwrap(), "€");
     }
+
+    #[test]
+    fn strings_reject_control_characters_and_non_characters() {
+        for bad in [
+            &b"a\x01"[..],
+            b"\x1f",
+            b"\x7f",
+            b"\xc2\x85",
+            b"\xef\xbf\xbe",
+            b"\xef\xb7\x90",
+        ] {
+            let mut data = vec![0, bad.len() as u8];
+            data.extend_from_slice(bad);
+            assert!(
+                Reader::new(Bytes::from(data)).string().is_err(),
+                "{bad:02x?}"
+            );
+        }
+        let mut r = Reader::new(Bytes::from_static(&[0x00, 0x02, 0xc2, 0xa0])); // U+00A0 is fine
+        assert!(r.string().is_ok());
+    }
 }

@@ -322,6 +322,9 @@ impl Properties {
                 put_binary(out, v);
             }
         };
+        // mosquitto writes the topic alias maximum first in its CONNACK; matching its order
+        // keeps our bytes identical to those of the broker we replace.
+        two(out, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
         byte(
             out,
             id::PAYLOAD_FORMAT_INDICATOR,
@@ -379,7 +382,6 @@ impl Properties {
         data(out, id::SERVER_REFERENCE, text(&self.server_reference));
         data(out, id::REASON_STRING, text(&self.reason_string));
         two(out, id::RECEIVE_MAXIMUM, self.receive_maximum);
-        two(out, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
         two(out, id::TOPIC_ALIAS, self.topic_alias);
         byte(out, id::MAXIMUM_QOS, self.maximum_qos);
         byte(out, id::RETAIN_AVAILABLE, self.retain_available);

@@ -36,10 +36,9 @@ impl Publish {
         version: Version,
     ) -> Result<Publish, DecodeError> {
         let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::Malformed("QoS 3"))?;
+        // DUP on QoS 0 breaks [MQTT-3.3.1-2], but mosquitto accepts it and so do we: the
+        // flag means nothing at QoS 0 and refusing it breaks clients that work today.
         let dup = flags & 0x08 != 0;
-        if dup && qos == QoS::AtMostOnce {
-            return Err(DecodeError::Malformed("DUP set on a QoS 0 PUBLISH"));
-        }
         let topic = r.string()?;
         let packet_id = if qos == QoS::AtMostOnce {
             0

@@ -2,18 +2,23 @@
 
 use super::DecodeError;
 
-/// mosquitto refuses topics and filters deeper than this (its TOPIC_HIERARCHY_LIMIT), which
-/// keeps the cost of matching one publish bounded.
-pub const MAX_LEVELS: usize = 200;
+/// mosquitto refuses topics and filters with more than 200 separators (its
+/// TOPIC_HIERARCHY_LIMIT), so at most 201 levels; the bound keeps the cost of matching one
+/// publish bounded.
+pub const MAX_LEVELS: usize = 201;
 
 /// Checks a topic name, as published: non-empty, no wildcards [MQTT-4.7.3-1, MQTT-3.3.2-2].
 /// (An empty name is legal in MQTT 5 when a topic alias stands in; the caller handles that.)
+/// mosquitto calls all of these protocol errors, and so do we.
 pub fn validate_name(name: &str) -> Result<(), DecodeError> {
     if name.is_empty() {
-        return Err(DecodeError::Malformed("empty topic name"));
+        return Err(DecodeError::Protocol("empty topic name"));
     }
     if name.contains(['+', '#']) {
-        return Err(DecodeError::Malformed("wildcard in a topic name"));
+        return Err(DecodeError::Protocol("wildcard in a topic name"));
+    }
+    if level_count(name) > MAX_LEVELS {
+        return Err(DecodeError::Protocol("topic deeper than 201 levels"));
     }
     Ok(())
 }
@@ -35,6 +40,11 @@ pub fn validate_filter(filter: &str) -> Result<(), DecodeError> {
             }
             _ => {}
         }
+    }
+    if level_count(filter) > MAX_LEVELS {
+        return Err(DecodeError::Malformed(
+            "topic filter deeper than 201 levels",
+        ));
     }
     Ok(())
 }
@@ -126,6 +136,15 @@ mod tests {
         assert!(!matches("+/broker", "$SYS/broker"));
         assert!(matches("$SYS/#", "$SYS/broker"));
         assert!(matches("$SYS/+", "$SYS/broker"));
+    }
+
+    #[test]
+    fn depth_is_limited_as_in_mosquitto() {
+        let deep = |levels: usize| vec!["a"; levels].join("/");
+        assert!(validate_name(&deep(201)).is_ok());
+        assert!(validate_name(&deep(202)).is_err());
+        assert!(validate_filter(&deep(201)).is_ok());
+        assert!(validate_filter(&deep(202)).is_err());
     }
 
     #[test]
