@@ -843,6 +843,13 @@ impl Parser {
             self.warn(format!("unknown configuration key '{key}'"));
             return Ok(());
         };
+        if feature == "TLS" {
+            // Ignoring these would serve plain text where the user asked for encryption.
+            return Err(self.err(format!(
+                "'{key}': TLS is not supported yet, and midge will not serve a listener \
+                 in plain text that was configured for TLS"
+            )));
+        }
         match arg {
             Arg::Bool => drop(self.boolean(key, rest)?),
             Arg::Int => drop(self.int(key, rest)?),

@@ -520,15 +520,30 @@ fn unknown_key_warns_with_its_line_and_parsing_continues() {
 
 #[test]
 fn unsupported_key_warns_once_and_is_ignored() {
-    let (c, warnings) =
-        parse("persistence true\nlistener 1883\ncertfile a\nlistener 1884\ncertfile b\n");
+    let (c, warnings) = parse(
+        "persistence true\nlistener 1883\nautosave_interval 5\nlistener 1884\nautosave_interval 6\n",
+    );
     assert_eq!(c, config("listener 1883\nlistener 1884\n"));
     let lines: Vec<_> = warnings.iter().map(|w| w.line).collect();
     assert_eq!(lines, [1, 3]);
     assert!(
         warnings[1]
             .message
-            .contains("'certfile' is not supported yet (TLS)")
+            .contains("'autosave_interval' is not supported yet (persistence)")
+    );
+}
+
+#[test]
+fn tls_keys_are_errors_rather_than_a_plain_text_listener() {
+    assert_error(
+        "listener 8883\ncertfile a.pem\n",
+        2,
+        "TLS is not supported yet",
+    );
+    assert_error(
+        "listener 8883\nrequire_certificate true\n",
+        2,
+        "TLS is not supported yet",
     );
 }
 
