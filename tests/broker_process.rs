@@ -94,7 +94,7 @@ fn a_port_in_use_is_an_error() {
 #[test]
 fn dash_p_listens_on_loopback_in_local_only_mode() {
     let port = free_port();
-    let mut proc = common::clients::Proc::spawn(midge(), &["-p", &port.to_string(), "-v"], None);
+    let proc = common::clients::Proc::spawn(midge(), &["-p", &port.to_string(), "-v"], None);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut stream = loop {
         if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
