@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Token;
 
@@ -12,6 +12,41 @@ use crate::protocol::{ByteStr, SubOptions, Version};
 
 /// Index of a session in the broker's session slab; the router refers to sessions by it.
 pub type SessionKey = usize;
+
+/// When a session ends once its client is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// With its connection: 3.1.1's clean session, MQTT 5's expiry interval 0.
+    AtDisconnect,
+    /// This long after the connection ends (MQTT 5's finite expiry interval).
+    After(Duration),
+    /// Never by the client's wish: 3.1.1's persistent session, MQTT 5's 0xFFFFFFFF. The
+    /// broker's `persistent_client_expiration` may still end it.
+    Never,
+}
+
+impl Expiry {
+    /// The expiry a CONNECT asks for.
+    pub fn requested(version: Version, clean_start: bool, interval: Option<u32>) -> Expiry {
+        if version != Version::V5 {
+            return if clean_start {
+                Expiry::AtDisconnect
+            } else {
+                Expiry::Never
+            };
+        }
+        Expiry::from_interval(interval.unwrap_or(0))
+    }
+
+    /// MQTT 5's session expiry interval, in seconds.
+    pub fn from_interval(seconds: u32) -> Expiry {
+        match seconds {
+            0 => Expiry::AtDisconnect,
+            u32::MAX => Expiry::Never,
+            s => Expiry::After(Duration::from_secs(u64::from(s))),
+        }
+    }
+}
 
 /// Where an outgoing QoS 1/2 message stands in its acknowledgement flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +73,7 @@ pub struct Session {
     pub conn: Option<Token>,
     /// The protocol version of the client's latest connection.
     pub version: Version,
-    /// A clean session ends with its connection; a persistent one outlives it.
-    pub clean: bool,
+    pub expiry: Expiry,
     /// When an offline persistent session is discarded (`persistent_client_expiration`).
     pub expires_at: Option<Instant>,
     /// The client's filters and their options: the router holds the reverse index.
@@ -62,12 +96,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(client_id: ByteStr, version: Version, clean: bool) -> Session {
+    pub fn new(client_id: ByteStr, version: Version, expiry: Expiry) -> Session {
         Session {
             client_id,
             conn: None,
             version,
-            clean,
+            expiry,
             expires_at: None,
             subscriptions: HashMap::new(),
             inflight: VecDeque::new(),
@@ -123,14 +157,14 @@ mod tests {
 
     #[test]
     fn packet_ids_start_at_one_and_increase() {
-        let mut s = Session::new("c".into(), Version::V311, true);
+        let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
         assert_eq!(s.next_packet_id(), 1);
         assert_eq!(s.next_packet_id(), 2);
     }
 
     #[test]
     fn packet_ids_wrap_past_zero_and_skip_ids_in_flight() {
-        let mut s = Session::new("c".into(), Version::V311, true);
+        let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
         s.last_packet_id = 65534;
         s.inflight.push_back(Inflight {
             packet_id: 1,
@@ -143,7 +177,7 @@ mod tests {
 
     #[test]
     fn inflight_lookup_matches_id_and_state() {
-        let mut s = Session::new("c".into(), Version::V311, true);
+        let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
         s.inflight.push_back(Inflight {
             packet_id: 7,
             state: OutState::AwaitPubRec,

@@ -10,6 +10,7 @@ use super::Broker;
 use crate::connection::State;
 use crate::message::Message;
 use crate::protocol::{DecodeError, Disconnect, Packet, Version, reason};
+use crate::session::Expiry;
 use crate::{log_info, log_notice};
 
 /// Why a connection ends.
@@ -17,6 +18,8 @@ use crate::{log_info, log_notice};
 pub enum Close {
     /// The client sent DISCONNECT: its will is discarded.
     Disconnected,
+    /// An MQTT 5 client sent DISCONNECT with reason 0x04: publish its will all the same.
+    DisconnectedWithWill,
     /// The client closed the socket without DISCONNECT.
     ConnectionLost,
     SocketError(io::Error),
@@ -70,7 +73,9 @@ impl Close {
     /// mosquitto's log line for this ending.
     fn log(&self, id: &str, peer: std::net::IpAddr) {
         match self {
-            Close::Disconnected => log_notice!("Client {id} disconnected."),
+            Close::Disconnected | Close::DisconnectedWithWill => {
+                log_notice!("Client {id} disconnected.")
+            }
             Close::ConnectionLost => log_notice!("Client {id} closed its connection."),
             Close::SocketError(e) => {
                 log_notice!("Socket error on client {id}, disconnecting: {e}.")
@@ -141,16 +146,16 @@ impl Broker {
         };
         let session = &mut self.sessions[key];
         session.conn = None;
-        let clean = session.clean;
+        let expiry = session.expiry;
         if let Some(will) = conn.will.take().filter(|_| reason.publishes_will()) {
             self.publish_will(will);
         }
-        if clean {
-            self.remove_session(key);
-        } else {
-            let expiration = self.config.persistent_client_expiration;
-            self.sessions[key].expires_at = expiration.map(|d| self.now + d);
-        }
+        let lifetime = match expiry {
+            Expiry::AtDisconnect => return self.remove_session(key),
+            Expiry::After(interval) => Some(interval),
+            Expiry::Never => self.config.persistent_client_expiration,
+        };
+        self.sessions[key].expires_at = lifetime.map(|d| self.now + d);
     }
 
     /// Publishes a will as if its client had published it.

@@ -8,7 +8,7 @@ use mio::Token;
 use super::{Broker, Close};
 use crate::connection::State;
 use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Version, Will, reason};
-use crate::session::{OutState, Session, SessionKey};
+use crate::session::{Expiry, OutState, Session, SessionKey};
 use crate::{log_debug, log_notice};
 
 /// Topic aliases an MQTT 5 client may use towards us (mosquitto's default).
@@ -44,7 +44,13 @@ impl Broker {
             log_notice!("Client {client_id} already connected, closing old connection.");
             self.take_over(old, key, connect.clean_start);
         }
-        let (key, session_present) = self.open_session(&client_id, version, connect.clean_start);
+        let expiry = Expiry::requested(
+            version,
+            connect.clean_start,
+            connect.properties.session_expiry_interval,
+        );
+        let (key, session_present) =
+            self.open_session(&client_id, version, connect.clean_start, expiry);
         self.sessions[key].conn = Some(token);
 
         let keep_alive = self.keep_alive_for(&connect);
@@ -128,7 +134,7 @@ impl Broker {
     /// Closes the connection that holds `key` today. Its will goes out only if the session
     /// ends with it, as in mosquitto: a persistent session carried over keeps its will quiet.
     fn take_over(&mut self, old: Token, key: SessionKey, new_clean_start: bool) {
-        let session_ends = self.sessions[key].clean || new_clean_start;
+        let session_ends = self.sessions[key].expiry == Expiry::AtDisconnect || new_clean_start;
         let will = self.conns.get_mut(old.0).and_then(|c| c.will.take());
         self.close(old, Close::TakenOver);
         if session_ends && let Some(will) = will {
@@ -142,14 +148,16 @@ impl Broker {
         &mut self,
         client_id: &ByteStr,
         version: Version,
-        clean: bool,
+        clean_start: bool,
+        expiry: Expiry,
     ) -> (SessionKey, bool) {
         if let Some(&key) = self.session_ids.get(client_id.as_str()) {
-            if clean || self.sessions[key].clean {
+            if clean_start || self.sessions[key].expiry == Expiry::AtDisconnect {
                 self.remove_session(key);
             } else {
                 let session = &mut self.sessions[key];
                 session.version = version;
+                session.expiry = expiry;
                 session.expires_at = None;
                 // MQTT 3.1 has no session-present flag.
                 return (key, version != Version::V31);
@@ -157,7 +165,7 @@ impl Broker {
         }
         let key = self
             .sessions
-            .insert(Session::new(client_id.clone(), version, clean));
+            .insert(Session::new(client_id.clone(), version, expiry));
         self.session_ids.insert(client_id.clone(), key);
         (key, false)
     }

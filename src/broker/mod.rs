@@ -23,10 +23,12 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{Connection, State};
-use crate::protocol::{self, ByteStr, ConnAck, Packet, framing::MAX_REMAINING_LENGTH, reason};
+use crate::protocol::{
+    self, ByteStr, ConnAck, Disconnect, Packet, framing::MAX_REMAINING_LENGTH, reason,
+};
 use crate::retain::RetainStore;
 use crate::router::{Router, Subscriber};
-use crate::session::{Session, SessionKey};
+use crate::session::{Expiry, Session, SessionKey};
 use crate::{log_debug, log_notice};
 
 const CONNECT_FIRST_BYTE: u8 = 0x10;
@@ -253,9 +255,9 @@ impl Broker {
                 self.send(token, &Packet::PingResp);
                 Ok(())
             }
-            Packet::Disconnect(_) => {
+            Packet::Disconnect(disconnect) => {
                 log_debug!("Received DISCONNECT from {}", conn.log_id());
-                Err(Close::Disconnected)
+                self.handle_disconnect(session, &disconnect)
             }
             Packet::Connect(_) => {
                 log_notice!(
@@ -270,6 +272,25 @@ impl Broker {
             | Packet::PingResp
             | Packet::Auth(_) => Err(Close::Protocol("packet a client may not send")),
         }
+    }
+
+    /// DISCONNECT always ends the connection; in MQTT 5 it may also change the session's
+    /// expiry and ask for the will to be published.
+    fn handle_disconnect(&mut self, key: SessionKey, disconnect: &Disconnect) -> Result<(), Close> {
+        if let Some(interval) = disconnect.properties.session_expiry_interval {
+            let session = &mut self.sessions[key];
+            // [MQTT-3.14.2-2]: a session that was to end with the connection cannot be revived.
+            if session.expiry == Expiry::AtDisconnect && interval != 0 {
+                return Err(Close::Protocol(
+                    "session expiry set by DISCONNECT after 0 in CONNECT",
+                ));
+            }
+            session.expiry = Expiry::from_interval(interval);
+        }
+        if disconnect.reason == reason::DISCONNECT_WITH_WILL {
+            return Err(Close::DisconnectedWithWill);
+        }
+        Err(Close::Disconnected)
     }
 
     /// Queues a packet on a connection, to be flushed at the end of the turn.

@@ -231,6 +231,12 @@ impl Connect {
         self
     }
 
+    /// MQTT 5 properties, as raw bytes without their length.
+    pub fn properties(mut self, properties: &[u8]) -> Connect {
+        self.properties = Some(properties.to_vec());
+        self
+    }
+
     pub fn username(mut self, username: &[u8]) -> Connect {
         self.username = Some(username.to_vec());
         self
