@@ -155,7 +155,8 @@ impl Broker {
             Expiry::After(interval) => Some(interval),
             Expiry::Never => self.config.persistent_client_expiration,
         };
-        self.sessions[key].expires_at = lifetime.map(|d| self.now + d);
+        // A lifetime too long for the clock to express is forever.
+        self.sessions[key].expires_at = lifetime.and_then(|d| self.now.checked_add(d));
     }
 
     /// Publishes a will as if its client had published it.
