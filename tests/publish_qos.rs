@@ -5,19 +5,12 @@ use common::{Broker, Raw, packets::*};
 use std::io::Write;
 use std::time::Duration;
 
-fn subscriber(broker: &Broker, id: &str, filter: &str, qos: u8) -> Raw {
-    let mut sub = Raw::connected(broker, id);
-    sub.send(&subscribe(1, filter, qos));
-    sub.expect(&suback(1, qos));
-    sub
-}
-
 // --- inbound flows (client to broker) ---
 
 #[test]
 fn qos0_publish_gets_no_reply_and_is_delivered() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"q0", 0, false, 0));
     sub.expect(&[0x30, 0x05, 0x00, 0x01, b't', b'q', b'0']);
@@ -45,7 +38,7 @@ fn qos2_publish_gets_pubrec_and_pubrel_gets_pubcomp() {
 #[test]
 fn qos2_message_is_delivered_only_after_pubrel() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"held", 2, false, 6));
     publ.expect(&pubrec(6));
@@ -58,7 +51,7 @@ fn qos2_message_is_delivered_only_after_pubrel() {
 #[test]
 fn qos2_publish_resent_with_dup_before_pubrel_is_delivered_once() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 2);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 2);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"once", 2, false, 6));
     publ.expect(&pubrec(6));
@@ -121,7 +114,7 @@ fn pubrel_without_its_reserved_flag_bit_is_closed() {
 #[test]
 fn qos1_delivery_carries_packet_id_1_and_waits_for_puback() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 1);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 1);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"q1", 1, false, 5));
     publ.expect(&puback(5));
@@ -133,7 +126,7 @@ fn qos1_delivery_carries_packet_id_1_and_waits_for_puback() {
 #[test]
 fn qos2_delivery_goes_publish_pubrec_pubrel_pubcomp() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 2);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 2);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"q2", 2, false, 6));
     publ.expect(&pubrec(6));
@@ -149,8 +142,8 @@ fn qos2_delivery_goes_publish_pubrec_pubrel_pubcomp() {
 #[test]
 fn outbound_packet_ids_start_at_1_per_client_and_increase() {
     let broker = Broker::start();
-    let mut s1 = subscriber(&broker, "s1", "t", 2);
-    let mut s2 = subscriber(&broker, "s2", "t", 1);
+    let mut s1 = Raw::subscribed(&broker, "s1", "t", 2);
+    let mut s2 = Raw::subscribed(&broker, "s2", "t", 1);
     let mut publ = Raw::connected(&broker, "pub");
     for (i, payload) in [b"m1", b"m2", b"m3"].iter().enumerate() {
         let id = 100 + i as u16;
@@ -167,7 +160,7 @@ fn outbound_packet_ids_start_at_1_per_client_and_increase() {
 #[test]
 fn outbound_packet_ids_are_shared_between_qos1_and_qos2() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "#", 2);
+    let mut sub = Raw::subscribed(&broker, "sub", "#", 2);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"q1", 1, false, 5));
     publ.expect(&puback(5));
@@ -183,7 +176,7 @@ fn outbound_packet_ids_are_shared_between_qos1_and_qos2() {
 #[test]
 fn qos2_publish_is_downgraded_to_a_qos0_subscription() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"down", 2, false, 6));
     publ.expect(&pubrec(6));
@@ -195,7 +188,7 @@ fn qos2_publish_is_downgraded_to_a_qos0_subscription() {
 #[test]
 fn qos2_publish_is_downgraded_to_a_qos1_subscription() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 1);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 1);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"down", 2, false, 6));
     publ.expect(&pubrec(6));
@@ -207,7 +200,7 @@ fn qos2_publish_is_downgraded_to_a_qos1_subscription() {
 #[test]
 fn qos0_publish_is_not_upgraded_for_a_qos2_subscription() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 2);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 2);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"up?", 0, false, 0));
     sub.expect(&publish("t", b"up?", 0, false, 0));
@@ -257,7 +250,7 @@ fn publish_qos2_with_packet_id_0_is_closed() {
 #[test]
 fn publish_qos0_with_dup_set_is_forwarded_with_dup_clear() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish_dup("t", b"d0", 0, false, true, 0));
     sub.expect(&[0x30, 0x05, 0x00, 0x01, b't', b'd', b'0']);
@@ -267,7 +260,7 @@ fn publish_qos0_with_dup_set_is_forwarded_with_dup_clear() {
 #[test]
 fn publish_to_sys_topic_is_acknowledged_but_not_delivered() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "$SYS/test/x", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "$SYS/test/x", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("$SYS/test/x", b"no", 1, false, 4));
     publ.expect(&puback(4));
@@ -287,7 +280,7 @@ fn pingreq_gets_pingresp() {
 #[test]
 fn zero_length_payload_is_delivered() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 1);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 1);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("t", b"", 1, false, 9));
     publ.expect(&puback(9));
@@ -297,7 +290,7 @@ fn zero_length_payload_is_delivered() {
 #[test]
 fn large_payload_of_200kb_split_across_writes_is_delivered_whole() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "big", 1);
+    let mut sub = Raw::subscribed(&broker, "sub", "big", 1);
     let mut publ = Raw::connected(&broker, "pub");
     let payload: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
     let bytes = publish("big", &payload, 1, false, 3);
@@ -318,7 +311,7 @@ fn large_payload_of_200kb_split_across_writes_is_delivered_whole() {
 #[test]
 fn many_packets_in_one_write_are_all_handled_in_order() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "burst", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "burst", 0);
     let mut publ = Raw::connected(&broker, "pub");
     let mut bytes = Vec::new();
     let mut replies = Vec::new();
@@ -338,7 +331,7 @@ fn many_packets_in_one_write_are_all_handled_in_order() {
 #[test]
 fn packet_split_byte_by_byte_is_reassembled() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "slow", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "slow", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for byte in publish("slow", b"drip", 1, false, 3) {
         publ.send(&[byte]);
@@ -362,7 +355,7 @@ fn connect_split_byte_by_byte_is_accepted() {
 #[test]
 fn connect_and_publish_in_one_write_are_both_handled() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "t", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "t", 0);
     let mut c = Raw::connect(&broker);
     let mut bytes = connect_v311("eager", true, 60);
     bytes.extend(publish("t", b"eager", 1, false, 2));

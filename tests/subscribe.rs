@@ -5,13 +5,6 @@
 mod common;
 use common::{Broker, Raw, packets::*};
 
-fn subscriber(broker: &Broker, id: &str, filter: &str, qos: u8) -> Raw {
-    let mut sub = Raw::connected(broker, id);
-    sub.send(&subscribe(1, filter, qos));
-    sub.expect(&suback(1, qos));
-    sub
-}
-
 // --- SUBACK ---
 
 #[test]
@@ -160,7 +153,7 @@ fn subscribe_without_any_filter_is_closed() {
 #[test]
 fn exact_filter_receives_only_its_topic() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "a/b", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "a/b", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["a", "a/b/c", "a/", "A/b", "a/b"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -172,7 +165,7 @@ fn exact_filter_receives_only_its_topic() {
 #[test]
 fn plus_matches_exactly_one_level_including_an_empty_one() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "a/+", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "a/+", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["a/", "a", "a/b/c", "b/a", "a/b"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -185,7 +178,7 @@ fn plus_matches_exactly_one_level_including_an_empty_one() {
 #[test]
 fn plus_in_the_middle_matches_one_level() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "a/+/c", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "a/+/c", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["a/b/d/c", "a/c", "a/b/c/d", "a/b/c"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -196,7 +189,7 @@ fn plus_in_the_middle_matches_one_level() {
 #[test]
 fn plus_plus_matches_two_levels_including_empty_ones() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "+/+", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "+/+", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["/a", "a", "a/b", "a/b/c", "/"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -210,7 +203,7 @@ fn plus_plus_matches_two_levels_including_empty_ones() {
 #[test]
 fn single_plus_does_not_match_a_leading_slash_topic() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "+", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "+", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["/", "a/b", "/a", "a"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -221,7 +214,7 @@ fn single_plus_does_not_match_a_leading_slash_topic() {
 #[test]
 fn hash_matches_the_parent_level_and_everything_below() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "a/#", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "a/#", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["ab", "/a", "a", "a/", "a/b/c"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -235,7 +228,7 @@ fn hash_matches_the_parent_level_and_everything_below() {
 #[test]
 fn hash_alone_matches_every_non_dollar_topic() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "#", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "#", 0);
     let mut publ = Raw::connected(&broker, "pub");
     for topic in ["/", "a", "a/b/c/d"] {
         publ.send(&publish(topic, topic.as_bytes(), 0, false, 0));
@@ -248,7 +241,7 @@ fn hash_alone_matches_every_non_dollar_topic() {
 #[test]
 fn dollar_topic_is_not_matched_by_hash() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "#", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "#", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("$test/x", b"dollar", 0, false, 0));
     publ.send(&publish("$test", b"dollar", 0, false, 0));
@@ -259,7 +252,7 @@ fn dollar_topic_is_not_matched_by_hash() {
 #[test]
 fn dollar_topic_is_not_matched_by_a_leading_plus() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "+/x", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "+/x", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("$test/x", b"dollar", 0, false, 0));
     publ.send(&publish("plain/x", b"plain", 0, false, 0));
@@ -282,7 +275,7 @@ fn dollar_topic_is_matched_by_a_filter_starting_with_the_same_dollar_level() {
 #[test]
 fn publisher_subscribed_to_its_own_topic_receives_its_message() {
     let broker = Broker::start();
-    let mut c = subscriber(&broker, "echo", "echo/t", 0);
+    let mut c = Raw::subscribed(&broker, "echo", "echo/t", 0);
     c.send(&publish("echo/t", b"me", 0, false, 0));
     c.expect(&publish("echo/t", b"me", 0, false, 0));
 }
@@ -290,9 +283,9 @@ fn publisher_subscribed_to_its_own_topic_receives_its_message() {
 #[test]
 fn every_matching_subscriber_receives_the_message() {
     let broker = Broker::start();
-    let mut s1 = subscriber(&broker, "s1", "fan/out", 0);
-    let mut s2 = subscriber(&broker, "s2", "fan/+", 0);
-    let mut s3 = subscriber(&broker, "s3", "#", 0);
+    let mut s1 = Raw::subscribed(&broker, "s1", "fan/out", 0);
+    let mut s2 = Raw::subscribed(&broker, "s2", "fan/+", 0);
+    let mut s3 = Raw::subscribed(&broker, "s3", "#", 0);
     let mut publ = Raw::connected(&broker, "pub");
     publ.send(&publish("fan/out", b"all", 0, false, 0));
     for s in [&mut s1, &mut s2, &mut s3] {
@@ -432,7 +425,7 @@ fn unsubscribe_from_a_filter_never_subscribed_still_gets_unsuback() {
 #[test]
 fn unsubscribe_must_match_the_filter_exactly() {
     let broker = Broker::start();
-    let mut sub = subscriber(&broker, "sub", "w/+", 0);
+    let mut sub = Raw::subscribed(&broker, "sub", "w/+", 0);
     sub.send(&unsubscribe(2, "w/x"));
     sub.expect(&unsuback(2));
     let mut publ = Raw::connected(&broker, "pub");

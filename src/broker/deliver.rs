@@ -8,7 +8,7 @@ use crate::connection::Connection;
 use crate::log_debug;
 use crate::message::{Delivery, Message};
 use crate::protocol::QoS;
-use crate::session::{Inflight, OutState, SessionKey};
+use crate::session::{Inflight, OutState, Session, SessionKey};
 
 impl Broker {
     /// Stores (if retained) and routes a message that a client published or a will.
@@ -75,13 +75,7 @@ impl Broker {
             }
             write_publish(conn, &delivery, 0, false);
         } else if session.queued.is_empty() && session.inflight.len() < self.limits.inflight_max {
-            let packet_id = session.next_packet_id();
-            write_publish(conn, &delivery, packet_id, false);
-            session.inflight.push_back(Inflight {
-                packet_id,
-                state: first_state(delivery.qos),
-                delivery,
-            });
+            send_in_flight(session, conn, delivery);
         } else {
             return self.enqueue(key, delivery);
         }
@@ -118,15 +112,9 @@ impl Broker {
             sent = true;
             if delivery.qos == QoS::AtMostOnce {
                 write_publish(conn, &delivery, 0, false);
-                continue;
+            } else {
+                send_in_flight(session, conn, delivery);
             }
-            let packet_id = session.next_packet_id();
-            write_publish(conn, &delivery, packet_id, false);
-            session.inflight.push_back(Inflight {
-                packet_id,
-                state: first_state(delivery.qos),
-                delivery,
-            });
         }
         if sent {
             self.mark_flush(token);
@@ -134,12 +122,20 @@ impl Broker {
     }
 }
 
-fn first_state(qos: QoS) -> OutState {
-    if qos == QoS::ExactlyOnce {
+/// Gives a QoS 1/2 delivery a packet id, writes it, and records it as in flight.
+fn send_in_flight(session: &mut Session, conn: &mut Connection, delivery: Delivery) {
+    let packet_id = session.next_packet_id();
+    write_publish(conn, &delivery, packet_id, false);
+    let state = if delivery.qos == QoS::ExactlyOnce {
         OutState::AwaitPubRec
     } else {
         OutState::AwaitPubAck
-    }
+    };
+    session.inflight.push_back(Inflight {
+        packet_id,
+        state,
+        delivery,
+    });
 }
 
 /// Encodes a PUBLISH onto a connection's send queue; a large payload is queued by reference.

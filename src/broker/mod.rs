@@ -243,10 +243,10 @@ impl Broker {
         };
         match packet {
             Packet::Publish(publish) => self.handle_publish(token, session, publish),
-            Packet::PubAck(ack) => self.handle_puback(token, session, ack),
+            Packet::PubAck(ack) => self.handle_puback(session, ack),
             Packet::PubRec(rec) => self.handle_pubrec(token, session, rec),
             Packet::PubRel(rel) => self.handle_pubrel(token, session, rel),
-            Packet::PubComp(comp) => self.handle_pubcomp(token, session, comp),
+            Packet::PubComp(comp) => self.handle_pubcomp(session, comp),
             Packet::Subscribe(subscribe) => self.handle_subscribe(token, session, subscribe),
             Packet::Unsubscribe(unsub) => self.handle_unsubscribe(token, session, unsub),
             Packet::PingReq => {

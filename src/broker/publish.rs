@@ -173,24 +173,24 @@ impl Broker {
     }
 
     /// PUBACK: a QoS 1 delivery is done; its slot in the window goes to the next message.
-    pub(super) fn handle_puback(
-        &mut self,
-        _token: Token,
-        key: SessionKey,
-        ack: PubResp,
-    ) -> Result<(), Close> {
-        let session = &mut self.sessions[key];
+    pub(super) fn handle_puback(&mut self, key: SessionKey, ack: PubResp) -> Result<(), Close> {
         log_debug!(
             "Received PUBACK from {} (Mid: {}, RC:{})",
-            session.client_id,
+            self.sessions[key].client_id,
             ack.packet_id,
             ack.reason
         );
-        if let Some(i) = session.inflight_position(ack.packet_id, OutState::AwaitPubAck) {
+        self.complete_inflight(key, ack.packet_id, OutState::AwaitPubAck);
+        Ok(())
+    }
+
+    /// Ends an outgoing flow that is waiting in `state`, and refills the window.
+    fn complete_inflight(&mut self, key: SessionKey, packet_id: u16, state: OutState) {
+        let session = &mut self.sessions[key];
+        if let Some(i) = session.inflight_position(packet_id, state) {
             session.inflight.remove(i);
             self.fill_window(key);
         }
-        Ok(())
     }
 
     /// PUBREC: the subscriber has a QoS 2 message; release it with PUBREL.
@@ -212,8 +212,7 @@ impl Broker {
         };
         if rec.reason >= 0x80 {
             // MQTT 5: the subscriber refused the message; the flow ends here.
-            session.inflight.remove(i);
-            self.fill_window(key);
+            self.complete_inflight(key, id, OutState::AwaitPubRec);
             return Ok(());
         }
         session.inflight[i].state = OutState::AwaitPubComp;
@@ -223,23 +222,14 @@ impl Broker {
     }
 
     /// PUBCOMP: a QoS 2 delivery is done.
-    pub(super) fn handle_pubcomp(
-        &mut self,
-        _token: Token,
-        key: SessionKey,
-        comp: PubResp,
-    ) -> Result<(), Close> {
-        let session = &mut self.sessions[key];
+    pub(super) fn handle_pubcomp(&mut self, key: SessionKey, comp: PubResp) -> Result<(), Close> {
         log_debug!(
             "Received PUBCOMP from {} (Mid: {}, RC:{})",
-            session.client_id,
+            self.sessions[key].client_id,
             comp.packet_id,
             comp.reason
         );
-        if let Some(i) = session.inflight_position(comp.packet_id, OutState::AwaitPubComp) {
-            session.inflight.remove(i);
-            self.fill_window(key);
-        }
+        self.complete_inflight(key, comp.packet_id, OutState::AwaitPubComp);
         Ok(())
     }
 }

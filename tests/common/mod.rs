@@ -312,6 +312,14 @@ impl Raw {
         )
     }
 
+    /// Connects with a clean session and subscribes to `filter` (packet id 1).
+    pub fn subscribed(broker: &Broker, client_id: &str, filter: &str, qos: u8) -> Raw {
+        let mut sub = Raw::connected(broker, client_id);
+        sub.send(&packets::subscribe(1, filter, qos));
+        sub.expect(&packets::suback(1, qos));
+        sub
+    }
+
     /// Connects and completes an MQTT 3.1.1 CONNECT with a clean session.
     pub fn connected(broker: &Broker, client_id: &str) -> Raw {
         let mut raw = Raw::connect(broker);
