@@ -3,7 +3,9 @@
 //! Modules:
 //! - [`log`]: mosquitto-style log lines and `log_type` masks.
 //! - [`config`]: the mosquitto-style config file and its defaults.
+//! - [`client`]: a blocking MQTT client and the `midge_pub` / `midge_sub` tools.
 
+pub mod client;
 pub mod config;
 pub mod log;
 pub mod protocol;
