@@ -16,3 +16,10 @@ mod usage;
 
 pub use error::ClientError;
 pub use session::{Client, ConnectOptions, Event, Logger};
+
+#[cfg(test)]
+mod cli_tests;
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod test_peer;
