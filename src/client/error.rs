@@ -129,7 +129,7 @@ pub fn strerror(code: i32) -> &'static str {
         mosq_err::CONN_LOST => "The connection was lost.",
         9 => "Payload too large.",
         mosq_err::EAI => "Lookup error.",
-        mosq_err::KEEPALIVE => "Keepalive ping timeout.",
+        // mosquitto 2.0.11 has no text for its keep-alive error and says "Unknown error."
         mosq_err::QOS_NOT_SUPPORTED => "Requested QoS not supported on server.",
         _ => "Unknown error.",
     }
@@ -249,5 +249,7 @@ mod tests {
             "Error: The connection was lost."
         );
         assert_eq!(ClientError::ConnectionLost.code(), 7);
+        assert_eq!(ClientError::Keepalive.to_string(), "Error: Unknown error.");
+        assert_eq!(ClientError::Keepalive.code(), 19);
     }
 }

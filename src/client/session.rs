@@ -117,41 +117,32 @@ pub struct Client {
     interrupt: Option<Arc<AtomicBool>>,
 }
 
+/// Resolves the broker's host and connects to the first address that answers.
+fn open_stream(opts: &ConnectOptions) -> Result<TcpStream, ClientError> {
+    let addrs = (opts.host.as_str(), opts.port)
+        .to_socket_addrs()
+        .map_err(|_| ClientError::Lookup)?;
+    let mut last_error = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.map_or(ClientError::Lookup, ClientError::Connect))
+}
+
 impl Client {
     /// Opens the TCP connection and sends CONNECT; CONNACK arrives through [`Client::poll`]
     /// as [`Event::Connected`] (or a [`ClientError::Refused`]).
     pub fn start(opts: &ConnectOptions, log: Option<Logger>) -> Result<Client, ClientError> {
-        let addrs = (opts.host.as_str(), opts.port)
-            .to_socket_addrs()
-            .map_err(|_| ClientError::Lookup)?;
-        let mut last_error = None;
-        let mut stream = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let stream = match (stream, last_error) {
-            (Some(s), _) => s,
-            (None, Some(e)) => return Err(ClientError::Connect(e)),
-            (None, None) => return Err(ClientError::Lookup),
-        };
-        let keep_alive = Duration::from_secs(u64::from(opts.keep_alive));
-        // A broker that stops reading must not block us for ever either.
-        stream
-            .set_write_timeout(Some(keep_alive.max(Duration::from_secs(10))))
-            .map_err(ClientError::Io)?;
         let now = Instant::now();
         let mut client = Client {
-            stream,
+            stream: open_stream(opts)?,
             version: opts.version,
             id: opts.client_id.clone(),
             connected: false,
-            keep_alive,
+            keep_alive: Duration::from_secs(u64::from(opts.keep_alive)),
             rx: BytesMut::with_capacity(4096),
             next_packet_id: 0,
             last_in: now,
@@ -164,6 +155,37 @@ impl Client {
             log,
             interrupt: None,
         };
+        client.send_connect(opts)?;
+        Ok(client)
+    }
+
+    /// Starts a new connection in place of this one (which is dropped without DISCONNECT),
+    /// keeping the logger, the interrupt flag and the message ids running on, as libmosquitto's
+    /// reconnect does. Session state from the old connection is forgotten.
+    pub fn reconnect(&mut self, opts: &ConnectOptions) -> Result<(), ClientError> {
+        let stream = open_stream(opts)?;
+        let now = Instant::now();
+        self.stream = stream;
+        self.version = opts.version;
+        self.id = opts.client_id.clone();
+        self.connected = false;
+        self.keep_alive = Duration::from_secs(u64::from(opts.keep_alive));
+        self.rx.clear();
+        self.last_in = now;
+        self.last_out = now;
+        self.ping_outstanding = false;
+        self.outbound.clear();
+        self.inbound_qos2.clear();
+        self.events.clear();
+        self.maximum_qos = QoS::ExactlyOnce;
+        self.send_connect(opts)
+    }
+
+    fn send_connect(&mut self, opts: &ConnectOptions) -> Result<(), ClientError> {
+        // A broker that stops reading must not block us for ever either.
+        self.stream
+            .set_write_timeout(Some(self.keep_alive.max(Duration::from_secs(10))))
+            .map_err(ClientError::Io)?;
         let v5 = opts.version == Version::V5;
         let connect = Connect {
             version: opts.version,
@@ -179,9 +201,8 @@ impl Client {
                 Properties::default()
             },
         };
-        client.log("sending CONNECT");
-        client.send(&Packet::Connect(Box::new(connect)))?;
-        Ok(client)
+        self.log("sending CONNECT");
+        self.send(&Packet::Connect(Box::new(connect)))
     }
 
     /// [`Client::start`], then waits for CONNACK (at most a keep-alive interval).

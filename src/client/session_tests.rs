@@ -396,6 +396,40 @@ fn a_closed_connection_is_lost() {
 }
 
 #[test]
+fn reconnecting_keeps_the_message_ids_running_on() {
+    let (port, peer) = test_peer::spawn_listener(|listener| {
+        let mut first = listener.next();
+        first.accept();
+        assert!(matches!(first.recv(), Packet::Subscribe(s) if s.packet_id == 1));
+        first.close();
+        let mut second = listener.next();
+        second.accept();
+        // libmosquitto does not restart its message ids, and mosquitto_sub's -d shows them.
+        assert!(matches!(second.recv(), Packet::Subscribe(s) if s.packet_id == 2));
+        second.expect_closed();
+    });
+    let opts = options(port);
+    let (log, lines) = recorder();
+    let mut client = Client::connect(&opts, Some(log)).unwrap();
+    let filters = [("t".to_string(), SubOptions::default())];
+    client.subscribe(&filters, Properties::default()).unwrap();
+    let lost = client.poll(Some(Instant::now() + WAIT)).err();
+    assert!(matches!(lost, Some(ClientError::ConnectionLost)));
+    client.reconnect(&opts).unwrap();
+    assert!(matches!(next_event(&mut client), Event::Connected { .. }));
+    client.subscribe(&filters, Properties::default()).unwrap();
+    drop(client);
+    peer.join().unwrap();
+    let connects = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.ends_with("sending CONNECT"))
+        .count();
+    assert_eq!(connects, 2, "the logger survives the reconnection");
+}
+
+#[test]
 fn garbage_from_the_broker_is_a_protocol_error() {
     let (port, peer) = test_peer::spawn(|mut peer: Peer| {
         peer.accept();

@@ -278,14 +278,14 @@ impl Session<'_> {
                 }
                 _ => {}
             }
-            client = loop {
+            loop {
                 if let Some(end) = self.pause(RECONNECT_DELAY) {
                     return self.exit(end, report);
                 }
-                if let Ok(client) = self.start(&options) {
-                    break client;
+                if client.reconnect(&options).is_ok() {
+                    break;
                 }
-            };
+            }
         }
     }
 

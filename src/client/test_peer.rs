@@ -24,13 +24,18 @@ pub fn spawn<F>(script: F) -> (u16, JoinHandle<()>)
 where
     F: FnOnce(Peer) + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("local addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    let handle = std::thread::spawn(move || {
+    spawn_listener(|listener| script(listener.next()))
+}
+
+/// Accepts the client's connections one after another.
+pub struct Listener(TcpListener);
+
+impl Listener {
+    /// The next connection; panics if none comes in time.
+    pub fn next(&mut self) -> Peer {
         let deadline = Instant::now() + WAIT;
         let stream = loop {
-            match listener.accept() {
+            match self.0.accept() {
                 Ok((stream, _)) => break stream,
                 Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(5));
@@ -40,12 +45,23 @@ where
         };
         stream.set_nonblocking(false).expect("blocking");
         stream.set_read_timeout(Some(WAIT)).expect("timeout");
-        script(Peer {
+        Peer {
             stream,
             rx: BytesMut::new(),
             version: Version::V311,
-        });
-    });
+        }
+    }
+}
+
+/// Starts a fake broker that may take several connections; returns its port.
+pub fn spawn_listener<F>(script: F) -> (u16, JoinHandle<()>)
+where
+    F: FnOnce(&mut Listener) + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let handle = std::thread::spawn(move || script(&mut Listener(listener)));
     (port, handle)
 }
 
