@@ -312,13 +312,27 @@ fn missing_value_message(flag: &str) -> Option<&'static str> {
     })
 }
 
-/// Rewords a clap error the way mosquitto's parser would have reported it.
-pub fn from_clap(err: clap::Error) -> ArgError {
+/// Rewords a clap error about `args` the way mosquitto's parser would have reported it.
+pub fn from_clap(err: clap::Error, args: &[OsString]) -> ArgError {
     // The flag clap complains about, e.g. "-q" out of "-q <QOS>" or "--qos <QOS>".
     let flag = match err.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(s)) => s.split([' ', '=']).next().unwrap_or("").to_string(),
         _ => String::new(),
     };
+    // mosquitto reads left to right and stops at --help or --version: those win over any
+    // error that comes after them.
+    let position = |token: &str| args.iter().position(|a| a.as_os_str() == token);
+    let failed_at = match err.get(ContextKind::InvalidValue) {
+        // A refused value: clap names its flag by the long name, so find the value instead.
+        Some(ContextValue::String(value)) if !value.is_empty() => position(value),
+        _ => position(&flag),
+    }
+    .unwrap_or(args.len());
+    match (position("--help"), position("--version")) {
+        (Some(h), v) if h < failed_at && v.is_none_or(|v| h < v) => return ArgError::Help,
+        (_, Some(v)) if v < failed_at => return ArgError::Version,
+        _ => {}
+    }
     if let Some(bad) = err.source().and_then(|s| s.downcast_ref::<BadValue>()) {
         return ArgError::Usage(bad.0.clone());
     }

@@ -356,6 +356,17 @@ fn help_and_version() {
     assert_eq!(pub_error(&["--help"]), ArgError::Help);
     assert_eq!(sub_error(&["--help"]), ArgError::Help);
     assert_eq!(pub_error(&["--version"]), ArgError::Version);
+    // Read left to right: --help before a bad flag wins, after it does not.
+    assert_eq!(pub_error(&["--help", "-z"]), ArgError::Help);
+    assert_eq!(
+        pub_error(&["-z", "--help"]),
+        usage("Error: Unknown option '-z'.\n")
+    );
+    assert_eq!(sub_error(&["--help", "-q", "9"]), ArgError::Help);
+    assert_eq!(
+        sub_error(&["-q", "9", "--help"]),
+        usage("Error: Invalid QoS given: 9\n")
+    );
 }
 
 #[test]

@@ -82,7 +82,7 @@ pub struct PubConfig {
 
 /// Reads a command line (without the program name) as mosquitto_pub would.
 pub fn parse_args(args: &[OsString]) -> Result<PubConfig, ArgError> {
-    let args = PubArgs::try_parse_from(args).map_err(cli::from_clap)?;
+    let args = PubArgs::try_parse_from(args).map_err(|e| cli::from_clap(e, args))?;
     if args.common.help {
         return Err(ArgError::Help);
     }

@@ -112,7 +112,7 @@ pub struct SubConfig {
 
 /// Reads a command line (without the program name) as mosquitto_sub would.
 pub fn parse_args(args: &[OsString]) -> Result<SubConfig, ArgError> {
-    let args = SubArgs::try_parse_from(args).map_err(cli::from_clap)?;
+    let args = SubArgs::try_parse_from(args).map_err(|e| cli::from_clap(e, args))?;
     if args.common.help {
         return Err(ArgError::Help);
     }
