@@ -20,6 +20,8 @@ pub use session::{Client, ConnectOptions, Event, Logger};
 #[cfg(test)]
 mod cli_tests;
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod test_peer;
