@@ -21,8 +21,11 @@
 //! - [`retain`]: retained messages.
 //! - [`config`]: the mosquitto-style config file and its defaults.
 //! - [`log`]: mosquitto-style log lines and `log_type` masks.
+//! - [`server`]: start-up and shut-down around the loop.
+//! - [`client`]: a blocking MQTT client and the `midge_pub` / `midge_sub` tools.
 
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod connection;
 pub mod event_loop;

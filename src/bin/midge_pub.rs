@@ -1,4 +1,4 @@
+//! mosquitto_pub's drop-in replacement; all of it lives in `midge::client::pub_cli`.
 fn main() {
-    eprintln!("midge_pub: not built yet");
-    std::process::exit(1);
+    midge::client::pub_cli::main()
 }

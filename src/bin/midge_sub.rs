@@ -1,4 +1,4 @@
+//! mosquitto_sub's drop-in replacement; all of it lives in `midge::client::sub_cli`.
 fn main() {
-    eprintln!("midge_sub: not built yet");
-    std::process::exit(1);
+    midge::client::sub_cli::main()
 }

@@ -1,0 +1,430 @@
+//! What midge_pub and midge_sub share: the connection flags, mosquitto's wording for bad
+//! command lines, and the console both tools print to.
+//!
+//! The flags are parsed by clap, but every error is reported in mosquitto's words (from
+//! client_shared.c of mosquitto 2.0.11), because scripts written for mosquitto_pub and
+//! mosquitto_sub match on them. Numbers are read the way mosquitto reads them, with C's
+//! `atoi`: "abc" is 0 and "7x" is 7.
+
+use std::error::Error;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use clap::Args;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+use super::session::{ConnectOptions, Logger};
+use crate::protocol::{ByteStr, Properties, QoS, Version, Will, topic};
+
+/// A command line that mosquitto's clients would refuse, and how they report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgError {
+    /// The message, then "\nUse 'PROG --help' to see usage.\n".
+    Usage(String),
+    /// The message alone.
+    Plain(String),
+    /// The message, then the whole usage text on stdout.
+    WithHelp(String),
+    /// `--help`: the usage text on stdout. mosquitto 2.0.11 exits 1 for it too.
+    Help,
+    /// `--version`.
+    Version,
+}
+
+/// A flag value that mosquitto refuses; carries mosquitto's message through clap.
+#[derive(Debug)]
+pub struct BadValue(pub String);
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for BadValue {}
+
+/// The flags both tools take.
+#[derive(Args, Debug, Default)]
+pub struct CommonArgs {
+    #[arg(short = 'h', long = "host", allow_hyphen_values = true)]
+    pub host: Option<String>,
+    #[arg(short = 'p', long = "port", allow_hyphen_values = true, value_parser = port)]
+    pub port: Option<u16>,
+    #[arg(short = 'q', long = "qos", allow_hyphen_values = true, value_parser = qos)]
+    pub qos: Option<QoS>,
+    #[arg(short = 'i', long = "id", allow_hyphen_values = true)]
+    pub id: Option<String>,
+    #[arg(short = 'I', long = "id-prefix", allow_hyphen_values = true)]
+    pub id_prefix: Option<String>,
+    #[arg(short = 'u', long = "username", allow_hyphen_values = true)]
+    pub username: Option<String>,
+    #[arg(short = 'P', long = "pw", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub password: Option<OsString>,
+    #[arg(short = 'k', long = "keepalive", allow_hyphen_values = true, value_parser = keepalive)]
+    pub keepalive: Option<u16>,
+    #[arg(short = 'V', long = "protocol-version", allow_hyphen_values = true,
+          value_parser = protocol_version)]
+    pub protocol_version: Option<Version>,
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    #[arg(short = 'c', long = "disable-clean-session")]
+    pub disable_clean_session: bool,
+    #[arg(long = "quiet")]
+    pub quiet: bool,
+    #[arg(long = "will-topic", allow_hyphen_values = true, value_parser = will_topic)]
+    pub will_topic: Option<String>,
+    #[arg(long = "will-payload", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub will_payload: Option<OsString>,
+    #[arg(long = "will-qos", allow_hyphen_values = true, value_parser = will_qos)]
+    pub will_qos: Option<QoS>,
+    #[arg(long = "will-retain")]
+    pub will_retain: bool,
+    #[arg(long = "help")]
+    pub help: bool,
+    #[arg(long = "version")]
+    pub version: bool,
+}
+
+/// The connection and console settings both tools derive from [`CommonArgs`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub connect: ConnectOptions,
+    pub debug: bool,
+    pub quiet: bool,
+}
+
+impl CommonArgs {
+    /// mosquitto's checks once the whole command line is read (client_config_load).
+    pub fn finish(self) -> Result<ClientConfig, ArgError> {
+        if self.id.is_some() && self.id_prefix.is_some() {
+            return Err(usage(
+                "Error: -i and -I argument cannot be used together.\n\n",
+            ));
+        }
+        if self.will_payload.is_some() && self.will_topic.is_none() {
+            return Err(usage(
+                "Error: Will payload given, but no will topic given.\n",
+            ));
+        }
+        if self.will_retain && self.will_topic.is_none() {
+            return Err(usage(
+                "Error: Will retain given, but no will topic given.\n",
+            ));
+        }
+        let version = self.protocol_version.unwrap_or(Version::V311);
+        let clean_session = !self.disable_clean_session;
+        let mut properties = Properties::default();
+        let no_fixed_id = self.id_prefix.is_some() || self.id.is_none();
+        if !clean_session {
+            if version == Version::V5 {
+                // -c means a session that never expires.
+                if no_fixed_id {
+                    return Err(usage(
+                        "Error: You must provide a client id if you are using an infinite \
+                         session expiry interval.\n",
+                    ));
+                }
+                properties.session_expiry_interval = Some(u32::MAX);
+            } else if no_fixed_id {
+                return Err(usage(
+                    "Error: You must provide a client id if you are using the -c option.\n",
+                ));
+            }
+        }
+        let client_id = match (self.id, self.id_prefix) {
+            (Some(id), _) => id,
+            (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+            // MQTT 3.1 does not let the broker choose: libmosquitto makes one up.
+            (None, None) if version == Version::V31 => random_client_id(),
+            (None, None) => String::new(),
+        };
+        let will = self.will_topic.map(|topic| Will {
+            topic: ByteStr::from(topic),
+            payload: Bytes::from(self.will_payload.unwrap_or_default().into_vec()),
+            qos: self.will_qos.unwrap_or_default(),
+            retain: self.will_retain,
+            properties: Properties::default(),
+        });
+        Ok(ClientConfig {
+            connect: ConnectOptions {
+                host: self.host.unwrap_or_else(|| "localhost".into()),
+                port: self.port.unwrap_or(1883),
+                version,
+                client_id,
+                clean_session,
+                keep_alive: self.keepalive.unwrap_or(60),
+                username: self.username,
+                password: self.password.map(|p| Bytes::from(p.into_vec())),
+                will,
+                properties,
+            },
+            debug: self.debug,
+            quiet: self.quiet,
+        })
+    }
+}
+
+impl ClientConfig {
+    /// MQTT 3.x has no password without a user name; libmosquitto refuses to set one
+    /// (checked by the tools after the command line, in client_opts_set).
+    pub fn check_credentials(&self) -> Result<(), ArgError> {
+        let c = &self.connect;
+        if c.version != Version::V5 && c.password.is_some() && c.username.is_none() {
+            return Err(ArgError::Plain(
+                "Error: Problem setting username and/or password.\n".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn usage(message: &str) -> ArgError {
+    ArgError::Usage(message.to_string())
+}
+
+/// "mosq-" and 18 random letters and digits, like libmosquitto's generated ids.
+fn random_client_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let random = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    let chars = random
+        .iter()
+        .flat_map(|u| u.as_bytes().iter().copied())
+        .take(18)
+        .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
+    format!("mosq-{}", chars.collect::<String>())
+}
+
+/// C's `atoi` (glibc: `(int)strtol(s, NULL, 10)`), which mosquitto uses for every number.
+pub fn atoi(s: &str) -> i32 {
+    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let magnitude = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    // The truncation is C's, from long to int.
+    (if negative { -magnitude } else { magnitude }) as i32
+}
+
+fn port(s: &str) -> Result<u16, BadValue> {
+    let port = atoi(s);
+    u16::try_from(port).map_err(|_| BadValue(format!("Error: Invalid port given: {port}\n")))
+}
+
+fn qos(s: &str) -> Result<QoS, BadValue> {
+    let qos = atoi(s);
+    u8::try_from(qos)
+        .ok()
+        .and_then(QoS::from_u8)
+        .ok_or_else(|| BadValue(format!("Error: Invalid QoS given: {qos}\n")))
+}
+
+fn will_qos(s: &str) -> Result<QoS, BadValue> {
+    let qos = atoi(s);
+    u8::try_from(qos)
+        .ok()
+        .and_then(QoS::from_u8)
+        .ok_or_else(|| BadValue(format!("Error: Invalid will QoS {qos}.\n\n")))
+}
+
+fn keepalive(s: &str) -> Result<u16, BadValue> {
+    match u16::try_from(atoi(s)) {
+        Ok(k) if k >= 5 => Ok(k),
+        _ => Err(BadValue(
+            "Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n".into(),
+        )),
+    }
+}
+
+fn protocol_version(s: &str) -> Result<Version, BadValue> {
+    match s {
+        "mqttv31" | "31" => Ok(Version::V31),
+        "mqttv311" | "311" => Ok(Version::V311),
+        "mqttv5" | "5" => Ok(Version::V5),
+        _ => Err(BadValue(
+            "Error: Invalid protocol version argument given.\n\n".into(),
+        )),
+    }
+}
+
+/// mosquitto_pub_topic_check: no wildcard anywhere, at most 65535 bytes. An empty topic
+/// passes here; the publish itself is refused later.
+pub fn is_valid_pub_topic(topic: &str) -> bool {
+    !topic.contains(['+', '#']) && topic.len() <= usize::from(u16::MAX)
+}
+
+/// mosquitto_sub_topic_check: wildcards only as whole levels, `#` last. Empty passes.
+pub fn is_valid_sub_topic(filter: &str) -> bool {
+    filter.is_empty() || (topic::validate_filter(filter).is_ok() && filter.len() <= 65535)
+}
+
+fn will_topic(s: &str) -> Result<String, BadValue> {
+    if is_valid_pub_topic(s) {
+        Ok(s.to_string())
+    } else {
+        Err(BadValue(format!(
+            "Error: Invalid will topic '{s}', does it contain '+' or '#'?\n"
+        )))
+    }
+}
+
+/// mosquitto's message for a value flag given last, with no value after it.
+fn missing_value_message(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "-h" | "--host" => "Error: -h argument given but no host specified.\n\n",
+        "-p" | "--port" => "Error: -p argument given but no port specified.\n\n",
+        "-q" | "--qos" => "Error: -q argument given but no QoS specified.\n\n",
+        "-i" | "--id" => "Error: -i argument given but no id specified.\n\n",
+        "-I" | "--id-prefix" => "Error: -I argument given but no id prefix specified.\n\n",
+        "-u" | "--username" => "Error: -u argument given but no username specified.\n\n",
+        "-P" | "--pw" => "Error: -P argument given but no password specified.\n\n",
+        "-k" | "--keepalive" => "Error: -k argument given but no keepalive specified.\n\n",
+        "-V" | "--protocol-version" => {
+            "Error: --protocol-version argument given but no version specified.\n\n"
+        }
+        "--will-topic" => "Error: --will-topic argument given but no will topic specified.\n\n",
+        "--will-payload" => {
+            "Error: --will-payload argument given but no will payload specified.\n\n"
+        }
+        "--will-qos" => "Error: --will-qos argument given but no will QoS specified.\n\n",
+        "-t" | "--topic" => "Error: -t argument given but no topic specified.\n\n",
+        "-m" | "--message" => "Error: -m argument given but no message specified.\n\n",
+        "-f" | "--file" => "Error: -f argument given but no file specified.\n\n",
+        "-C" => "Error: -C argument given but no count specified.\n\n",
+        "-W" => "Error: -W argument given but no timeout specified.\n\n",
+        "-T" | "--filter-out" => "Error: -T argument given but no topic filter specified.\n\n",
+        "-U" | "--unsubscribe" => {
+            "Error: -U argument given but no unsubscribe topic specified.\n\n"
+        }
+        _ => return None,
+    })
+}
+
+/// Rewords a clap error about `args` the way mosquitto's parser would have reported it.
+pub fn from_clap(err: clap::Error, args: &[OsString]) -> ArgError {
+    // The flag clap complains about, e.g. "-q" out of "-q <QOS>" or "--qos <QOS>".
+    let flag = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.split([' ', '=']).next().unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    // mosquitto reads left to right and stops at --help or --version: those win over any
+    // error that comes after them.
+    let position = |token: &str| args.iter().position(|a| a.as_os_str() == token);
+    let failed_at = match err.get(ContextKind::InvalidValue) {
+        // A refused value: clap names its flag by the long name, so find the value instead.
+        Some(ContextValue::String(value)) if !value.is_empty() => position(value),
+        _ => position(&flag),
+    }
+    .unwrap_or(args.len());
+    match (position("--help"), position("--version")) {
+        (Some(h), v) if h < failed_at && v.is_none_or(|v| h < v) => return ArgError::Help,
+        (_, Some(v)) if v < failed_at => return ArgError::Version,
+        _ => {}
+    }
+    if let Some(bad) = err.source().and_then(|s| s.downcast_ref::<BadValue>()) {
+        return ArgError::Usage(bad.0.clone());
+    }
+    match err.kind() {
+        ErrorKind::InvalidUtf8 => {
+            let short = missing_value_message(&flag)
+                .and_then(|m| m.strip_prefix("Error: "))
+                .and_then(|m| m.split(' ').next())
+                .unwrap_or(&flag);
+            ArgError::Usage(format!("Error: Malformed UTF-8 in {short} argument.\n\n"))
+        }
+        ErrorKind::InvalidValue | ErrorKind::NoEquals => match missing_value_message(&flag) {
+            Some(message) => usage(message),
+            None => ArgError::Usage(format!("Error: Unknown option '{flag}'.\n")),
+        },
+        _ => ArgError::Usage(format!("Error: Unknown option '{flag}'.\n")),
+    }
+}
+
+/// The tool's name as invoked, so that messages name the command the user typed.
+pub fn program_name(argv: &[OsString], default: &str) -> String {
+    argv.first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+type Sink = Arc<Mutex<dyn Write + Send>>;
+
+/// Where a tool prints: stdout for messages and debug lines, stderr for errors. Each write is
+/// flushed at once, so that a pipe sees every message as it arrives.
+#[derive(Clone)]
+pub struct Console {
+    stdout: Sink,
+    stderr: Sink,
+}
+
+impl Console {
+    pub fn new(
+        stdout: impl Write + Send + 'static,
+        stderr: impl Write + Send + 'static,
+    ) -> Console {
+        Console {
+            stdout: Arc::new(Mutex::new(stdout)),
+            stderr: Arc::new(Mutex::new(stderr)),
+        }
+    }
+
+    pub fn stdio() -> Console {
+        Console::new(io::stdout(), io::stderr())
+    }
+
+    pub fn out(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut out = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(bytes)?;
+        out.flush()
+    }
+
+    pub fn err(&self, text: &str) {
+        let mut err = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        // Nowhere left to report a failure to write an error.
+        let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+    }
+
+    /// A [`Logger`] that prints each debug line on stdout, as mosquitto's `-d` does.
+    pub fn logger(&self) -> Logger {
+        let console = self.clone();
+        Box::new(move |line| {
+            let _ = console.out(format!("{line}\n").as_bytes());
+        })
+    }
+
+    /// Prints an [`ArgError`] as mosquitto's tools do; returns their exit code, 1.
+    pub fn arg_error(&self, err: &ArgError, program: &str, usage_text: &str) -> i32 {
+        match err {
+            ArgError::Usage(message) => self.err(&format!(
+                "{message}\nUse '{program} --help' to see usage.\n"
+            )),
+            ArgError::Plain(message) => self.err(message),
+            ArgError::WithHelp(message) => {
+                self.err(message);
+                let _ = self.out(usage_text.as_bytes());
+            }
+            ArgError::Help => {
+                let _ = self.out(usage_text.as_bytes());
+            }
+            ArgError::Version => {
+                let line = format!("{program} version {}.\n", env!("CARGO_PKG_VERSION"));
+                let _ = self.out(line.as_bytes());
+            }
+        }
+        1
+    }
+}

@@ -1,0 +1,27 @@
+//! The client side: a small blocking MQTT client, and the `midge_pub` / `midge_sub`
+//! command-line tools built on it, which behave like mosquitto_pub and mosquitto_sub.
+//!
+//! - [`session`]: one MQTT session over a `TcpStream` ([`Client`], [`ConnectOptions`],
+//!   [`Event`]).
+//! - [`error`]: [`ClientError`] and libmosquitto's texts for it.
+//! - [`pub_cli`], [`sub_cli`]: the two tools; their `main` is all the binaries call.
+//! - [`cli`]: what the tools share: connection flags, argument errors, the console.
+
+pub mod cli;
+pub mod error;
+pub mod pub_cli;
+pub mod session;
+pub mod sub_cli;
+mod usage;
+
+pub use error::ClientError;
+pub use session::{Client, ConnectOptions, Event, Logger};
+
+#[cfg(test)]
+mod cli_tests;
+#[cfg(test)]
+mod run_tests;
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod test_peer;

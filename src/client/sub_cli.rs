@@ -1,0 +1,429 @@
+//! `midge_sub`: subscribe and print what arrives, as mosquitto_sub does: same flags, same
+//! output, same errors and exit codes, and the same reconnection after a lost connection.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{ArgAction, Parser};
+
+use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console};
+use super::error::{ClientError, mosq_err};
+use super::session::{Client, ConnectOptions, Event};
+use super::usage::sub_usage;
+use crate::protocol::{Properties, Publish, QoS, RetainHandling, SubOptions, Version, topic};
+
+/// libmosquitto's pause before reconnecting.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// MQTT 5 reason code for DISCONNECT on a signal: mosquitto_sub asks for its will.
+const DISCONNECT_WITH_WILL: u8 = 0x04;
+/// mosquitto_sub dies with exit(-1) on a signal or timeout that comes before CONNACK.
+const EXIT_BEFORE_CONNACK: i32 = 255;
+
+#[derive(Parser, Debug)]
+#[command(
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct SubArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(short = 't', long = "topic", allow_hyphen_values = true, action = ArgAction::Append,
+          value_parser = sub_topic)]
+    pub topics: Vec<String>,
+    #[arg(short = 'T', long = "filter-out", allow_hyphen_values = true,
+          action = ArgAction::Append, value_parser = filter_out)]
+    pub filter_out: Vec<String>,
+    #[arg(short = 'U', long = "unsubscribe", allow_hyphen_values = true,
+          action = ArgAction::Append, value_parser = unsubscribe_topic)]
+    pub unsubscribe: Vec<String>,
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    #[arg(short = 'C', allow_hyphen_values = true, value_parser = message_count)]
+    pub count: Option<u32>,
+    #[arg(short = 'W', allow_hyphen_values = true, value_parser = timeout)]
+    pub timeout: Option<u32>,
+    #[arg(short = 'R')]
+    pub no_retain: bool,
+    #[arg(short = 'N')]
+    pub no_eol: bool,
+    #[arg(short = 'E')]
+    pub exit_after_subscribe: bool,
+    #[arg(long = "retained-only")]
+    pub retained_only: bool,
+}
+
+fn checked_filter(s: &str, what: &str) -> Result<String, BadValue> {
+    if cli::is_valid_sub_topic(s) {
+        Ok(s.to_string())
+    } else {
+        Err(BadValue(format!(
+            "Error: Invalid {what} '{s}', are all '+' and '#' wildcards correct?\n"
+        )))
+    }
+}
+
+fn sub_topic(s: &str) -> Result<String, BadValue> {
+    checked_filter(s, "subscription topic")
+}
+
+fn filter_out(s: &str) -> Result<String, BadValue> {
+    checked_filter(s, "filter topic")
+}
+
+fn unsubscribe_topic(s: &str) -> Result<String, BadValue> {
+    checked_filter(s, "unsubscribe topic")
+}
+
+fn message_count(s: &str) -> Result<u32, BadValue> {
+    let count = cli::atoi(s);
+    u32::try_from(count)
+        .ok()
+        .filter(|&c| c >= 1)
+        .ok_or_else(|| BadValue(format!("Error: Invalid message count \"{count}\".\n\n")))
+}
+
+fn timeout(s: &str) -> Result<u32, BadValue> {
+    let seconds = cli::atoi(s);
+    u32::try_from(seconds)
+        .ok()
+        .filter(|&t| t >= 1)
+        .ok_or_else(|| BadValue(format!("Error: Invalid timeout \"{seconds}\".\n\n")))
+}
+
+#[derive(Clone, Debug)]
+pub struct SubConfig {
+    pub client: ClientConfig,
+    pub topics: Vec<String>,
+    pub filter_out: Vec<String>,
+    pub unsubscribe: Vec<String>,
+    pub qos: QoS,
+    pub verbose: bool,
+    pub eol: bool,
+    pub count: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub no_retain: bool,
+    pub retained_only: bool,
+    pub exit_after_subscribe: bool,
+}
+
+/// Reads a command line (without the program name) as mosquitto_sub would.
+pub fn parse_args(args: &[OsString]) -> Result<SubConfig, ArgError> {
+    let args = SubArgs::try_parse_from(args).map_err(|e| cli::from_clap(e, args))?;
+    if args.common.help {
+        return Err(ArgError::Help);
+    }
+    if args.common.version {
+        return Err(ArgError::Version);
+    }
+    let qos = args.common.qos.unwrap_or_default();
+    let mut client = args.common.finish()?;
+    if args.topics.is_empty() {
+        // mosquitto 2.0.11 wants a -t even when -U is given.
+        return Err(ArgError::Usage(
+            "Error: You must specify a topic to subscribe to.\n".into(),
+        ));
+    }
+    if args.no_retain && args.retained_only {
+        return Err(ArgError::Plain(
+            "\nError: Combining '-R' and '--retained-only' makes no sense.\n".into(),
+        ));
+    }
+    if client.connect.version == Version::V5 {
+        // Receive no more than we will print (libmosquitto's default Receive Maximum is 20).
+        if let Some(count @ 1..20) = args.count {
+            client.connect.properties.receive_maximum = u16::try_from(count).ok();
+        }
+    }
+    Ok(SubConfig {
+        client,
+        topics: args.topics,
+        filter_out: args.filter_out,
+        unsubscribe: args.unsubscribe,
+        qos,
+        verbose: args.verbose,
+        eol: !args.no_eol,
+        count: args.count,
+        timeout: args.timeout.map(|s| Duration::from_secs(u64::from(s))),
+        no_retain: args.no_retain,
+        retained_only: args.retained_only,
+        exit_after_subscribe: args.exit_after_subscribe,
+    })
+}
+
+/// How mosquitto_sub prints a message: the payload, or "topic payload" with -v; an empty
+/// payload prints nothing, or "topic (null)" with -v. Payloads are written as they are.
+pub fn format_message(topic: &str, payload: &[u8], verbose: bool, eol: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(topic.len() + payload.len() + 8);
+    if verbose {
+        if payload.is_empty() {
+            if eol {
+                out.extend_from_slice(format!("{topic} (null)\n").as_bytes());
+            }
+            return out;
+        }
+        out.extend_from_slice(topic.as_bytes());
+        out.push(b' ');
+    }
+    if !payload.is_empty() {
+        out.extend_from_slice(payload);
+        if eol {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// The `midge_sub` binary: Ctrl-C and SIGTERM end it cleanly.
+pub fn main() -> ! {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("sigaction: {e}");
+            std::process::exit(1);
+        }
+    }
+    let code = run(&argv, &Console::stdio(), stop);
+    std::process::exit(code)
+}
+
+/// Why a session ended.
+enum End {
+    /// Finished (-C, -E, --retained-only, denied subscriptions, stdout closed).
+    Done,
+    /// -W ran out.
+    TimedOut,
+    /// A signal.
+    Interrupted,
+}
+
+/// Runs midge_sub with `argv` (program name first) until it is done, `stop` is set, or the
+/// broker fails it; returns the exit code.
+pub fn run(argv: &[OsString], console: &Console, stop: Arc<AtomicBool>) -> i32 {
+    let program = cli::program_name(argv, "midge_sub");
+    let usage = sub_usage(&program);
+    let config = match parse_args(argv.get(1..).unwrap_or_default()) {
+        Ok(config) => config,
+        Err(e) => return console.arg_error(&e, &program, &usage),
+    };
+    if let Err(e) = config.client.check_credentials() {
+        return console.arg_error(&e, &program, &usage);
+    }
+    let report = |text: &str| {
+        if !config.client.quiet {
+            console.err(text);
+        }
+    };
+    if config.client.connect.port == 0 {
+        // See midge_pub: mosquitto would look for a unix socket here.
+        report("Error: No such file or directory\n");
+        return 1;
+    }
+    let mut session = Session {
+        config: &config,
+        console,
+        stop,
+        deadline: None,
+        connack_received: false,
+        received: 0,
+    };
+    session.run(&report)
+}
+
+struct Session<'a> {
+    config: &'a SubConfig,
+    console: &'a Console,
+    stop: Arc<AtomicBool>,
+    /// When -W runs out; counted from the first TCP connection, as mosquitto's alarm() is.
+    deadline: Option<Instant>,
+    connack_received: bool,
+    received: u32,
+}
+
+impl Session<'_> {
+    fn run(&mut self, report: &dyn Fn(&str)) -> i32 {
+        let mut options = self.config.client.connect.clone();
+        let mut client = match self.start(&options) {
+            Ok(client) => client,
+            Err(e) => {
+                report(&format!("{e}\n"));
+                return 1;
+            }
+        };
+        self.deadline = self.config.timeout.map(|t| Instant::now() + t);
+        loop {
+            let result = self.serve(&mut client);
+            // A reconnection resumes under the id the broker assigned, as libmosquitto's does.
+            if !client.id().is_empty() {
+                options.client_id = client.id().to_string();
+            }
+            let error = match result {
+                Ok(end) => return self.exit(end, report),
+                Err(e) => e,
+            };
+            match error {
+                ClientError::Refused { code, .. } => {
+                    report(&format!("{error}\n"));
+                    let _ = client.disconnect(0);
+                    return i32::from(code);
+                }
+                // What libmosquitto's loop_forever gives up on; it retries everything else.
+                ClientError::Protocol(_) | ClientError::Lookup => {
+                    report(&format!("Error: {}\n", error.strerror()));
+                    return error.code();
+                }
+                _ => {}
+            }
+            loop {
+                if let Some(end) = self.pause(RECONNECT_DELAY) {
+                    return self.exit(end, report);
+                }
+                if client.reconnect(&options).is_ok() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn start(&self, options: &ConnectOptions) -> Result<Client, ClientError> {
+        let log = self.config.client.debug.then(|| self.console.logger());
+        let mut client = Client::start(options, log)?;
+        client.set_interrupt(Arc::clone(&self.stop));
+        Ok(client)
+    }
+
+    /// Handles one connection until the session ends or the connection fails.
+    fn serve(&mut self, client: &mut Client) -> Result<End, ClientError> {
+        let config = self.config;
+        loop {
+            let Some(event) = client.poll(self.deadline)? else {
+                let end = self.interruption();
+                if self.connack_received {
+                    let reason = if client.version() == Version::V5 {
+                        DISCONNECT_WITH_WILL
+                    } else {
+                        0
+                    };
+                    let _ = client.disconnect(reason);
+                }
+                return Ok(end);
+            };
+            match event {
+                Event::Connected { .. } => {
+                    self.connack_received = true;
+                    let retain_handling = if config.no_retain {
+                        RetainHandling::Never
+                    } else {
+                        RetainHandling::OnSubscribe
+                    };
+                    let options = SubOptions {
+                        retain_handling,
+                        ..SubOptions::qos(config.qos)
+                    };
+                    let filters: Vec<_> =
+                        config.topics.iter().map(|t| (t.clone(), options)).collect();
+                    client.subscribe(&filters, Properties::default())?;
+                    for filter in &config.unsubscribe {
+                        client.unsubscribe(filter)?;
+                    }
+                }
+                Event::SubAck(ack) => {
+                    if config.client.debug && !config.client.quiet {
+                        let codes: Vec<String> =
+                            ack.return_codes.iter().map(u8::to_string).collect();
+                        let line = format!(
+                            "Subscribed (mid: {}): {}\n",
+                            ack.packet_id,
+                            codes.join(", ")
+                        );
+                        let _ = self.console.out(line.as_bytes());
+                    }
+                    if ack.return_codes.iter().all(|&code| code >= 0x80) {
+                        let _ = client.disconnect(0);
+                        if !config.client.quiet {
+                            self.console.err("All subscription requests were denied.\n");
+                        }
+                        return Ok(End::Done);
+                    }
+                    if config.exit_after_subscribe {
+                        let _ = client.disconnect(0);
+                        return Ok(End::Done);
+                    }
+                }
+                Event::Message(message) => {
+                    if self.on_message(&message) {
+                        let _ = client.disconnect(0);
+                        return Ok(End::Done);
+                    }
+                }
+                Event::UnsubAck(_) | Event::Published { .. } => {}
+            }
+        }
+    }
+
+    /// Filters and prints one message; returns true when the session is done.
+    fn on_message(&mut self, message: &Publish) -> bool {
+        let config = self.config;
+        if config.retained_only && !message.retain {
+            return true;
+        }
+        if message.retain && config.no_retain {
+            return false;
+        }
+        if config
+            .filter_out
+            .iter()
+            .any(|filter| topic::matches(filter, &message.topic))
+        {
+            return false;
+        }
+        let text = format_message(&message.topic, &message.payload, config.verbose, config.eol);
+        if !text.is_empty() && self.console.out(&text).is_err() {
+            return true; // Nobody is reading any more.
+        }
+        self.received += 1;
+        config.count.is_some_and(|count| self.received >= count)
+    }
+
+    /// Sleeps between reconnection attempts; returns early if the session must end.
+    fn pause(&self, delay: Duration) -> Option<End> {
+        let until = Instant::now() + delay;
+        loop {
+            if self.stop.load(Ordering::Relaxed) || self.deadline_passed() {
+                return Some(self.interruption());
+            }
+            let now = Instant::now();
+            if now >= until {
+                return None;
+            }
+            std::thread::sleep((until - now).min(Duration::from_millis(100)));
+        }
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    fn interruption(&self) -> End {
+        if self.deadline_passed() {
+            End::TimedOut
+        } else {
+            End::Interrupted
+        }
+    }
+
+    fn exit(&self, end: End, report: &dyn Fn(&str)) -> i32 {
+        match end {
+            _ if !self.connack_received && !matches!(end, End::Done) => EXIT_BEFORE_CONNACK,
+            End::TimedOut => {
+                report("Timed out\n");
+                mosq_err::TIMEOUT
+            }
+            End::Done | End::Interrupted => 0,
+        }
+    }
+}
