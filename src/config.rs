@@ -79,6 +79,8 @@ pub struct ListenerConfig {
     pub socket_domain: Option<SocketDomain>,
     pub protocol: ListenerProtocol,
     pub mount_point: Option<String>,
+    /// The highest QoS clients of this listener may use (`max_qos`, 0 to 2).
+    pub max_qos: u8,
     /// Used only with `per_listener_settings true`.
     pub security: ListenerSecurity,
 }
@@ -154,6 +156,7 @@ impl Default for ListenerConfig {
             socket_domain: None,
             protocol: ListenerProtocol::Mqtt,
             mount_point: None,
+            max_qos: 2,
             security: ListenerSecurity::default(),
         }
     }
@@ -294,7 +297,7 @@ const UNSUPPORTED: &[(&str, Arg, &str)] = &[
     ("syslog", Arg::Int, "log_facility"),
     ("$SYS topics", Arg::Int, "sys_interval"),
     ("memory limits", Arg::Int, "memory_limit"),
-    ("per-listener limits", Arg::Int, "max_qos max_topic_alias"),
+    ("per-listener limits", Arg::Int, "max_topic_alias"),
     ("listener options", Arg::Text, "bind_interface"),
     ("listener options", Arg::Bool, "use_username_as_clientid"),
     ("no longer in mosquitto", Arg::Int, "retry_interval"),
@@ -508,6 +511,11 @@ impl Parser {
                 if n >= 0 {
                     self.touch_default(key); // mosquitto's "unset" is -1
                 }
+            }
+            "max_qos" => {
+                let qos = self.int_in(key, rest, 0..=2)?;
+                self.listener().max_qos = qos as u8;
+                self.touch_default(key);
             }
             "socket_domain" => {
                 self.listener().socket_domain = Some(match self.one(key, rest)? {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use mio::net::TcpStream;
 
-use crate::protocol::{ByteStr, Version, Will};
+use crate::protocol::{ByteStr, QoS, Version, Will};
 use crate::send_queue::SendQueue;
 use crate::session::SessionKey;
 
@@ -46,6 +46,13 @@ pub struct Connection {
     pub will: Option<Will>,
     /// MQTT 5 topic aliases the client has set up, indexed by alias - 1.
     pub topic_aliases: Vec<Option<ByteStr>>,
+    /// What the client accepts, from its CONNECT (MQTT 5): the largest packet, the number of
+    /// QoS 1/2 messages in flight towards it, and topic aliases.
+    pub max_packet_out: usize,
+    pub inflight_max: usize,
+    pub out_aliases: OutAliases,
+    /// The listener's `max_qos`.
+    pub max_qos: QoS,
     /// Set while the connection sits in the broker's list of connections to flush.
     pub flush_pending: bool,
 }
@@ -74,6 +81,10 @@ impl Connection {
             opened_at: now,
             will: None,
             topic_aliases: Vec::new(),
+            max_packet_out: usize::MAX,
+            inflight_max: usize::MAX,
+            out_aliases: OutAliases::default(),
+            max_qos: QoS::ExactlyOnce,
             flush_pending: false,
         }
     }
@@ -107,5 +118,50 @@ impl Connection {
         if self.read_buf.is_empty() {
             self.read_buf = BytesMut::new();
         }
+    }
+}
+
+/// The topic aliases the broker assigns towards one MQTT 5 client: the first topics it sends,
+/// up to the client's topic alias maximum, keep their alias for the connection's life, so a
+/// repeated topic goes out as two bytes instead of its name.
+#[derive(Default)]
+pub struct OutAliases {
+    max: u16,
+    assigned: std::collections::HashMap<ByteStr, u16>,
+}
+
+/// How a PUBLISH names its topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopicName {
+    /// The topic string, without an alias.
+    Plain,
+    /// The topic string and a new alias the client is to remember.
+    Assign(u16),
+    /// An empty topic and an alias the client already knows.
+    Alias(u16),
+}
+
+impl OutAliases {
+    pub fn new(max: u16) -> OutAliases {
+        OutAliases {
+            max,
+            assigned: Default::default(),
+        }
+    }
+
+    /// How to name `topic`; `commit` records a new assignment once the packet is sent.
+    pub fn name(&self, topic: &str) -> TopicName {
+        if let Some(&alias) = self.assigned.get(topic) {
+            return TopicName::Alias(alias);
+        }
+        match u16::try_from(self.assigned.len() + 1) {
+            Ok(next) if next <= self.max => TopicName::Assign(next),
+            _ => TopicName::Plain,
+        }
+    }
+
+    pub fn commit(&mut self, topic: &ByteStr, alias: u16) {
+        // A copy: the alias outlives the message that brought the topic.
+        self.assigned.insert(ByteStr::from(topic.as_str()), alias);
     }
 }

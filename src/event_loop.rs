@@ -17,6 +17,7 @@ use crate::broker::Broker;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::listener::{self, Listener};
+use crate::protocol::QoS;
 use crate::{log_error, log_notice, log_warning};
 
 const SIGNALS: Token = Token(usize::MAX - 1);
@@ -137,7 +138,8 @@ impl EventLoop {
                 log_warning!("Unable to set TCP_NODELAY for {peer}: {e}.");
             }
             let now = Instant::now();
-            let conn = Connection::new(socket, peer, index, listener.port, now);
+            let mut conn = Connection::new(socket, peer, index, listener.port, now);
+            conn.max_qos = QoS::from_u8(listener.config.max_qos).unwrap_or(QoS::ExactlyOnce);
             let Some(token) = self.broker.accept(conn, listener.config.max_connections) else {
                 continue;
             };

@@ -38,3 +38,4 @@ pub mod router;
 pub mod send_queue;
 pub mod server;
 pub mod session;
+pub mod shared;

@@ -1,13 +1,14 @@
 //! An application message as the broker holds it: shared by every queue it waits in.
 
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use crate::protocol::{ByteStr, Properties, Publish, QoS};
+use crate::protocol::{ByteStr, Properties, Publish, QoS, Will};
 
 /// A published message. One `Rc<Message>` is shared by every subscriber it goes to, the
-/// retained store and offline queues; nothing about it is per subscriber.
+/// retained store and offline queues; nothing in it is per subscriber.
 #[derive(Debug)]
 pub struct Message {
     pub topic: ByteStr,
@@ -15,7 +16,13 @@ pub struct Message {
     /// The QoS it was published with; each subscriber gets at most its subscription's.
     pub qos: QoS,
     pub retain: bool,
-    pub properties: Option<Box<Properties>>,
+    /// The MQTT 5 properties every copy carries unchanged (payload format, content type,
+    /// response topic, correlation data, user properties), encoded once for all subscribers.
+    pub properties: Bytes,
+    /// When the message expires (MQTT 5 message expiry interval), if it does.
+    pub expires_at: Option<Instant>,
+    /// Whether the payload was declared UTF-8 (payload format indicator 1).
+    pub utf8_payload: bool,
 }
 
 impl Message {
@@ -25,7 +32,11 @@ impl Message {
     /// of that buffer alive. Messages that may outlive this loop turn (QoS 1/2 ones wait for
     /// acknowledgements or offline clients, retained ones wait for subscribers) get bytes of
     /// their own, so a queued 10-byte message never pins a 16 KiB read buffer.
-    pub fn from_publish(publish: Publish) -> Message {
+    pub fn from_publish(publish: Publish, now: Instant) -> Message {
+        let properties = publish.props();
+        let forwarded_properties = forwarded(properties);
+        let expires_at = expiry(properties, now);
+        let utf8_payload = properties.payload_format_indicator == Some(1);
         let long_lived = publish.qos != QoS::AtMostOnce || publish.retain;
         let (topic, payload) = if long_lived {
             (
@@ -40,22 +51,66 @@ impl Message {
             payload,
             qos: publish.qos,
             retain: publish.retain,
-            properties: publish.properties,
+            properties: forwarded_properties,
+            expires_at,
+            utf8_payload,
         }
     }
 
-    /// The PUBLISH that carries this message to one subscriber.
-    pub fn to_publish(&self, qos: QoS, retain: bool, packet_id: u16, dup: bool) -> Publish {
-        Publish {
-            dup,
-            qos,
-            retain,
-            topic: self.topic.clone(),
-            packet_id,
-            properties: self.properties.clone(),
-            payload: self.payload.clone(),
+    /// The message a will becomes when it is published. Its bytes are already its own.
+    pub fn from_will(will: Will, now: Instant) -> Message {
+        Message {
+            properties: forwarded(&will.properties),
+            expires_at: expiry(&will.properties, now),
+            utf8_payload: will.properties.payload_format_indicator == Some(1),
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
         }
     }
+
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// The expiry interval a subscriber is sent: what is left of it [MQTT-3.3.2-6].
+    pub fn expiry_remaining(&self, now: Instant) -> Option<u32> {
+        self.expires_at.map(|at| {
+            let left = at.saturating_duration_since(now).as_secs();
+            u32::try_from(left).unwrap_or(u32::MAX)
+        })
+    }
+}
+
+/// Encodes the properties that travel with a message to every subscriber. The topic alias
+/// belongs to the publisher's connection and the expiry is rewritten per delivery, so
+/// neither is kept; nor are subscription identifiers, which are per subscriber.
+fn forwarded(p: &Properties) -> Bytes {
+    if p.payload_format_indicator.is_none()
+        && p.content_type.is_none()
+        && p.response_topic.is_none()
+        && p.correlation_data.is_none()
+        && p.user_properties.is_empty()
+    {
+        return Bytes::new();
+    }
+    let kept = Properties {
+        payload_format_indicator: p.payload_format_indicator,
+        content_type: p.content_type.as_deref().map(ByteStr::from),
+        response_topic: p.response_topic.as_deref().map(ByteStr::from),
+        correlation_data: p.correlation_data.as_deref().map(Bytes::copy_from_slice),
+        user_properties: p.user_properties.clone(),
+        ..Properties::default()
+    };
+    let mut out = BytesMut::with_capacity(kept.body_len());
+    kept.encode_body(&mut out);
+    out.freeze()
+}
+
+fn expiry(p: &Properties, now: Instant) -> Option<Instant> {
+    let seconds = p.message_expiry_interval?;
+    now.checked_add(Duration::from_secs(u64::from(seconds)))
 }
 
 /// One message on its way to one subscriber, at the QoS and retain flag it goes out with.
@@ -64,4 +119,22 @@ pub struct Delivery {
     pub message: Rc<Message>,
     pub qos: QoS,
     pub retain: bool,
+    /// Identifiers of the subscriptions it matched (MQTT 5); usually none, and then this
+    /// allocates nothing.
+    pub subscription_ids: Vec<u32>,
+    /// The shared subscription it came through, so that it can go to another member of the
+    /// group if this one leaves before acknowledging it.
+    pub group: Option<crate::shared::GroupKey>,
+}
+
+impl Delivery {
+    pub fn new(message: Rc<Message>, qos: QoS, retain: bool) -> Delivery {
+        Delivery {
+            message,
+            qos,
+            retain,
+            subscription_ids: Vec::new(),
+            group: None,
+        }
+    }
 }

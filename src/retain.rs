@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::message::Message;
 use crate::protocol::{ByteStr, topic};
@@ -23,22 +24,36 @@ impl RetainStore {
         }
     }
 
-    /// Appends the retained messages that `filter` matches.
+    /// Appends the retained messages that `filter` matches, forgetting any that expired.
     ///
     /// An exact filter is one lookup; a wildcard filter scans every retained topic. That is
     /// one scan per wildcard SUBSCRIBE, not per publish, which keeps the publish path free of
     /// any retained-message work.
-    pub fn matching(&self, filter: &str, out: &mut Vec<Rc<Message>>) {
+    pub fn matching(&mut self, filter: &str, now: Instant, out: &mut Vec<Rc<Message>>) {
         if !topic::has_wildcard(filter) {
-            out.extend(self.messages.get(filter).cloned());
+            if let Some(message) = self.messages.get(filter) {
+                if message.is_expired(now) {
+                    self.messages.remove(filter);
+                } else {
+                    out.push(Rc::clone(message));
+                }
+            }
             return;
         }
-        out.extend(
-            self.messages
-                .iter()
-                .filter(|(name, _)| topic::matches(filter, name))
-                .map(|(_, message)| Rc::clone(message)),
-        );
+        self.messages.retain(|name, message| {
+            if message.is_expired(now) {
+                return false;
+            }
+            if topic::matches(filter, name) {
+                out.push(Rc::clone(message));
+            }
+            true
+        });
+    }
+
+    /// Forgets expired messages that nobody asked for.
+    pub fn sweep_expired(&mut self, now: Instant) {
+        self.messages.retain(|_, message| !message.is_expired(now));
     }
 
     pub fn len(&self) -> usize {
@@ -57,18 +72,24 @@ mod tests {
     use bytes::Bytes;
 
     fn message(topic: &str, payload: &'static [u8]) -> Rc<Message> {
+        expiring(topic, payload, None)
+    }
+
+    fn expiring(topic: &str, payload: &'static [u8], expires_at: Option<Instant>) -> Rc<Message> {
         Rc::new(Message {
             topic: topic.into(),
             payload: Bytes::from_static(payload),
             qos: QoS::AtMostOnce,
             retain: true,
-            properties: None,
+            properties: Bytes::new(),
+            expires_at,
+            utf8_payload: false,
         })
     }
 
-    fn payloads(store: &RetainStore, filter: &str) -> Vec<Vec<u8>> {
+    fn payloads(store: &mut RetainStore, filter: &str) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        store.matching(filter, &mut out);
+        store.matching(filter, Instant::now(), &mut out);
         let mut payloads: Vec<_> = out.iter().map(|m| m.payload.to_vec()).collect();
         payloads.sort();
         payloads
@@ -79,9 +100,21 @@ mod tests {
         let mut store = RetainStore::default();
         store.set(&message("a/b", b"1"));
         store.set(&message("a/b", b"2"));
-        assert_eq!(payloads(&store, "a/b"), vec![b"2".to_vec()]);
+        assert_eq!(payloads(&mut store, "a/b"), vec![b"2".to_vec()]);
         store.set(&message("a/b", b""));
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn expired_messages_are_not_returned_and_are_forgotten() {
+        let mut store = RetainStore::default();
+        let now = Instant::now();
+        store.set(&expiring("a/b", b"1", Some(now)));
+        store.set(&message("a/c", b"2"));
+        let mut out = Vec::new();
+        store.matching("a/+", now, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(store.len(), 1);
     }
 
     #[test]
@@ -90,10 +123,10 @@ mod tests {
         store.set(&message("a/b", b"1"));
         store.set(&message("a/c", b"2"));
         store.set(&message("$SYS/x", b"1"));
-        assert_eq!(payloads(&store, "a/+").len(), 2);
-        assert_eq!(payloads(&store, "#").len(), 2);
-        assert_eq!(payloads(&store, "$SYS/#").len(), 1);
-        assert_eq!(payloads(&store, "a/b").len(), 1);
-        assert_eq!(payloads(&store, "z").len(), 0);
+        assert_eq!(payloads(&mut store, "a/+").len(), 2);
+        assert_eq!(payloads(&mut store, "#").len(), 2);
+        assert_eq!(payloads(&mut store, "$SYS/#").len(), 1);
+        assert_eq!(payloads(&mut store, "a/b").len(), 1);
+        assert_eq!(payloads(&mut store, "z").len(), 0);
     }
 }

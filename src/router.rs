@@ -12,11 +12,22 @@ use slab::Slab;
 use crate::protocol::topic;
 use crate::protocol::{ByteStr, SubOptions};
 use crate::session::SessionKey;
+use crate::shared::GroupKey;
+
+/// Who a subscription delivers to: one session, or a shared subscription group that picks
+/// one of its members per message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Session(SessionKey),
+    Group(GroupKey),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Subscriber {
-    pub session: SessionKey,
+    pub target: Target,
     pub options: SubOptions,
+    /// MQTT 5 subscription identifier; 0 for none.
+    pub subscription_id: u32,
 }
 
 #[derive(Default)]
@@ -56,11 +67,11 @@ impl Default for Router {
     }
 }
 
-/// Adds or replaces `session`'s entry in a subscriber list; true if it was new.
+/// Adds or replaces a target's entry in a subscriber list; true if it was new.
 fn upsert(list: &mut Vec<Subscriber>, subscriber: Subscriber) -> bool {
-    match list.iter_mut().find(|s| s.session == subscriber.session) {
+    match list.iter_mut().find(|s| s.target == subscriber.target) {
         Some(existing) => {
-            existing.options = subscriber.options;
+            *existing = subscriber;
             false
         }
         None => {
@@ -70,9 +81,9 @@ fn upsert(list: &mut Vec<Subscriber>, subscriber: Subscriber) -> bool {
     }
 }
 
-/// Removes `session` from a subscriber list; true if it was there.
-fn remove(list: &mut Vec<Subscriber>, session: SessionKey) -> bool {
-    match list.iter().position(|s| s.session == session) {
+/// Removes a target from a subscriber list; true if it was there.
+fn remove(list: &mut Vec<Subscriber>, target: Target) -> bool {
+    match list.iter().position(|s| s.target == target) {
         Some(i) => {
             list.swap_remove(i);
             true
@@ -148,12 +159,12 @@ impl Router {
     }
 
     /// Removes a subscription. Returns true if it existed.
-    pub fn unsubscribe(&mut self, filter: &str, session: SessionKey) -> bool {
+    pub fn unsubscribe(&mut self, filter: &str, target: Target) -> bool {
         if !topic::has_wildcard(filter) {
             let Some(list) = self.exact.get_mut(filter) else {
                 return false;
             };
-            let removed = remove(list, session);
+            let removed = remove(list, target);
             if list.is_empty() {
                 self.exact.remove(filter);
             }
@@ -163,7 +174,7 @@ impl Router {
         let mut levels = filter.split('/');
         let removed = loop {
             match levels.next() {
-                Some("#") => break remove(&mut self.nodes[node].hash, session),
+                Some("#") => break remove(&mut self.nodes[node].hash, target),
                 Some(level) => {
                     let child = if level == "+" {
                         self.nodes[node].plus
@@ -175,7 +186,7 @@ impl Router {
                         None => return false,
                     }
                 }
-                None => break remove(&mut self.nodes[node].exact, session),
+                None => break remove(&mut self.nodes[node].exact, target),
             }
         };
         self.prune(node);
@@ -240,15 +251,23 @@ mod tests {
 
     fn sub(session: SessionKey) -> Subscriber {
         Subscriber {
-            session,
+            target: Target::Session(session),
             options: SubOptions::qos(QoS::AtMostOnce),
+            subscription_id: 0,
+        }
+    }
+
+    fn session(s: &Subscriber) -> SessionKey {
+        match s.target {
+            Target::Session(key) => key,
+            Target::Group(key) => 1_000_000 + key,
         }
     }
 
     fn matching(router: &mut Router, topic: &str) -> Vec<SessionKey> {
         let mut out = Vec::new();
         router.matches(topic, &mut out);
-        let mut sessions: Vec<_> = out.iter().map(|s| s.session).collect();
+        let mut sessions: Vec<_> = out.iter().map(session).collect();
         sessions.sort();
         sessions
     }
@@ -283,8 +302,9 @@ mod tests {
         let mut r = Router::new();
         assert!(r.subscribe(&"a/+".into(), sub(1)));
         let again = Subscriber {
-            session: 1,
             options: SubOptions::qos(QoS::ExactlyOnce),
+            subscription_id: 7,
+            ..sub(1)
         };
         assert!(!r.subscribe(&"a/+".into(), again));
         let mut out = Vec::new();
@@ -298,14 +318,29 @@ mod tests {
         r.subscribe(&"a/+/c/#".into(), sub(1));
         r.subscribe(&"a/+/c/#".into(), sub(2));
         r.subscribe(&"x".into(), sub(1));
-        assert!(r.unsubscribe("a/+/c/#", 1));
-        assert!(!r.unsubscribe("a/+/c/#", 1));
+        let s = |key| Target::Session(key);
+        assert!(r.unsubscribe("a/+/c/#", s(1)));
+        assert!(!r.unsubscribe("a/+/c/#", s(1)));
         assert_eq!(matching(&mut r, "a/b/c/d"), vec![2]);
-        assert!(r.unsubscribe("a/+/c/#", 2));
+        assert!(r.unsubscribe("a/+/c/#", s(2)));
         assert_eq!(r.wildcard_nodes(), 0);
-        assert!(r.unsubscribe("x", 1));
+        assert!(r.unsubscribe("x", s(1)));
         assert!(r.exact.is_empty());
-        assert!(!r.unsubscribe("never/+", 1));
+        assert!(!r.unsubscribe("never/+", s(1)));
+    }
+
+    #[test]
+    fn a_group_and_a_session_with_the_same_key_are_different_targets() {
+        let mut r = Router::new();
+        r.subscribe(&"g".into(), sub(3));
+        let group = Subscriber {
+            target: Target::Group(3),
+            ..sub(0)
+        };
+        r.subscribe(&"g".into(), group);
+        assert_eq!(matching(&mut r, "g"), vec![3, 1_000_003]);
+        assert!(r.unsubscribe("g", Target::Group(3)));
+        assert_eq!(matching(&mut r, "g"), vec![3]);
     }
 
     #[test]

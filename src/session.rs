@@ -48,6 +48,14 @@ impl Expiry {
     }
 }
 
+/// One of a client's subscriptions, as it asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub options: SubOptions,
+    /// MQTT 5 subscription identifier; 0 for none.
+    pub id: u32,
+}
+
 /// Where an outgoing QoS 1/2 message stands in its acknowledgement flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutState {
@@ -76,8 +84,9 @@ pub struct Session {
     pub expiry: Expiry,
     /// When an offline persistent session is discarded (`persistent_client_expiration`).
     pub expires_at: Option<Instant>,
-    /// The client's filters and their options: the router holds the reverse index.
-    pub subscriptions: HashMap<ByteStr, SubOptions>,
+    /// The client's filters (shared ones with their `$share/GROUP/` prefix) and their
+    /// options: the router and the shared groups hold the reverse index.
+    pub subscriptions: HashMap<ByteStr, Subscription>,
     /// Sent QoS 1/2 messages not yet fully acknowledged, oldest first (re-sent in this order
     /// on reconnect). Bounded by the in-flight window.
     pub inflight: VecDeque<Inflight>,
@@ -89,6 +98,9 @@ pub struct Session {
     pub incoming: HashMap<u16, Rc<Message>>,
     /// Messages dropped because the queue was full, for the log and statistics.
     pub dropped: u64,
+    /// A will whose MQTT 5 delay is running: published at the instant unless the client
+    /// comes back first.
+    pub delayed_will: Option<(Instant, crate::protocol::Will)>,
     last_packet_id: u16,
     /// Marks the session as already matched by the publish being routed (see the router).
     pub(crate) route_mark: u64,
@@ -108,6 +120,7 @@ impl Session {
             queued: VecDeque::new(),
             incoming: HashMap::new(),
             dropped: 0,
+            delayed_will: None,
             last_packet_id: 0,
             route_mark: 0,
             route_slot: 0,
@@ -142,17 +155,16 @@ mod tests {
     use crate::protocol::QoS;
 
     fn delivery() -> Delivery {
-        Delivery {
-            message: Rc::new(Message {
-                topic: "t".into(),
-                payload: bytes::Bytes::new(),
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                properties: None,
-            }),
+        let message = Rc::new(Message {
+            topic: "t".into(),
+            payload: bytes::Bytes::new(),
             qos: QoS::AtLeastOnce,
             retain: false,
-        }
+            properties: bytes::Bytes::new(),
+            expires_at: None,
+            utf8_payload: false,
+        });
+        Delivery::new(message, QoS::AtLeastOnce, false)
     }
 
     #[test]

@@ -3,14 +3,15 @@
 
 use std::io;
 use std::rc::Rc;
+use std::time::Duration;
 
 use mio::Token;
 
 use super::Broker;
 use crate::connection::State;
-use crate::message::Message;
-use crate::protocol::{DecodeError, Disconnect, Packet, Version, reason};
-use crate::session::Expiry;
+use crate::message::{Delivery, Message};
+use crate::protocol::{DecodeError, Disconnect, Packet, Version, Will, reason};
+use crate::session::{Expiry, OutState, SessionKey};
 use crate::{log_info, log_notice};
 
 /// Why a connection ends.
@@ -38,6 +39,8 @@ pub enum Close {
     NotAuthorized,
     /// A retained PUBLISH while `retain_available false`.
     RetainNotSupported,
+    /// A PUBLISH above the listener's `max_qos`.
+    QosNotSupported,
     /// An MQTT 5 topic alias of 0 or above our maximum.
     TopicAliasInvalid,
     /// More unacknowledged QoS 2 messages than our receive maximum allows.
@@ -55,6 +58,7 @@ impl Close {
             Close::TakenOver => reason::SESSION_TAKEN_OVER,
             Close::RetainNotSupported => reason::RETAIN_NOT_SUPPORTED,
             Close::TopicAliasInvalid => reason::TOPIC_ALIAS_INVALID,
+            Close::QosNotSupported => reason::QOS_NOT_SUPPORTED,
             Close::ReceiveMaximumExceeded => reason::RECEIVE_MAXIMUM_EXCEEDED,
             Close::Shutdown => reason::SERVER_SHUTTING_DOWN,
             _ => return None,
@@ -112,6 +116,9 @@ impl Close {
             Close::RetainNotSupported => log_notice!(
                 "Client {id} disconnected due to using not allowed feature (retain not supported)."
             ),
+            Close::QosNotSupported => log_notice!(
+                "Client {id} disconnected due to using not allowed feature (QoS too high)."
+            ),
             Close::TopicAliasInvalid => {
                 log_notice!("Client {id} disconnected due to an invalid topic alias.")
             }
@@ -144,13 +151,12 @@ impl Broker {
         let Some(key) = conn.session else {
             return;
         };
-        let session = &mut self.sessions[key];
-        session.conn = None;
-        let expiry = session.expiry;
+        self.sessions[key].conn = None;
+        self.hand_over_shared_deliveries(key);
         if let Some(will) = conn.will.take().filter(|_| reason.publishes_will()) {
-            self.publish_will(will);
+            self.schedule_will(key, will);
         }
-        let lifetime = match expiry {
+        let lifetime = match self.sessions[key].expiry {
             Expiry::AtDisconnect => return self.remove_session(key),
             Expiry::After(interval) => Some(interval),
             Expiry::Never => self.config.persistent_client_expiration,
@@ -159,18 +165,62 @@ impl Broker {
         self.sessions[key].expires_at = lifetime.and_then(|d| self.now.checked_add(d));
     }
 
+    /// Publishes a will now, or after its MQTT 5 will delay interval if it has one; a
+    /// reconnection within the delay cancels it (see `connect.rs`).
+    fn schedule_will(&mut self, key: SessionKey, will: Will) {
+        match will.properties.will_delay_interval {
+            Some(delay) if delay > 0 => {
+                let at = self.now.checked_add(Duration::from_secs(u64::from(delay)));
+                match at {
+                    Some(at) => self.sessions[key].delayed_will = Some((at, will)),
+                    // Later than the clock can say: the session's end will publish it.
+                    None => self.sessions[key].delayed_will = Some((self.now, will)),
+                }
+            }
+            _ => self.publish_will(will),
+        }
+    }
+
     /// Publishes a will as if its client had published it.
-    pub(super) fn publish_will(&mut self, will: crate::protocol::Will) {
-        let properties = Some(will.properties)
-            .filter(|p| !p.is_empty())
-            .map(Box::new);
-        let message = Message {
-            topic: will.topic,
-            payload: will.payload,
-            qos: will.qos,
-            retain: will.retain,
-            properties,
-        };
-        self.publish_message(Rc::new(message));
+    pub(super) fn publish_will(&mut self, will: Will) {
+        let message = Message::from_will(will, self.now);
+        self.publish_message(Rc::new(message), None);
+    }
+
+    /// A member of a shared subscription that goes away hands the QoS 1/2 messages it got
+    /// through the group, and has not finished acknowledging, to another member, so that a
+    /// consumer dying mid-message does not lose it.
+    fn hand_over_shared_deliveries(&mut self, key: SessionKey) {
+        let session = &mut self.sessions[key];
+        let shared = |d: &Delivery| d.group.is_some();
+        if !session.inflight.iter().any(|i| shared(&i.delivery))
+            && !session.queued.iter().any(shared)
+        {
+            return;
+        }
+        let mut handed = Vec::new();
+        session.inflight.retain(|i| {
+            // A QoS 2 message the member already has (PUBREC sent) must not be doubled.
+            let give = shared(&i.delivery) && i.state != OutState::AwaitPubComp;
+            if give {
+                handed.push(i.delivery.clone());
+            }
+            !give
+        });
+        session.queued.retain(|d| {
+            if shared(d) {
+                handed.push(d.clone());
+            }
+            !shared(d)
+        });
+        for delivery in handed {
+            let Some(group) = delivery.group else {
+                continue;
+            };
+            if !self.deliver_to_group(group, &delivery.message, Some(key)) {
+                // Nobody else in the group: the message stays with this member.
+                self.deliver(key, delivery);
+            }
+        }
     }
 }

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use mio::Token;
 
 use super::{Broker, Close};
-use crate::connection::State;
-use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Version, Will, reason};
+use crate::connection::{OutAliases, State};
+use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Properties, QoS, Version, Will, reason};
 use crate::session::{Expiry, OutState, Session, SessionKey};
 use crate::{log_debug, log_notice};
 
@@ -32,10 +32,15 @@ impl Broker {
                 return Err(Close::Refused);
             }
         };
-        if !self.authorised(&connect) {
-            let code = refusal(version, reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
+        if let Some(code) = self.refuse_because(&connect, token) {
             self.refuse(token, code);
-            return Err(Close::NotAuthorized);
+            return Err(
+                if code == reason::v3::NOT_AUTHORIZED || code == reason::NOT_AUTHORIZED {
+                    Close::NotAuthorized
+                } else {
+                    Close::Refused
+                },
+            );
         }
 
         if let Some(&key) = self.session_ids.get(client_id.as_str())
@@ -54,6 +59,7 @@ impl Broker {
         self.sessions[key].conn = Some(token);
 
         let keep_alive = self.keep_alive_for(&connect);
+        let inflight_max = self.limits.inflight_max;
         let conn = &mut self.conns[token.0];
         conn.state = State::Connected;
         conn.session = Some(key);
@@ -62,17 +68,23 @@ impl Broker {
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         // Kept for the connection's lifetime, so it must not pin the read buffer it came in.
         conn.will = connect.will.as_ref().map(detach_will);
+        // What the client accepts from us (MQTT 5; absent means the protocol's maximum).
+        let theirs = &connect.properties;
+        conn.inflight_max = theirs
+            .receive_maximum
+            .map_or(inflight_max, |n| inflight_max.min(usize::from(n)));
+        conn.max_packet_out = theirs
+            .maximum_packet_size
+            .map_or(usize::MAX, |n| n as usize);
+        conn.out_aliases = OutAliases::new(theirs.topic_alias_maximum.unwrap_or(0));
         log_connected(conn, &connect, &client_id);
 
         let mut connack = ConnAck::new(session_present, reason::SUCCESS);
         if version == Version::V5 {
+            self.connack_properties(&mut connack.properties, token);
             let p = &mut connack.properties;
-            p.topic_alias_maximum = Some(TOPIC_ALIAS_MAX);
             p.assigned_client_identifier = assigned.then(|| client_id.clone());
             p.server_keep_alive = (keep_alive != connect.keep_alive).then_some(keep_alive);
-            p.receive_maximum = u16::try_from(self.limits.inflight_max)
-                .ok()
-                .filter(|&n| n < u16::MAX);
         }
         log_debug!(
             "Sending CONNACK to {client_id} ({}, 0)",
@@ -83,6 +95,53 @@ impl Broker {
             self.resend_inflight(key);
         }
         Ok(())
+    }
+
+    /// What an MQTT 5 client is told of our limits, where they differ from the protocol's.
+    fn connack_properties(&self, p: &mut Properties, token: Token) {
+        p.topic_alias_maximum = Some(TOPIC_ALIAS_MAX);
+        p.receive_maximum = u16::try_from(self.limits.inflight_max)
+            .ok()
+            .filter(|&n| n < u16::MAX);
+        let max_qos = self.conns[token.0].max_qos;
+        p.maximum_qos = (max_qos < QoS::ExactlyOnce).then_some(max_qos as u8);
+        p.retain_available = (!self.config.retain_available).then_some(0);
+        p.maximum_packet_size = self.config.max_packet_size;
+    }
+
+    /// The CONNACK code refusing this CONNECT, if it is refused: a will the listener cannot
+    /// honour, an enhanced authentication method we do not have, or no authorisation.
+    fn refuse_because(&self, connect: &Connect, token: Token) -> Option<u8> {
+        let v5 = connect.version == Version::V5;
+        if let Some(will) = &connect.will {
+            if will.qos > self.conns[token.0].max_qos {
+                return Some(if v5 {
+                    reason::QOS_NOT_SUPPORTED
+                } else {
+                    reason::v3::NOT_AUTHORIZED
+                });
+            }
+            if will.retain && !self.config.retain_available {
+                return Some(if v5 {
+                    reason::RETAIN_NOT_SUPPORTED
+                } else {
+                    reason::v3::NOT_AUTHORIZED
+                });
+            }
+        }
+        if let Some(method) = &connect.properties.authentication_method {
+            // No enhanced authentication method is implemented yet [MQTT-4.12.0-1].
+            log_notice!("Unsupported authentication method '{method}'.");
+            return Some(reason::BAD_AUTHENTICATION_METHOD);
+        }
+        if !self.authorised(connect) {
+            return Some(if v5 {
+                reason::NOT_AUTHORIZED
+            } else {
+                reason::v3::NOT_AUTHORIZED
+            });
+        }
+        None
     }
 
     /// The keep-alive the connection gets. MQTT 5 clients asking for none, or for more than
@@ -159,6 +218,8 @@ impl Broker {
                 session.version = version;
                 session.expiry = expiry;
                 session.expires_at = None;
+                // Back within the will delay: the will is not sent [MQTT-3.1.3-9].
+                session.delayed_will = None;
                 // MQTT 3.1 has no session-present flag.
                 return (key, version != Version::V31);
             }
@@ -173,6 +234,7 @@ impl Broker {
     /// On reconnect, re-sends what the client never acknowledged (with DUP set), then what
     /// waited in the queue.
     fn resend_inflight(&mut self, key: SessionKey) {
+        let now = self.now;
         let session = &self.sessions[key];
         let Some(token) = session.conn else {
             return;
@@ -186,6 +248,7 @@ impl Broker {
                         &inflight.delivery,
                         inflight.packet_id,
                         true,
+                        now,
                     );
                 }
                 OutState::AwaitPubComp => {

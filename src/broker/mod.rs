@@ -29,6 +29,7 @@ use crate::protocol::{
 use crate::retain::RetainStore;
 use crate::router::{Router, Subscriber};
 use crate::session::{Expiry, Session, SessionKey};
+use crate::shared::{GroupKey, SharedGroups};
 use crate::{log_debug, log_notice};
 
 const CONNECT_FIRST_BYTE: u8 = 0x10;
@@ -41,6 +42,9 @@ const READS_PER_TURN: usize = 16;
 /// dropped, unless `max_queued_bytes` says otherwise. A subscriber that cannot keep up loses
 /// QoS 0 messages instead of growing the broker's memory without bound.
 const SEND_QUEUE_BYTES_DEFAULT: usize = 1024 * 1024;
+
+/// Expired retained messages nobody asked for are swept this often (in ticks of 250 ms).
+const RETAINED_SWEEP_TICKS: u64 = 240;
 
 /// Limits derived once from the configuration, in the units the hot path uses.
 struct Limits {
@@ -86,8 +90,12 @@ pub struct Broker {
     listener_conns: Vec<usize>,
     /// Scratch space for routing, reused so a publish does not allocate.
     route_matches: Vec<Subscriber>,
-    route_targets: Vec<(SessionKey, protocol::QoS)>,
+    route_targets: Vec<deliver::RouteTarget>,
+    route_groups: Vec<GroupKey>,
     route_mark: u64,
+    shared: SharedGroups,
+    /// Ticks since start, to run rare chores every so many ticks.
+    ticks: u64,
 }
 
 impl Broker {
@@ -106,7 +114,10 @@ impl Broker {
             listener_conns: Vec::new(),
             route_matches: Vec::new(),
             route_targets: Vec::new(),
+            route_groups: Vec::new(),
             route_mark: 0,
+            shared: SharedGroups::default(),
+            ticks: 0,
         }
     }
 
@@ -360,8 +371,20 @@ impl Broker {
         self.expire_sessions();
     }
 
+    /// Ends offline sessions whose time is up, and publishes wills whose delay has run out.
     fn expire_sessions(&mut self) {
         let now = self.now;
+        let due: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.delayed_will.as_ref().is_some_and(|(at, _)| now >= *at))
+            .map(|(key, _)| key)
+            .collect();
+        for key in due {
+            if let Some((_, will)) = self.sessions[key].delayed_will.take() {
+                self.publish_will(will);
+            }
+        }
         let expired: Vec<SessionKey> = self
             .sessions
             .iter()
@@ -374,6 +397,10 @@ impl Broker {
                 self.sessions[key].client_id
             );
             self.remove_session(key);
+        }
+        self.ticks += 1;
+        if self.ticks % RETAINED_SWEEP_TICKS == 0 {
+            self.retained.sweep_expired(now);
         }
     }
 
@@ -390,12 +417,17 @@ impl Broker {
         }
     }
 
-    /// Forgets a session and its subscriptions.
+    /// Forgets a session and its subscriptions. A will still waiting for its delay goes
+    /// out now: the session's end is the latest a will may wait [MQTT-3.1.3-9].
     fn remove_session(&mut self, key: SessionKey) {
-        let session = self.sessions.remove(key);
-        for filter in session.subscriptions.keys() {
-            self.router.unsubscribe(filter, key);
+        let filters: Vec<ByteStr> = self.sessions[key].subscriptions.keys().cloned().collect();
+        for filter in filters {
+            self.unsubscribe(key, &filter);
         }
+        let session = self.sessions.remove(key);
         self.session_ids.remove(session.client_id.as_str());
+        if let Some((_, will)) = session.delayed_will {
+            self.publish_will(will);
+        }
     }
 }

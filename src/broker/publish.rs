@@ -7,7 +7,7 @@ use mio::Token;
 use super::connect::TOPIC_ALIAS_MAX;
 use super::{Broker, Close};
 use crate::message::Message;
-use crate::protocol::{ByteStr, Packet, PubResp, Publish, QoS, Version, reason};
+use crate::protocol::{ByteStr, Packet, PubResp, Publish, QoS, Version, reason, topic};
 use crate::session::{OutState, SessionKey};
 use crate::{log_debug, log_notice};
 
@@ -31,37 +31,42 @@ impl Broker {
             publish.topic,
             publish.payload.len()
         );
+        if publish.qos > self.conns[token.0].max_qos {
+            return Err(Close::QosNotSupported);
+        }
         if publish.retain && !self.config.retain_available {
             return Err(Close::RetainNotSupported);
         }
+        if let Some(response_topic) = &publish.props().response_topic {
+            topic::validate_name(response_topic).map_err(Close::Decode)?;
+        }
         let (qos, packet_id) = (publish.qos, publish.packet_id);
-        if self
-            .limits
-            .payload_bytes_max
-            .is_some_and(|max| publish.payload.len() > max)
-        {
-            // mosquitto drops it but still acknowledges, so the client does not resend it.
+        if let Some(refusal) = self.refusal(&publish) {
             log_notice!(
-                "Dropped too large PUBLISH from {id} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes))",
+                "Dropped PUBLISH from {id} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes)): reason {refusal:#04x}",
                 u8::from(publish.dup),
                 qos as u8,
                 u8::from(publish.retain),
                 publish.topic,
                 publish.payload.len()
             );
-            self.acknowledge(token, qos, packet_id, reason::PACKET_TOO_LARGE);
+            // Acknowledged all the same, as mosquitto does, so the client does not resend it.
+            self.acknowledge(token, qos, packet_id, refusal);
             return Ok(());
         }
-        if !client_may_publish_to(&publish.topic) {
-            log_debug!("Denied PUBLISH from {id} to '{}'.", publish.topic);
-            self.acknowledge(token, qos, packet_id, reason::NOT_AUTHORIZED);
-            return Ok(());
-        }
+        let message = Rc::new(Message::from_publish(publish, self.now));
         match qos {
-            QoS::AtMostOnce => self.publish_message(Rc::new(Message::from_publish(publish))),
+            QoS::AtMostOnce => {
+                self.publish_message(message, Some(key));
+            }
             QoS::AtLeastOnce => {
-                self.publish_message(Rc::new(Message::from_publish(publish)));
-                self.acknowledge(token, qos, packet_id, reason::SUCCESS);
+                let delivered = self.publish_message(message, Some(key));
+                let code = if delivered == 0 {
+                    reason::NO_MATCHING_SUBSCRIBERS
+                } else {
+                    reason::SUCCESS
+                };
+                self.acknowledge(token, qos, packet_id, code);
             }
             QoS::ExactlyOnce => {
                 // Held until PUBREL; a re-sent PUBLISH with the same id is the same message.
@@ -70,12 +75,32 @@ impl Broker {
                     if incoming.len() >= self.limits.inflight_max {
                         return Err(Close::ReceiveMaximumExceeded);
                     }
-                    incoming.insert(packet_id, Rc::new(Message::from_publish(publish)));
+                    incoming.insert(packet_id, message);
                 }
                 self.acknowledge(token, qos, packet_id, reason::SUCCESS);
             }
         }
         Ok(())
+    }
+
+    /// Why a well-formed PUBLISH is dropped rather than delivered, if it is.
+    fn refusal(&self, publish: &Publish) -> Option<u8> {
+        if self
+            .limits
+            .payload_bytes_max
+            .is_some_and(|max| publish.payload.len() > max)
+        {
+            return Some(reason::PACKET_TOO_LARGE);
+        }
+        if publish.props().payload_format_indicator == Some(1)
+            && std::str::from_utf8(&publish.payload).is_err()
+        {
+            return Some(reason::PAYLOAD_FORMAT_INVALID);
+        }
+        if !client_may_publish_to(&publish.topic) {
+            return Some(reason::NOT_AUTHORIZED);
+        }
+        None
     }
 
     /// MQTT 5 topic aliases: a PUBLISH with a topic and an alias sets the alias, one with an
@@ -161,7 +186,7 @@ impl Broker {
             reason::PACKET_IDENTIFIER_NOT_FOUND
         };
         if let Some(message) = found {
-            self.publish_message(message);
+            self.publish_message(message, Some(key));
         }
         log_debug!(
             "Sending PUBCOMP to {} (m{id})",

@@ -1,4 +1,4 @@
-//! SUBSCRIBE and UNSUBSCRIBE.
+//! SUBSCRIBE and UNSUBSCRIBE, ordinary and shared (`$share/GROUP/FILTER`).
 
 use std::rc::Rc;
 
@@ -6,9 +6,13 @@ use mio::Token;
 
 use super::{Broker, Close};
 use crate::message::{Delivery, Message};
-use crate::protocol::{Packet, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, reason, topic};
-use crate::router::Subscriber;
-use crate::session::SessionKey;
+use crate::protocol::{
+    ByteStr, Packet, QoS, RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe,
+    reason,
+};
+use crate::router::{Subscriber, Target};
+use crate::session::{SessionKey, Subscription};
+use crate::shared::{self, Member};
 use crate::{log_debug, log_subscribe, log_unsubscribe};
 
 impl Broker {
@@ -18,35 +22,63 @@ impl Broker {
         key: SessionKey,
         subscribe: Subscribe,
     ) -> Result<(), Close> {
-        let session = &mut self.sessions[key];
-        log_debug!("Received SUBSCRIBE from {}", session.client_id);
+        log_debug!("Received SUBSCRIBE from {}", self.sessions[key].client_id);
+        let id = subscribe
+            .properties
+            .subscription_identifiers
+            .first()
+            .copied()
+            .unwrap_or(0);
+        let max_qos = self.conns[token.0].max_qos;
         let mut return_codes = Vec::with_capacity(subscribe.filters.len());
-        let mut retained: Vec<(Rc<Message>, QoS)> = Vec::new();
-        let mut found = Vec::new();
-        for (filter, options) in subscribe.filters {
+        let mut retained: Vec<(Rc<Message>, SubOptions, u32)> = Vec::new();
+        for (filter, mut options) in subscribe.filters {
             log_debug!("\t{filter} (QoS {})", options.qos as u8);
-            if topic::level_count(&filter) > topic::MAX_LEVELS {
-                return_codes.push(reason::UNSPECIFIED_ERROR);
-                continue;
+            options.qos = options.qos.min(max_qos);
+            let shared = shared::parse(&filter).map_err(Close::Decode)?;
+            if shared.is_some() && options.no_local {
+                // [MQTT-3.8.3-4]
+                return Err(Close::Protocol("no local on a shared subscription"));
             }
             // A copy: the subscription outlives the SUBSCRIBE's read buffer.
-            let filter = crate::protocol::ByteStr::from(filter.as_str());
-            session.subscriptions.insert(filter.clone(), options);
-            self.router.subscribe(
-                &filter,
-                Subscriber {
-                    session: key,
-                    options,
-                },
+            let filter = ByteStr::from(filter.as_str());
+            let subscription = Subscription { options, id };
+            let is_new = self.sessions[key]
+                .subscriptions
+                .insert(filter.clone(), subscription)
+                .is_none();
+            match shared {
+                Some((name, topic_filter)) => {
+                    self.join_group(key, name, topic_filter, subscription)
+                }
+                None => {
+                    let subscriber = Subscriber {
+                        target: Target::Session(key),
+                        options,
+                        subscription_id: id,
+                    };
+                    self.router.subscribe(&filter, subscriber);
+                    // Shared subscriptions never get retained messages [MQTT-4.8.2-6 note].
+                    let wanted = match options.retain_handling {
+                        RetainHandling::OnSubscribe => true,
+                        RetainHandling::OnNewSubscription => is_new,
+                        RetainHandling::Never => false,
+                    };
+                    if wanted {
+                        let mut found = Vec::new();
+                        self.retained.matching(&filter, self.now, &mut found);
+                        retained.extend(found.into_iter().map(|m| (m, options, id)));
+                    }
+                }
+            }
+            log_subscribe!(
+                "{} {} {filter}",
+                self.sessions[key].client_id,
+                options.qos as u8
             );
-            log_subscribe!("{} {} {filter}", session.client_id, options.qos as u8);
-
-            found.clear();
-            self.retained.matching(&filter, &mut found);
-            retained.extend(found.drain(..).map(|m| (m, options.qos)));
             return_codes.push(options.qos as u8);
         }
-        log_debug!("Sending SUBACK to {}", session.client_id);
+        log_debug!("Sending SUBACK to {}", self.sessions[key].client_id);
         let suback = SubAck {
             packet_id: subscribe.packet_id,
             return_codes,
@@ -55,18 +87,38 @@ impl Broker {
         self.send(token, &Packet::SubAck(suback));
         // After the SUBACK, as mosquitto does: the client knows the subscription exists
         // before its retained messages arrive.
-        for (message, granted) in retained {
-            let qos = granted.min(message.qos);
-            self.deliver(
-                key,
-                Delivery {
-                    message,
-                    qos,
-                    retain: true,
-                },
-            );
+        for (message, options, id) in retained {
+            let qos = options.qos.min(message.qos);
+            let mut delivery = Delivery::new(message, qos, true);
+            if id != 0 {
+                delivery.subscription_ids.push(id);
+            }
+            self.deliver(key, delivery);
         }
         Ok(())
+    }
+
+    fn join_group(
+        &mut self,
+        key: SessionKey,
+        name: &str,
+        filter: &str,
+        subscription: Subscription,
+    ) {
+        let member = Member {
+            session: key,
+            options: subscription.options,
+            subscription_id: subscription.id,
+        };
+        let (group, is_new) = self.shared.join(name, filter, member);
+        if is_new {
+            let subscriber = Subscriber {
+                target: Target::Group(group),
+                options: SubOptions::qos(QoS::ExactlyOnce),
+                subscription_id: 0,
+            };
+            self.router.subscribe(&ByteStr::from(filter), subscriber);
+        }
     }
 
     pub(super) fn handle_unsubscribe(
@@ -75,21 +127,20 @@ impl Broker {
         key: SessionKey,
         unsubscribe: Unsubscribe,
     ) -> Result<(), Close> {
-        let session = &mut self.sessions[key];
-        log_debug!("Received UNSUBSCRIBE from {}", session.client_id);
+        log_debug!("Received UNSUBSCRIBE from {}", self.sessions[key].client_id);
         let mut reason_codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {
             log_debug!("\t{filter}");
-            let existed = session.subscriptions.remove(filter.as_str()).is_some();
-            self.router.unsubscribe(filter, key);
-            log_unsubscribe!("{} {filter}", session.client_id);
+            shared::parse(filter).map_err(Close::Decode)?;
+            let existed = self.unsubscribe(key, filter);
+            log_unsubscribe!("{} {filter}", self.sessions[key].client_id);
             reason_codes.push(if existed {
                 reason::SUCCESS
             } else {
                 reason::NO_SUBSCRIPTION_EXISTED
             });
         }
-        log_debug!("Sending UNSUBACK to {}", session.client_id);
+        log_debug!("Sending UNSUBACK to {}", self.sessions[key].client_id);
         let unsuback = UnsubAck {
             packet_id: unsubscribe.packet_id,
             reason_codes,
@@ -97,5 +148,23 @@ impl Broker {
         };
         self.send(token, &Packet::UnsubAck(unsuback));
         Ok(())
+    }
+
+    /// Removes one of a session's subscriptions; false if it had none on that filter.
+    pub(super) fn unsubscribe(&mut self, key: SessionKey, filter: &str) -> bool {
+        if self.sessions[key].subscriptions.remove(filter).is_none() {
+            return false;
+        }
+        match shared::parse(filter) {
+            Ok(Some((name, topic_filter))) => {
+                if let Some(group) = self.shared.leave(name, topic_filter, key) {
+                    self.router.unsubscribe(topic_filter, Target::Group(group));
+                }
+            }
+            _ => {
+                self.router.unsubscribe(filter, Target::Session(key));
+            }
+        }
+        true
     }
 }

@@ -756,3 +756,11 @@ fn debian_default_config_loads_with_warnings_only() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(c.is_local_only());
 }
+
+#[test]
+fn max_qos_applies_to_its_listener_and_is_bounded() {
+    let (c, _) = parse("listener 1883\nmax_qos 1\nlistener 1884\n");
+    assert_eq!(c.listeners[0].max_qos, 1);
+    assert_eq!(c.listeners[1].max_qos, 2);
+    assert_error("listener 1883\nmax_qos 3\n", 2, "");
+}

@@ -21,7 +21,7 @@ pub use byte_str::ByteStr;
 pub use connect::{ConnAck, Connect, Will};
 pub use control::{Auth, Disconnect};
 pub use properties::{Properties, PropertyContext};
-pub use publish::{PubResp, Publish};
+pub use publish::{OutgoingPublish, PubResp, Publish};
 pub use subscribe::{RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe};
 
 use bytes::{Buf, BytesMut};

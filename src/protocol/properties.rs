@@ -31,7 +31,7 @@ impl PropertyContext {
     }
 }
 
-mod id {
+pub(super) mod id {
     pub const PAYLOAD_FORMAT_INDICATOR: u8 = 0x01;
     pub const MESSAGE_EXPIRY_INTERVAL: u8 = 0x02;
     pub const CONTENT_TYPE: u8 = 0x03;
@@ -294,10 +294,15 @@ impl Properties {
 
     /// Writes the property length and the properties.
     pub fn encode(&self, out: &mut BytesMut) {
+        put_varint(out, self.body_len());
+        self.encode_body(out);
+    }
+
+    /// Writes the properties without their length, for callers that add more of their own.
+    pub fn encode_body(&self, out: &mut BytesMut) {
         fn text(s: &Option<ByteStr>) -> Option<&[u8]> {
             s.as_ref().map(|s| &s.as_bytes()[..])
         }
-        put_varint(out, self.body_len());
         let byte = |out: &mut BytesMut, id: u8, v: Option<u8>| {
             if let Some(v) = v {
                 out.put_u8(id);

@@ -2,8 +2,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::framing::{MAX_REMAINING_LENGTH, Reader, put_binary, put_fixed_header, put_varint};
-use super::properties::{Properties, PropertyContext};
+use super::framing::{
+    MAX_REMAINING_LENGTH, Reader, put_binary, put_fixed_header, put_varint, varint_len,
+};
+use super::properties::{Properties, PropertyContext, id};
 use super::{ByteStr, DecodeError, QoS, Version, read_packet_id, topic};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,6 +105,85 @@ impl Publish {
         out.reserve(5 + self.remaining_len(version));
         self.encode_header(version, out);
         out.put_slice(&self.payload);
+    }
+}
+
+/// A PUBLISH on its way to one subscriber, described by its parts: the broker encodes one
+/// message for many subscribers, and only these parts differ between them. The properties
+/// every copy shares are encoded once, by the caller, into `properties`.
+#[derive(Clone, Copy, Debug)]
+pub struct OutgoingPublish<'a> {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    /// Empty when an alias the subscriber already knows stands in for the topic.
+    pub topic: &'a str,
+    pub packet_id: u16,
+    pub topic_alias: Option<u16>,
+    /// What is left of the message's expiry interval, in seconds.
+    pub message_expiry: Option<u32>,
+    pub subscription_ids: &'a [u32],
+    /// Encoded properties shared by every copy (MQTT 5 only).
+    pub properties: &'a [u8],
+    pub payload_len: usize,
+}
+
+impl OutgoingPublish<'_> {
+    fn properties_len(&self) -> usize {
+        self.topic_alias.map_or(0, |_| 3)
+            + self.message_expiry.map_or(0, |_| 5)
+            + self
+                .subscription_ids
+                .iter()
+                .map(|&id| 1 + varint_len(id as usize))
+                .sum::<usize>()
+            + self.properties.len()
+    }
+
+    fn remaining_len(&self, version: Version) -> usize {
+        let packet_id = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let properties = if version == Version::V5 {
+            let len = self.properties_len();
+            varint_len(len) + len
+        } else {
+            0
+        };
+        2 + self.topic.len() + packet_id + properties + self.payload_len
+    }
+
+    /// The size of the whole packet on the wire, to compare with a maximum packet size.
+    pub fn packet_len(&self, version: Version) -> usize {
+        let remaining = self.remaining_len(version);
+        1 + varint_len(remaining) + remaining
+    }
+
+    /// Writes everything but the payload, which the caller appends (or queues by reference).
+    pub fn encode_header(&self, version: Version, out: &mut BytesMut) {
+        let remaining_len = self.remaining_len(version);
+        out.reserve(5 + remaining_len - self.payload_len);
+        out.put_u8(0x30 | u8::from(self.dup) << 3 | (self.qos as u8) << 1 | u8::from(self.retain));
+        put_varint(out, remaining_len);
+        put_binary(out, self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            out.put_u16(self.packet_id);
+        }
+        if version != Version::V5 {
+            return;
+        }
+        put_varint(out, self.properties_len());
+        if let Some(alias) = self.topic_alias {
+            out.put_u8(id::TOPIC_ALIAS);
+            out.put_u16(alias);
+        }
+        out.put_slice(self.properties);
+        for &sub_id in self.subscription_ids {
+            out.put_u8(id::SUBSCRIPTION_IDENTIFIER);
+            put_varint(out, sub_id as usize);
+        }
+        if let Some(expiry) = self.message_expiry {
+            out.put_u8(id::MESSAGE_EXPIRY_INTERVAL);
+            out.put_u32(expiry);
+        }
     }
 }
 
