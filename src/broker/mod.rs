@@ -399,7 +399,7 @@ impl Broker {
             self.remove_session(key);
         }
         self.ticks += 1;
-        if self.ticks % RETAINED_SWEEP_TICKS == 0 {
+        if self.ticks.is_multiple_of(RETAINED_SWEEP_TICKS) {
             self.retained.sweep_expired(now);
         }
     }
