@@ -165,3 +165,27 @@ impl OutAliases {
         self.assigned.insert(ByteStr::from(topic.as_str()), alias);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_topics_get_aliases_up_to_the_clients_maximum() {
+        let mut aliases = OutAliases::new(2);
+        let (a, b, c): (ByteStr, ByteStr, ByteStr) = ("a".into(), "b".into(), "c".into());
+        assert_eq!(aliases.name(&a), TopicName::Assign(1));
+        aliases.commit(&a, 1);
+        assert_eq!(aliases.name(&a), TopicName::Alias(1));
+        assert_eq!(aliases.name(&b), TopicName::Assign(2));
+        aliases.commit(&b, 2);
+        assert_eq!(aliases.name(&c), TopicName::Plain);
+        assert_eq!(aliases.name(&b), TopicName::Alias(2));
+    }
+
+    #[test]
+    fn no_aliases_without_a_maximum() {
+        let aliases = OutAliases::default();
+        assert_eq!(aliases.name("a"), TopicName::Plain);
+    }
+}

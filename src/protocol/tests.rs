@@ -530,3 +530,65 @@ fn v3_subscription_options_must_not_use_v5_bits() {
     let v5 = [0x82, 0x07, 0, 1, 0, 0, 1, b'a', 0x04];
     assert!(decode_all(&v5, Version::V5).unwrap().is_some());
 }
+
+#[test]
+fn outgoing_publish_decodes_as_the_publish_it_describes() {
+    let shared = Properties {
+        content_type: Some("text/plain".into()),
+        user_properties: vec![("k".into(), "v".into())],
+        ..Properties::default()
+    };
+    let mut shared_bytes = BytesMut::new();
+    shared.encode_body(&mut shared_bytes);
+    let outgoing = OutgoingPublish {
+        dup: true,
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        topic: "a/b",
+        packet_id: 9,
+        topic_alias: Some(2),
+        message_expiry: Some(30),
+        subscription_ids: &[1, 300],
+        properties: &shared_bytes,
+        payload_len: 3,
+    };
+    let mut out = BytesMut::new();
+    outgoing.encode_header(Version::V5, &mut out);
+    out.extend_from_slice(b"xyz");
+    assert_eq!(out.len(), outgoing.packet_len(Version::V5));
+    let Ok(Some(Packet::Publish(p))) = decode_all(&out, Version::V5) else {
+        panic!("expected a PUBLISH");
+    };
+    assert_eq!(
+        (p.dup, p.qos, p.retain, p.packet_id),
+        (true, QoS::AtLeastOnce, true, 9)
+    );
+    assert_eq!(&*p.topic, "a/b");
+    assert_eq!(&p.payload[..], b"xyz");
+    let props = p.props();
+    assert_eq!(props.topic_alias, Some(2));
+    assert_eq!(props.message_expiry_interval, Some(30));
+    assert_eq!(props.subscription_identifiers, vec![1, 300]);
+    assert_eq!(props.content_type, shared.content_type);
+    assert_eq!(props.user_properties, shared.user_properties);
+}
+
+#[test]
+fn outgoing_publish_for_3_1_1_has_no_properties() {
+    let outgoing = OutgoingPublish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: "t",
+        packet_id: 0,
+        topic_alias: Some(1),
+        message_expiry: Some(5),
+        subscription_ids: &[4],
+        properties: b"\x03\x00\x01x",
+        payload_len: 2,
+    };
+    let mut out = BytesMut::new();
+    outgoing.encode_header(Version::V311, &mut out);
+    out.extend_from_slice(b"hi");
+    assert_eq!(&out[..], &[0x30, 0x05, 0x00, 0x01, b't', b'h', b'i']);
+}
