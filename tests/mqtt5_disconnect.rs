@@ -178,3 +178,40 @@ fn disconnect_with_an_error_reason_publishes_the_will() {
     c.expect_closed();
     w.expect(&Publish5::new("will/e", b"gone").build());
 }
+
+// --- takeover (see also mqtt5_session.rs) ---
+
+// mosquitto 2.0.11 closes a taken-over connection without a packet; MQTT 5 has the broker
+// send DISCONNECT 0x8E (session taken over) first, whatever version the new connection
+// speaks.
+#[test]
+fn mqtt5_connection_taken_over_by_a_v311_one_gets_disconnect_0x8e() {
+    if common::midge_only() {
+        return;
+    }
+    let broker = Broker::start();
+    let mut old = Raw::connected_v5(&broker, "twin");
+    let _new = Raw::connected(&broker, "twin");
+    old.expect_disconnect(0x8e);
+}
+
+#[test]
+fn mqtt5_connection_taken_over_with_a_kept_session_gets_disconnect_0x8e() {
+    if common::midge_only() {
+        return;
+    }
+    let broker = Broker::start();
+    let expiry = Props::new().session_expiry_interval(60);
+    let connect = Connect::v5("twin").clean(false).properties(&expiry).build();
+    let mut old = Raw::handshake(&broker, &connect, &connack5_ok(false));
+    let _new = Raw::handshake(&broker, &connect, &connack5_ok(true));
+    old.expect_disconnect(0x8e);
+}
+
+#[test]
+fn v311_connection_taken_over_by_an_mqtt5_one_is_closed_without_a_packet() {
+    let broker = Broker::start();
+    let mut old = Raw::connected(&broker, "twin");
+    let _new = Raw::connected_v5(&broker, "twin");
+    old.expect_closed();
+}
