@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod clients;
+pub mod mqtt5;
 pub mod packets;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

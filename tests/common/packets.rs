@@ -148,6 +148,8 @@ pub struct Will {
     pub payload: Vec<u8>,
     pub qos: u8,
     pub retain: bool,
+    /// MQTT 5 will properties (without their length); ignored for MQTT 3.1 and 3.1.1.
+    pub properties: Vec<u8>,
 }
 
 impl Connect {
@@ -217,7 +219,17 @@ impl Connect {
             payload: payload.to_vec(),
             qos,
             retain,
+            properties: Vec::new(),
         });
+        self
+    }
+
+    /// MQTT 5 will properties, as raw bytes without their length; call after `will`.
+    pub fn will_properties(mut self, properties: &[u8]) -> Connect {
+        self.will
+            .as_mut()
+            .expect("will_properties needs a will")
+            .properties = properties.to_vec();
         self
     }
 
@@ -227,6 +239,7 @@ impl Connect {
             payload: payload.to_vec(),
             qos: 0,
             retain: false,
+            properties: Vec::new(),
         });
         self
     }
@@ -281,7 +294,8 @@ impl Connect {
         string(&mut body, &self.client_id);
         if let Some(will) = &self.will {
             if self.properties.is_some() {
-                body.push(0); // no will properties
+                varint(&mut body, will.properties.len());
+                body.extend_from_slice(&will.properties);
             }
             string(&mut body, &will.topic);
             string(&mut body, &will.payload);
@@ -348,4 +362,359 @@ pub fn publish_raw_topic(topic: &[u8], payload: &[u8]) -> Vec<u8> {
     string(&mut body, topic);
     body.extend_from_slice(payload);
     packet(0x30, &body)
+}
+
+// --- MQTT 5 ---
+
+/// MQTT 5 properties, written in the order the calls are made (which is the order on the
+/// wire), without their length: what `Connect::properties` and the `*5` builders take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Props(pub Vec<u8>);
+
+impl Props {
+    pub fn new() -> Props {
+        Props(Vec::new())
+    }
+
+    fn byte(mut self, id: u8, value: u8) -> Props {
+        self.0.extend_from_slice(&[id, value]);
+        self
+    }
+
+    fn two(mut self, id: u8, value: u16) -> Props {
+        self.0.push(id);
+        self.0.extend_from_slice(&value.to_be_bytes());
+        self
+    }
+
+    fn four(mut self, id: u8, value: u32) -> Props {
+        self.0.push(id);
+        self.0.extend_from_slice(&value.to_be_bytes());
+        self
+    }
+
+    fn bytes_field(mut self, id: u8, value: &[u8]) -> Props {
+        self.0.push(id);
+        string(&mut self.0, value);
+        self
+    }
+
+    /// 0x01, 0 = unspecified bytes, 1 = UTF-8.
+    pub fn payload_format_indicator(self, value: u8) -> Props {
+        self.byte(0x01, value)
+    }
+
+    /// 0x02, seconds.
+    pub fn message_expiry_interval(self, seconds: u32) -> Props {
+        self.four(0x02, seconds)
+    }
+
+    /// 0x03.
+    pub fn content_type(self, value: &str) -> Props {
+        self.bytes_field(0x03, value.as_bytes())
+    }
+
+    /// 0x08.
+    pub fn response_topic(self, value: &str) -> Props {
+        self.bytes_field(0x08, value.as_bytes())
+    }
+
+    /// 0x09.
+    pub fn correlation_data(self, value: &[u8]) -> Props {
+        self.bytes_field(0x09, value)
+    }
+
+    /// 0x0B, a variable byte integer.
+    pub fn subscription_identifier(mut self, id: usize) -> Props {
+        self.0.push(0x0b);
+        varint(&mut self.0, id);
+        self
+    }
+
+    /// 0x11, seconds.
+    pub fn session_expiry_interval(self, seconds: u32) -> Props {
+        self.four(0x11, seconds)
+    }
+
+    /// 0x12.
+    pub fn assigned_client_identifier(self, value: &str) -> Props {
+        self.bytes_field(0x12, value.as_bytes())
+    }
+
+    /// 0x13, seconds.
+    pub fn server_keep_alive(self, seconds: u16) -> Props {
+        self.two(0x13, seconds)
+    }
+
+    /// 0x15.
+    pub fn authentication_method(self, value: &str) -> Props {
+        self.bytes_field(0x15, value.as_bytes())
+    }
+
+    /// 0x16.
+    pub fn authentication_data(self, value: &[u8]) -> Props {
+        self.bytes_field(0x16, value)
+    }
+
+    /// 0x17.
+    pub fn request_problem_information(self, value: u8) -> Props {
+        self.byte(0x17, value)
+    }
+
+    /// 0x18, seconds.
+    pub fn will_delay_interval(self, seconds: u32) -> Props {
+        self.four(0x18, seconds)
+    }
+
+    /// 0x19.
+    pub fn request_response_information(self, value: u8) -> Props {
+        self.byte(0x19, value)
+    }
+
+    /// 0x1F.
+    pub fn reason_string(self, value: &str) -> Props {
+        self.bytes_field(0x1f, value.as_bytes())
+    }
+
+    /// 0x21.
+    pub fn receive_maximum(self, value: u16) -> Props {
+        self.two(0x21, value)
+    }
+
+    /// 0x22.
+    pub fn topic_alias_maximum(self, value: u16) -> Props {
+        self.two(0x22, value)
+    }
+
+    /// 0x23.
+    pub fn topic_alias(self, value: u16) -> Props {
+        self.two(0x23, value)
+    }
+
+    /// 0x24.
+    pub fn maximum_qos(self, value: u8) -> Props {
+        self.byte(0x24, value)
+    }
+
+    /// 0x25.
+    pub fn retain_available(self, value: u8) -> Props {
+        self.byte(0x25, value)
+    }
+
+    /// 0x26, a UTF-8 string pair.
+    pub fn user_property(mut self, key: &str, value: &str) -> Props {
+        self.0.push(0x26);
+        string(&mut self.0, key.as_bytes());
+        string(&mut self.0, value.as_bytes());
+        self
+    }
+
+    /// 0x27, bytes.
+    pub fn maximum_packet_size(self, value: u32) -> Props {
+        self.four(0x27, value)
+    }
+
+    /// Any bytes, for properties the helpers above cannot express (duplicates, bad values).
+    pub fn raw(mut self, bytes: &[u8]) -> Props {
+        self.0.extend_from_slice(bytes);
+        self
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Deref for Props {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Appends a property block: its length, then the properties.
+pub fn properties(out: &mut Vec<u8>, props: &[u8]) {
+    varint(out, props.len());
+    out.extend_from_slice(props);
+}
+
+/// Subscription options (MQTT 5): OR them with the maximum QoS.
+pub const NO_LOCAL: u8 = 0x04;
+pub const RETAIN_AS_PUBLISHED: u8 = 0x08;
+/// Retain handling 1: retained messages only when the subscription is new.
+pub const RETAIN_HANDLING_IF_NEW: u8 = 0x10;
+/// Retain handling 2: no retained messages at subscribe time.
+pub const RETAIN_HANDLING_NEVER: u8 = 0x20;
+
+/// CONNACK (MQTT 5) with the session present flag, a reason code and properties.
+pub fn connack5(session_present: bool, reason: u8, props: &[u8]) -> Vec<u8> {
+    let mut body = vec![u8::from(session_present), reason];
+    properties(&mut body, props);
+    packet(0x20, &body)
+}
+
+/// mosquitto 2.0's default MQTT 5 CONNACK: topic alias maximum 10, receive maximum 20.
+pub fn connack5_ok(session_present: bool) -> Vec<u8> {
+    connack5(
+        session_present,
+        0,
+        &Props::new().topic_alias_maximum(10).receive_maximum(20),
+    )
+}
+
+/// PUBLISH (MQTT 5), built field by field.
+#[derive(Clone, Debug)]
+pub struct Publish5 {
+    pub topic: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
+    pub dup: bool,
+    pub packet_id: u16,
+    pub properties: Vec<u8>,
+}
+
+impl Publish5 {
+    /// QoS 0, no retain, no properties.
+    pub fn new(topic: &str, payload: &[u8]) -> Publish5 {
+        Publish5 {
+            topic: topic.as_bytes().to_vec(),
+            payload: payload.to_vec(),
+            qos: 0,
+            retain: false,
+            dup: false,
+            packet_id: 0,
+            properties: Vec::new(),
+        }
+    }
+
+    /// QoS and packet id (the id is only written for QoS 1 and 2).
+    pub fn qos(mut self, qos: u8, packet_id: u16) -> Publish5 {
+        self.qos = qos;
+        self.packet_id = packet_id;
+        self
+    }
+
+    pub fn retain(mut self) -> Publish5 {
+        self.retain = true;
+        self
+    }
+
+    pub fn dup(mut self) -> Publish5 {
+        self.dup = true;
+        self
+    }
+
+    pub fn properties(mut self, props: &[u8]) -> Publish5 {
+        self.properties = props.to_vec();
+        self
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        string(&mut body, &self.topic);
+        if self.qos > 0 {
+            body.extend_from_slice(&self.packet_id.to_be_bytes());
+        }
+        properties(&mut body, &self.properties);
+        body.extend_from_slice(&self.payload);
+        let first = 0x30 | (u8::from(self.dup) << 3) | (self.qos << 1) | u8::from(self.retain);
+        packet(first, &body)
+    }
+}
+
+/// SUBSCRIBE (MQTT 5): properties, then each filter with its subscription options byte.
+pub fn subscribe5(packet_id: u16, props: &[u8], filters: &[(&str, u8)]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    properties(&mut body, props);
+    for (filter, options) in filters {
+        string(&mut body, filter.as_bytes());
+        body.push(*options);
+    }
+    packet(0x82, &body)
+}
+
+/// SUBACK (MQTT 5) with one reason code per filter.
+pub fn suback5(packet_id: u16, props: &[u8], codes: &[u8]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    properties(&mut body, props);
+    body.extend_from_slice(codes);
+    packet(0x90, &body)
+}
+
+/// UNSUBSCRIBE (MQTT 5).
+pub fn unsubscribe5(packet_id: u16, props: &[u8], filters: &[&str]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    properties(&mut body, props);
+    for filter in filters {
+        string(&mut body, filter.as_bytes());
+    }
+    packet(0xa2, &body)
+}
+
+/// UNSUBACK (MQTT 5) with one reason code per filter.
+pub fn unsuback5(packet_id: u16, props: &[u8], codes: &[u8]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    properties(&mut body, props);
+    body.extend_from_slice(codes);
+    packet(0xb0, &body)
+}
+
+/// PUBACK, PUBREC, PUBREL or PUBCOMP (MQTT 5) in its shortest form: the reason code is
+/// left out when it is 0 and there are no properties, the property length when there are
+/// no properties.
+pub fn ack5(first_byte: u8, packet_id: u16, reason: u8, props: &[u8]) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    if reason != 0 || !props.is_empty() {
+        body.push(reason);
+    }
+    if !props.is_empty() {
+        properties(&mut body, props);
+    }
+    packet(first_byte, &body)
+}
+
+pub fn puback5(packet_id: u16, reason: u8) -> Vec<u8> {
+    ack5(0x40, packet_id, reason, &[])
+}
+
+pub fn pubrec5(packet_id: u16, reason: u8) -> Vec<u8> {
+    ack5(0x50, packet_id, reason, &[])
+}
+
+pub fn pubrel5(packet_id: u16, reason: u8) -> Vec<u8> {
+    ack5(0x62, packet_id, reason, &[])
+}
+
+pub fn pubcomp5(packet_id: u16, reason: u8) -> Vec<u8> {
+    ack5(0x70, packet_id, reason, &[])
+}
+
+/// DISCONNECT (MQTT 5) in its shortest form: `e0 00` for reason 0 without properties,
+/// `e0 01 RC` for any other reason without properties.
+pub fn disconnect5(reason: u8, props: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    if reason != 0 || !props.is_empty() {
+        body.push(reason);
+    }
+    if !props.is_empty() {
+        properties(&mut body, props);
+    }
+    packet(0xe0, &body)
+}
+
+/// AUTH (MQTT 5) in its shortest form, like `disconnect5`.
+pub fn auth(reason: u8, props: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    if reason != 0 || !props.is_empty() {
+        body.push(reason);
+    }
+    if !props.is_empty() {
+        properties(&mut body, props);
+    }
+    packet(0xf0, &body)
 }
