@@ -57,6 +57,8 @@ pub struct Config {
     pub max_keepalive: u16,
     pub allow_zero_length_clientid: bool,
     pub auto_id_prefix: String,
+    /// Only client ids starting with this prefix may connect (`clientid_prefixes`).
+    pub clientid_prefixes: Option<String>,
     pub log_types: LogTypes,
     /// Empty after `log_dest none` (or when only unsupported destinations such as syslog are named).
     pub log_dest: Vec<LogDest>,
@@ -81,6 +83,8 @@ pub struct ListenerConfig {
     pub mount_point: Option<String>,
     /// The highest QoS clients of this listener may use (`max_qos`, 0 to 2).
     pub max_qos: u8,
+    /// Topic aliases an MQTT 5 client of this listener may set up (`max_topic_alias`).
+    pub max_topic_alias: u16,
     /// Used only with `per_listener_settings true`.
     pub security: ListenerSecurity,
 }
@@ -157,6 +161,7 @@ impl Default for ListenerConfig {
             protocol: ListenerProtocol::Mqtt,
             mount_point: None,
             max_qos: 2,
+            max_topic_alias: 10,
             security: ListenerSecurity::default(),
         }
     }
@@ -185,6 +190,7 @@ impl Default for Config {
             max_keepalive: 65535,
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".to_string(),
+            clientid_prefixes: None,
             log_types: LogTypes::DEFAULT,
             log_dest: vec![LogDest::Stderr],
             log_timestamp: true,
@@ -297,11 +303,10 @@ const UNSUPPORTED: &[(&str, Arg, &str)] = &[
     ("syslog", Arg::Int, "log_facility"),
     ("$SYS topics", Arg::Int, "sys_interval"),
     ("memory limits", Arg::Int, "memory_limit"),
-    ("per-listener limits", Arg::Int, "max_topic_alias"),
     ("listener options", Arg::Text, "bind_interface"),
     ("listener options", Arg::Bool, "use_username_as_clientid"),
     ("no longer in mosquitto", Arg::Int, "retry_interval"),
-    ("other", Arg::Text, "user log_timestamp_format clientid_prefixes"),
+    ("other", Arg::Text, "user log_timestamp_format"),
     ("other", Arg::Bool, "upgrade_outgoing_qos set_tcp_nodelay check_retain_source"),
     ("other", Arg::Bool, "allow_duplicate_messages"),
     ("bridges", Arg::Bridge, "address addresses cleansession clientid remote_clientid idle_timeout"),
@@ -511,6 +516,14 @@ impl Parser {
                 if n >= 0 {
                     self.touch_default(key); // mosquitto's "unset" is -1
                 }
+            }
+            "max_topic_alias" => {
+                let n = self.int_in(key, rest, 0..=i64::from(u16::MAX))?;
+                self.listener().max_topic_alias = n as u16;
+                self.touch_default(key);
+            }
+            "clientid_prefixes" => {
+                self.config.clientid_prefixes = Some(self.text(key, rest)?.to_string());
             }
             "max_qos" => {
                 let qos = self.int_in(key, rest, 0..=2)?;

@@ -51,8 +51,9 @@ pub struct Connection {
     pub max_packet_out: usize,
     pub inflight_max: usize,
     pub out_aliases: OutAliases,
-    /// The listener's `max_qos`.
+    /// The listener's `max_qos` and `max_topic_alias`.
     pub max_qos: QoS,
+    pub topic_alias_max_in: u16,
     /// Set while the connection sits in the broker's list of connections to flush.
     pub flush_pending: bool,
 }
@@ -85,6 +86,7 @@ impl Connection {
             inflight_max: usize::MAX,
             out_aliases: OutAliases::default(),
             max_qos: QoS::ExactlyOnce,
+            topic_alias_max_in: 10,
             flush_pending: false,
         }
     }

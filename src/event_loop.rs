@@ -140,6 +140,7 @@ impl EventLoop {
             let now = Instant::now();
             let mut conn = Connection::new(socket, peer, index, listener.port, now);
             conn.max_qos = QoS::from_u8(listener.config.max_qos).unwrap_or(QoS::ExactlyOnce);
+            conn.topic_alias_max_in = listener.config.max_topic_alias;
             let Some(token) = self.broker.accept(conn, listener.config.max_connections) else {
                 continue;
             };

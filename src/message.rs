@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::protocol::{ByteStr, Properties, Publish, QoS, Will};
+use crate::protocol::{ByteStr, Properties, Publish, QoS, Will, filter_encoded};
 
 /// A published message. One `Rc<Message>` is shared by every subscriber it goes to, the
 /// retained store and offline queues; nothing in it is per subscriber.
@@ -34,7 +34,7 @@ impl Message {
     /// their own, so a queued 10-byte message never pins a 16 KiB read buffer.
     pub fn from_publish(publish: Publish, now: Instant) -> Message {
         let properties = publish.props();
-        let forwarded_properties = forwarded(properties);
+        let forwarded_properties = forwarded_raw(&publish.raw_properties);
         let expires_at = expiry(properties, now);
         let utf8_payload = properties.payload_format_indicator == Some(1);
         let long_lived = publish.qos != QoS::AtMostOnce || publish.retain;
@@ -81,6 +81,24 @@ impl Message {
             u32::try_from(left).unwrap_or(u32::MAX)
         })
     }
+}
+
+/// The properties of a received PUBLISH that travel on to every subscriber, in the order
+/// the publisher wrote them (mosquitto keeps that order, and so do we).
+fn forwarded_raw(raw: &[u8]) -> Bytes {
+    if raw.is_empty() {
+        return Bytes::new();
+    }
+    let mut out = BytesMut::with_capacity(raw.len());
+    filter_encoded(raw, per_copy_property, &mut out);
+    out.freeze()
+}
+
+/// Properties that are not forwarded as received: the message expiry is rewritten for each
+/// copy, the topic alias belongs to the publisher's connection, and subscription
+/// identifiers are the subscriber's.
+fn per_copy_property(id: u8) -> bool {
+    matches!(id, 0x02 | 0x0b | 0x23)
 }
 
 /// Encodes the properties that travel with a message to every subscriber. The topic alias

@@ -57,8 +57,6 @@ const ROOT: usize = 0;
 pub struct Router {
     exact: HashMap<ByteStr, Vec<Subscriber>>,
     nodes: Slab<Node>,
-    /// Reused by every match so that routing a publish does not allocate.
-    stack: Vec<(usize, usize)>,
 }
 
 impl Default for Router {
@@ -110,7 +108,6 @@ impl Router {
         Router {
             exact: HashMap::new(),
             nodes,
-            stack: Vec::new(),
         }
     }
 
@@ -207,34 +204,54 @@ impl Router {
         }
     }
 
-    /// Appends every subscriber whose filter matches `topic` (a valid topic name). A session
+    /// Appends every subscriber whose filter matches `topic` (a valid topic name). A target
     /// with several matching filters appears once per filter; the caller merges them.
-    pub fn matches(&mut self, topic: &str, out: &mut Vec<Subscriber>) {
-        if let Some(list) = self.exact.get(topic) {
-            out.extend_from_slice(list);
-        }
+    ///
+    /// The order is mosquitto's, because MQTT 5 clients get one copy per matching
+    /// subscription and see it: depth first along the topic's levels, at each level the
+    /// literal branch, then `+`, then `#`; where the topic ends, `#` (the parent match)
+    /// before the filters that end there.
+    pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) {
+        let exact = self.exact.get(topic).map_or(&[][..], Vec::as_slice);
+        let mut exact = Some(exact);
+        self.collect(ROOT, topic, 0, &mut exact, out);
+        debug_assert!(
+            exact.is_none(),
+            "the literal path always places the exact filters"
+        );
+    }
+
+    /// Walks the trie below `id` for the levels of `topic` from `offset`. `exact` holds the
+    /// exact filters' subscribers until the all-literal path reaches them.
+    fn collect<'a>(
+        &'a self,
+        id: usize,
+        topic: &str,
+        offset: usize,
+        exact: &mut Option<&'a [Subscriber]>,
+        out: &mut Vec<Subscriber>,
+    ) {
+        let node = &self.nodes[id];
         // Topics starting with '$' are not matched by a wildcard in the first level.
-        let dollar = topic.starts_with('$');
-        self.stack.clear();
-        self.stack.push((ROOT, 0));
-        while let Some((id, offset)) = self.stack.pop() {
-            let node = &self.nodes[id];
-            let at_root = id == ROOT;
-            if !(at_root && dollar) {
-                out.extend_from_slice(&node.hash);
+        let wildcards = !(id == ROOT && topic.starts_with('$'));
+        let Some((level, next)) = level_at(topic, offset) else {
+            out.extend_from_slice(&node.hash);
+            out.extend(exact.take().into_iter().flatten());
+            out.extend_from_slice(&node.exact);
+            return;
+        };
+        match node.children.get(level) {
+            Some(&child) => self.collect(child, topic, next, exact, out),
+            // Off the literal path: the exact filters, if not yet placed, belong here.
+            None => out.extend(exact.take().into_iter().flatten()),
+        }
+        // Only the literal path may carry the exact filters; `+` and `#` never do.
+        let mut none = None;
+        if wildcards {
+            if let Some(plus) = node.plus {
+                self.collect(plus, topic, next, &mut none, out);
             }
-            let Some((level, next)) = level_at(topic, offset) else {
-                out.extend_from_slice(&node.exact);
-                continue;
-            };
-            if let Some(&child) = node.children.get(level) {
-                self.stack.push((child, next));
-            }
-            if let Some(plus) = node.plus
-                && !(at_root && dollar)
-            {
-                self.stack.push((plus, next));
-            }
+            out.extend_from_slice(&node.hash);
         }
     }
 
@@ -264,7 +281,7 @@ mod tests {
         }
     }
 
-    fn matching(router: &mut Router, topic: &str) -> Vec<SessionKey> {
+    fn matching(router: &Router, topic: &str) -> Vec<SessionKey> {
         let mut out = Vec::new();
         router.matches(topic, &mut out);
         let mut sessions: Vec<_> = out.iter().map(session).collect();
@@ -280,10 +297,10 @@ mod tests {
         r.subscribe(&"a/#".into(), sub(3));
         r.subscribe(&"#".into(), sub(4));
         r.subscribe(&"+/+/c".into(), sub(5));
-        assert_eq!(matching(&mut r, "a/b"), vec![1, 2, 3, 4]);
-        assert_eq!(matching(&mut r, "a"), vec![3, 4]);
-        assert_eq!(matching(&mut r, "a/b/c"), vec![3, 4, 5]);
-        assert_eq!(matching(&mut r, "x/y"), vec![4]);
+        assert_eq!(matching(&r, "a/b"), vec![1, 2, 3, 4]);
+        assert_eq!(matching(&r, "a"), vec![3, 4]);
+        assert_eq!(matching(&r, "a/b/c"), vec![3, 4, 5]);
+        assert_eq!(matching(&r, "x/y"), vec![4]);
     }
 
     #[test]
@@ -293,8 +310,8 @@ mod tests {
         r.subscribe(&"+/info".into(), sub(2));
         r.subscribe(&"$SYS/#".into(), sub(3));
         r.subscribe(&"$SYS/+".into(), sub(4));
-        assert_eq!(matching(&mut r, "$SYS/info"), vec![3, 4]);
-        assert_eq!(matching(&mut r, "sys/info"), vec![1, 2]);
+        assert_eq!(matching(&r, "$SYS/info"), vec![3, 4]);
+        assert_eq!(matching(&r, "sys/info"), vec![1, 2]);
     }
 
     #[test]
@@ -321,7 +338,7 @@ mod tests {
         let s = |key| Target::Session(key);
         assert!(r.unsubscribe("a/+/c/#", s(1)));
         assert!(!r.unsubscribe("a/+/c/#", s(1)));
-        assert_eq!(matching(&mut r, "a/b/c/d"), vec![2]);
+        assert_eq!(matching(&r, "a/b/c/d"), vec![2]);
         assert!(r.unsubscribe("a/+/c/#", s(2)));
         assert_eq!(r.wildcard_nodes(), 0);
         assert!(r.unsubscribe("x", s(1)));
@@ -338,9 +355,35 @@ mod tests {
             ..sub(0)
         };
         r.subscribe(&"g".into(), group);
-        assert_eq!(matching(&mut r, "g"), vec![3, 1_000_003]);
+        assert_eq!(matching(&r, "g"), vec![3, 1_000_003]);
         assert!(r.unsubscribe("g", Target::Group(3)));
-        assert_eq!(matching(&mut r, "g"), vec![3]);
+        assert_eq!(matching(&r, "g"), vec![3]);
+    }
+
+    #[test]
+    fn matches_come_in_mosquittos_order() {
+        let mut r = Router::new();
+        for (i, f) in ["#", "+/b", "a/#", "a/+", "a/b", "a/b/#", "+/+", "a/+/#"]
+            .iter()
+            .enumerate()
+        {
+            r.subscribe(&(*f).into(), sub(i));
+        }
+        let mut out = Vec::new();
+        r.matches("a/b", &mut out);
+        let order: Vec<_> = out.iter().map(session).collect();
+        // a/b/#, a/b, a/+/#, a/+, a/#, +/b, +/+, #
+        assert_eq!(order, vec![5, 4, 7, 3, 2, 1, 6, 0]);
+    }
+
+    #[test]
+    fn exact_filters_come_first_when_no_wildcard_shares_their_path() {
+        let mut r = Router::new();
+        r.subscribe(&"x/+".into(), sub(1));
+        r.subscribe(&"x/y".into(), sub(2));
+        let mut out = Vec::new();
+        r.matches("x/y", &mut out);
+        assert_eq!(out.iter().map(session).collect::<Vec<_>>(), vec![2, 1]);
     }
 
     #[test]
@@ -349,8 +392,8 @@ mod tests {
         r.subscribe(&"a/+".into(), sub(1));
         r.subscribe(&"+/+".into(), sub(2));
         r.subscribe(&"/#".into(), sub(3));
-        assert_eq!(matching(&mut r, "a/"), vec![1, 2]);
-        assert_eq!(matching(&mut r, "/x"), vec![2, 3]);
+        assert_eq!(matching(&r, "a/"), vec![1, 2]);
+        assert_eq!(matching(&r, "/x"), vec![2, 3]);
     }
 
     /// The router must agree with the reference matcher on every filter/topic pair.
@@ -387,7 +430,7 @@ mod tests {
             let expected: Vec<usize> = (0..filters.len())
                 .filter(|&i| topic::matches(&filters[i], t))
                 .collect();
-            assert_eq!(matching(&mut r, t), expected, "topic {t:?}");
+            assert_eq!(matching(&r, t), expected, "topic {t:?}");
         }
     }
 }

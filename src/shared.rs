@@ -39,25 +39,22 @@ pub struct SharedGroups {
 }
 
 /// Splits a subscription filter into share name and topic filter if it is a shared one.
-/// A filter that starts with `$share/` but breaks the rules of MQTT-4.8.2 is an error.
+///
+/// The spec wants a non-empty share name followed by `/` and a topic filter (MQTT-4.8.2-1,
+/// MQTT-4.8.2-2); mosquitto is more lenient and so are we, since clients built against it
+/// rely on that: `$share//t` is a group with an empty name, and `$share/g` is a subscription
+/// that matches nothing (`Some((g, ""))`). A wildcard in the share name is malformed.
 pub fn parse(filter: &str) -> Result<Option<(&str, &str)>, DecodeError> {
     let Some(rest) = filter.strip_prefix(PREFIX) else {
         return Ok(None);
     };
-    let Some((name, topic_filter)) = rest.split_once('/') else {
-        return Err(DecodeError::Malformed(
-            "shared subscription without a topic filter",
-        ));
-    };
-    if name.is_empty() || name.contains(['+', '#']) {
+    let (name, topic_filter) = rest.split_once('/').unwrap_or((rest, ""));
+    if name.contains(['+', '#']) {
         return Err(DecodeError::Malformed("invalid share name"));
     }
-    if topic_filter.is_empty() {
-        return Err(DecodeError::Malformed(
-            "shared subscription without a topic filter",
-        ));
+    if !topic_filter.is_empty() {
+        topic::validate_filter(topic_filter)?;
     }
-    topic::validate_filter(topic_filter)?;
     Ok(Some((name, topic_filter)))
 }
 
@@ -149,14 +146,10 @@ mod tests {
         assert_eq!(parse("$share/g/a/+"), Ok(Some(("g", "a/+"))));
         assert_eq!(parse("a/b"), Ok(None));
         assert_eq!(parse("$shared/g/a"), Ok(None));
-        for bad in [
-            "$share/g",
-            "$share//a",
-            "$share/g/",
-            "$share/+/a",
-            "$share/g#/a",
-            "$share/g/a/#/b",
-        ] {
+        // mosquitto's leniency: an empty name, or no filter at all.
+        assert_eq!(parse("$share//a"), Ok(Some(("", "a"))));
+        assert_eq!(parse("$share/g"), Ok(Some(("g", ""))));
+        for bad in ["$share/+/a", "$share/g#/a", "$share/g/a/#/b"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

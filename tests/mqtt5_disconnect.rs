@@ -68,22 +68,22 @@ fn disconnect_with_an_expiry_after_connect_without_one_gets_disconnect_0x82() {
 // --- closed without a DISCONNECT ---
 
 #[test]
-fn publish_with_a_duplicate_property_is_closed_without_disconnect() {
+fn publish_with_a_duplicate_property_is_a_protocol_error() {
     let broker = Broker::start();
     let mut c = Raw::connected_v5(&broker, "p");
     let props = Props::new()
         .payload_format_indicator(1)
         .payload_format_indicator(1);
     c.send(&Publish5::new("t", b"x").properties(&props).build());
-    c.expect_closed();
+    c.expect_closed_with_reason(0x82);
 }
 
 #[test]
-fn second_connect_is_closed_without_disconnect() {
+fn second_connect_is_a_protocol_error() {
     let broker = Broker::start();
     let mut c = Raw::connected_v5(&broker, "twice");
     c.send(&Connect::v5("twice").build());
-    c.expect_closed();
+    c.expect_closed_with_reason(0x82);
 }
 
 #[test]
@@ -95,11 +95,11 @@ fn disconnect_with_an_invalid_reason_code_is_closed_without_disconnect() {
 }
 
 #[test]
-fn disconnect_with_a_property_it_cannot_carry_is_closed_without_disconnect() {
+fn disconnect_with_a_property_it_cannot_carry_is_malformed() {
     let broker = Broker::start();
     let mut c = Raw::connected_v5(&broker, "p");
     c.send(&disconnect5(0, &Props::new().payload_format_indicator(1)));
-    c.expect_closed();
+    c.expect_closed_with_reason(0x81);
 }
 
 /// See keepalive.rs: mosquitto checks keep-alives only every 5 s or so.
@@ -110,24 +110,33 @@ fn keepalive_1s_limit() -> Duration {
     }
 }
 
-// mosquitto 2.0.11 does not send DISCONNECT 0x8D (keep alive timeout): the connection is
-// closed as if the network had failed.
+// midge says why it closes: DISCONNECT 0x8D (keep alive timeout). mosquitto 2.0.11 does not:
+// the connection is closed as if the network had failed.
 #[test]
-fn keep_alive_timeout_closes_without_disconnect() {
+fn keep_alive_timeout_closes_with_reason_0x8d() {
     let broker = Broker::start();
     let connect = Connect::v5("ka1").keepalive(1).build();
     let mut c = Raw::handshake(&broker, &connect, &connack5_ok(false));
-    let took = c.expect_closed_within(keepalive_1s_limit());
+    let start = std::time::Instant::now();
+    if broker_kind() == Kind::Midge {
+        c.stream
+            .set_read_timeout(Some(keepalive_1s_limit()))
+            .expect("timeout");
+        c.expect(&disconnect5(0x8d, &[]));
+    }
+    c.expect_closed_within(keepalive_1s_limit());
+    let took = start.elapsed();
     assert!(took >= Duration::from_secs(1), "closed after {took:?}");
 }
 
-// mosquitto 2.0.11 does not send DISCONNECT 0x8B (server shutting down) on SIGTERM.
+// midge tells MQTT 5 clients DISCONNECT 0x8B (server shutting down) on SIGTERM; mosquitto
+// 2.0.11 just closes.
 #[test]
-fn shutdown_closes_mqtt5_clients_without_disconnect() {
+fn shutdown_closes_mqtt5_clients_with_reason_0x8b() {
     let broker = Broker::start();
     let mut c = Raw::connected_v5(&broker, "sd");
     broker.signal("TERM");
-    c.expect_closed();
+    c.expect_closed_with_reason(0x8b);
 }
 
 // --- DISCONNECT from the client ---

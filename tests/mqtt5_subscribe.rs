@@ -415,9 +415,9 @@ fn subscription_identifier_0_gets_disconnect_0x81() {
     c.expect_disconnect(0x81);
 }
 
-// Two subscription identifiers in one SUBSCRIBE: closed without a DISCONNECT.
+// Two subscription identifiers in one SUBSCRIBE: a protocol error (mosquitto closes silently).
 #[test]
-fn two_subscription_identifiers_in_one_subscribe_are_closed() {
+fn two_subscription_identifiers_in_one_subscribe_are_a_protocol_error() {
     let broker = Broker::start();
     let mut c = Raw::connected_v5(&broker, "s");
     c.send(&subscribe5(
@@ -427,5 +427,5 @@ fn two_subscription_identifiers_in_one_subscribe_are_closed() {
             .subscription_identifier(2),
         &[("si/#", 0)],
     ));
-    c.expect_closed();
+    c.expect_closed_with_reason(0x82);
 }

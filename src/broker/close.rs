@@ -19,7 +19,8 @@ use crate::{log_info, log_notice};
 pub enum Close {
     /// The client sent DISCONNECT: its will is discarded.
     Disconnected,
-    /// An MQTT 5 client sent DISCONNECT with reason 0x04: publish its will all the same.
+    /// An MQTT 5 client sent DISCONNECT with a reason other than 0x00 (0x04 "with will
+    /// message", or an error): its will is published all the same.
     DisconnectedWithWill,
     /// The client closed the socket without DISCONNECT.
     ConnectionLost,

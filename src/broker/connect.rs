@@ -11,9 +11,6 @@ use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Properties, QoS, Versio
 use crate::session::{Expiry, OutState, Session, SessionKey};
 use crate::{log_debug, log_notice};
 
-/// Topic aliases an MQTT 5 client may use towards us (mosquitto's default).
-pub(super) const TOPIC_ALIAS_MAX: u16 = 10;
-
 impl Broker {
     pub(super) fn handle_connect(&mut self, token: Token, connect: Connect) -> Result<(), Close> {
         let version = connect.version;
@@ -23,24 +20,27 @@ impl Broker {
         let (client_id, assigned) = match self.client_id_for(&connect) {
             Some(id) => id,
             None => {
+                // mosquitto answers an MQTT 5 client with "unspecified error" here.
                 let code = refusal(
                     version,
                     reason::v3::IDENTIFIER_REJECTED,
-                    reason::CLIENT_IDENTIFIER_NOT_VALID,
+                    reason::UNSPECIFIED_ERROR,
                 );
-                self.refuse(token, code);
+                self.refuse(token, ConnAck::new(false, code));
                 return Err(Close::Refused);
             }
         };
-        if let Some(code) = self.refuse_because(&connect, token) {
-            self.refuse(token, code);
-            return Err(
-                if code == reason::v3::NOT_AUTHORIZED || code == reason::NOT_AUTHORIZED {
-                    Close::NotAuthorized
-                } else {
-                    Close::Refused
-                },
+        if let Some(connack) = self.refuse_because(&connect, &client_id, token) {
+            let not_authorised = matches!(
+                connack.code,
+                reason::v3::NOT_AUTHORIZED | reason::NOT_AUTHORIZED
             );
+            self.refuse(token, connack);
+            return Err(if not_authorised {
+                Close::NotAuthorized
+            } else {
+                Close::Refused
+            });
         }
 
         if let Some(&key) = self.session_ids.get(client_id.as_str())
@@ -99,47 +99,51 @@ impl Broker {
 
     /// What an MQTT 5 client is told of our limits, where they differ from the protocol's.
     fn connack_properties(&self, p: &mut Properties, token: Token) {
-        p.topic_alias_maximum = Some(TOPIC_ALIAS_MAX);
-        p.receive_maximum = u16::try_from(self.limits.inflight_max)
-            .ok()
-            .filter(|&n| n < u16::MAX);
-        let max_qos = self.conns[token.0].max_qos;
-        p.maximum_qos = (max_qos < QoS::ExactlyOnce).then_some(max_qos as u8);
+        let conn = &self.conns[token.0];
+        p.topic_alias_maximum = Some(conn.topic_alias_max_in).filter(|&n| n > 0);
+        p.receive_maximum = self.config.max_inflight_messages.filter(|&n| n < u16::MAX);
+        p.maximum_qos = (conn.max_qos < QoS::ExactlyOnce).then_some(conn.max_qos as u8);
         p.retain_available = (!self.config.retain_available).then_some(0);
         p.maximum_packet_size = self.config.max_packet_size;
     }
 
-    /// The CONNACK code refusing this CONNECT, if it is refused: a will the listener cannot
-    /// honour, an enhanced authentication method we do not have, or no authorisation.
-    fn refuse_because(&self, connect: &Connect, token: Token) -> Option<u8> {
+    /// The CONNACK refusing this CONNECT, if it is refused: a client id without the
+    /// required prefix, a will the listener cannot honour, an enhanced authentication method
+    /// we do not have, or no authorisation. The checks run in mosquitto's order.
+    fn refuse_because(&self, connect: &Connect, client_id: &str, token: Token) -> Option<ConnAck> {
         let v5 = connect.version == Version::V5;
+        let refuse = |v3_code: u8, v5_code: u8| {
+            Some(ConnAck::new(false, if v5 { v5_code } else { v3_code }))
+        };
+        let not_authorised = refuse(reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
+        if let Some(prefix) = &self.config.clientid_prefixes
+            && !client_id.starts_with(prefix.as_str())
+        {
+            return not_authorised;
+        }
         if let Some(will) = &connect.will {
-            if will.qos > self.conns[token.0].max_qos {
-                return Some(if v5 {
-                    reason::QOS_NOT_SUPPORTED
-                } else {
-                    reason::v3::NOT_AUTHORIZED
-                });
+            let max_qos = self.conns[token.0].max_qos;
+            if will.qos > max_qos {
+                let mut connack = refuse(reason::v3::NOT_AUTHORIZED, reason::QOS_NOT_SUPPORTED)?;
+                if v5 {
+                    connack.properties.maximum_qos = Some(max_qos as u8);
+                }
+                return Some(connack);
             }
             if will.retain && !self.config.retain_available {
-                return Some(if v5 {
-                    reason::RETAIN_NOT_SUPPORTED
-                } else {
-                    reason::v3::NOT_AUTHORIZED
-                });
+                return refuse(reason::v3::NOT_AUTHORIZED, reason::RETAIN_NOT_SUPPORTED);
             }
         }
         if let Some(method) = &connect.properties.authentication_method {
             // No enhanced authentication method is implemented yet [MQTT-4.12.0-1].
             log_notice!("Unsupported authentication method '{method}'.");
-            return Some(reason::BAD_AUTHENTICATION_METHOD);
+            return refuse(
+                reason::v3::NOT_AUTHORIZED,
+                reason::BAD_AUTHENTICATION_METHOD,
+            );
         }
         if !self.authorised(connect) {
-            return Some(if v5 {
-                reason::NOT_AUTHORIZED
-            } else {
-                reason::v3::NOT_AUTHORIZED
-            });
+            return not_authorised;
         }
         None
     }
@@ -184,10 +188,14 @@ impl Broker {
         self.config.password_file.is_none() && self.config.anonymous_allowed()
     }
 
-    fn refuse(&mut self, token: Token, code: u8) {
+    fn refuse(&mut self, token: Token, connack: ConnAck) {
         let conn = &self.conns[token.0];
-        log_debug!("Sending CONNACK to {} (0, {code})", conn.peer.ip());
-        self.send(token, &Packet::ConnAck(ConnAck::new(false, code)));
+        log_debug!(
+            "Sending CONNACK to {} (0, {})",
+            conn.peer.ip(),
+            connack.code
+        );
+        self.send(token, &Packet::ConnAck(connack));
     }
 
     /// Closes the connection that holds `key` today. Its will goes out only if the session

@@ -8,18 +8,16 @@ use super::Broker;
 use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
-use crate::protocol::{OutgoingPublish, QoS};
+use crate::protocol::{OutgoingPublish, QoS, Version};
 use crate::router::Target;
 use crate::session::{Inflight, OutState, Session, SessionKey};
 use crate::shared::GroupKey;
 
-/// One session's share of a routed message, merged over all its matching subscriptions.
+/// A 3.1/3.1.1 session's share of a routed message, merged over its matching subscriptions.
 #[derive(Debug)]
 pub(super) struct RouteTarget {
     session: SessionKey,
     qos: QoS,
-    retain_as_published: bool,
-    subscription_ids: Vec<u32>,
 }
 
 impl Broker {
@@ -37,8 +35,7 @@ impl Broker {
         self.route(&message, origin)
     }
 
-    /// Sends `message` to every matching subscription: once per session, at the highest QoS
-    /// among its matching subscriptions (MQTT-3.3.5-1), and to one member of each matching
+    /// Sends `message` to every matching subscription, and to one member of each matching
     /// shared subscription group.
     fn route(&mut self, message: &Rc<Message>, origin: Option<SessionKey>) -> usize {
         let mut matches = std::mem::take(&mut self.route_matches);
@@ -49,10 +46,14 @@ impl Broker {
         groups.clear();
         self.router.matches(&message.topic, &mut matches);
 
-        // Merge a session's matches without a hash set: each session remembers the mark of
-        // the last publish that reached it and where its entry sits in `targets`.
+        // An MQTT 5 client gets one copy per matching subscription, each with its own
+        // options and identifier, as from mosquitto. Earlier versions get one copy per
+        // session at the highest matching QoS (MQTT-3.3.5-1): a session's matches are merged
+        // without a hash set, each session remembering the mark of the last publish that
+        // reached it and where its entry sits in `targets`.
         self.route_mark += 1;
         let mark = self.route_mark;
+        let mut delivered = 0;
         for subscriber in &matches {
             let key = match subscriber.target {
                 Target::Session(key) => key,
@@ -68,32 +69,36 @@ impl Broker {
                 continue;
             }
             let session = &mut self.sessions[key];
+            if session.version == Version::V5 {
+                let mut delivery = Delivery::new(
+                    Rc::clone(message),
+                    options.qos.min(message.qos),
+                    message.retain && options.retain_as_published,
+                );
+                if subscriber.subscription_id != 0 {
+                    delivery.subscription_ids.push(subscriber.subscription_id);
+                }
+                self.deliver(key, delivery);
+                delivered += 1;
+                continue;
+            }
             if session.route_mark != mark {
                 session.route_mark = mark;
                 session.route_slot = targets.len();
                 targets.push(RouteTarget {
                     session: key,
                     qos: options.qos,
-                    retain_as_published: options.retain_as_published,
-                    subscription_ids: Vec::new(),
                 });
             }
             let target = &mut targets[session.route_slot];
             target.qos = target.qos.max(options.qos);
-            target.retain_as_published |= options.retain_as_published;
-            if subscriber.subscription_id != 0 {
-                target.subscription_ids.push(subscriber.subscription_id);
-            }
         }
-        let mut delivered = 0;
         for target in targets.drain(..) {
-            let mut delivery = Delivery::new(
-                Rc::clone(message),
-                target.qos.min(message.qos),
-                message.retain && target.retain_as_published,
+            let qos = target.qos.min(message.qos);
+            self.deliver(
+                target.session,
+                Delivery::new(Rc::clone(message), qos, false),
             );
-            delivery.subscription_ids = target.subscription_ids;
-            self.deliver(target.session, delivery);
             delivered += 1;
         }
         for &group in &groups {

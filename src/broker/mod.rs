@@ -286,7 +286,7 @@ impl Broker {
     }
 
     /// DISCONNECT always ends the connection; in MQTT 5 it may also change the session's
-    /// expiry and ask for the will to be published.
+    /// expiry and keep the will alive.
     fn handle_disconnect(&mut self, key: SessionKey, disconnect: &Disconnect) -> Result<(), Close> {
         if let Some(interval) = disconnect.properties.session_expiry_interval {
             let session = &mut self.sessions[key];
@@ -298,10 +298,12 @@ impl Broker {
             }
             session.expiry = Expiry::from_interval(interval);
         }
-        if disconnect.reason == reason::DISCONNECT_WITH_WILL {
-            return Err(Close::DisconnectedWithWill);
+        // Only a normal disconnection (0x00) discards the will [MQTT-3.14.4-3]: 0x04 asks
+        // for it, and an error the client reports is an abnormal end.
+        if disconnect.reason == reason::SUCCESS {
+            return Err(Close::Disconnected);
         }
-        Err(Close::Disconnected)
+        Err(Close::DisconnectedWithWill)
     }
 
     /// Queues a packet on a connection, to be flushed at the end of the turn.

@@ -4,10 +4,9 @@ use std::rc::Rc;
 
 use mio::Token;
 
-use super::connect::TOPIC_ALIAS_MAX;
 use super::{Broker, Close};
 use crate::message::Message;
-use crate::protocol::{ByteStr, Packet, PubResp, Publish, QoS, Version, reason, topic};
+use crate::protocol::{ByteStr, Packet, PubResp, Publish, QoS, Version, reason};
 use crate::session::{OutState, SessionKey};
 use crate::{log_debug, log_notice};
 
@@ -36,9 +35,6 @@ impl Broker {
         }
         if publish.retain && !self.config.retain_available {
             return Err(Close::RetainNotSupported);
-        }
-        if let Some(response_topic) = &publish.props().response_topic {
-            topic::validate_name(response_topic).map_err(Close::Decode)?;
         }
         let (qos, packet_id) = (publish.qos, publish.packet_id);
         if let Some(refusal) = self.refusal(&publish) {
@@ -92,11 +88,6 @@ impl Broker {
         {
             return Some(reason::PACKET_TOO_LARGE);
         }
-        if publish.props().payload_format_indicator == Some(1)
-            && std::str::from_utf8(&publish.payload).is_err()
-        {
-            return Some(reason::PAYLOAD_FORMAT_INVALID);
-        }
         if !client_may_publish_to(&publish.topic) {
             return Some(reason::NOT_AUTHORIZED);
         }
@@ -105,27 +96,27 @@ impl Broker {
 
     /// MQTT 5 topic aliases: a PUBLISH with a topic and an alias sets the alias, one with an
     /// alias and no topic uses it. Aliases belong to the connection, so the alias itself is
-    /// removed before the message goes anywhere else.
+    /// removed before the message goes anywhere else; so are stray subscription identifiers.
     fn resolve_topic_alias(&mut self, token: Token, publish: &mut Publish) -> Result<(), Close> {
         let Some(properties) = publish.properties.as_deref_mut() else {
             return Ok(());
         };
-        if !properties.subscription_identifiers.is_empty() {
-            return Err(Close::Protocol(
-                "subscription identifier in a client's PUBLISH",
-            ));
-        }
-        let Some(alias) = properties.topic_alias.take() else {
-            return Ok(());
-        };
+        // A client may not send subscription identifiers [MQTT-3.3.4-6]; like mosquitto we
+        // drop them rather than the connection, since they only concern the broker's copies.
+        properties.subscription_identifiers.clear();
+        let alias = properties.topic_alias.take();
         if properties.is_empty() {
             publish.properties = None;
         }
-        if alias == 0 || alias > TOPIC_ALIAS_MAX {
+        let Some(alias) = alias else {
+            return Ok(());
+        };
+        let conn = &mut self.conns[token.0];
+        if alias == 0 || alias > conn.topic_alias_max_in {
             return Err(Close::TopicAliasInvalid);
         }
         let slot = usize::from(alias - 1);
-        let aliases = &mut self.conns[token.0].topic_aliases;
+        let aliases = &mut conn.topic_aliases;
         if publish.topic.is_empty() {
             match aliases.get(slot).cloned().flatten() {
                 Some(topic) => publish.topic = topic,
@@ -179,21 +170,16 @@ impl Broker {
             "Received PUBREL from {} (Mid: {id})",
             self.sessions[key].client_id
         );
-        let found = self.sessions[key].incoming.remove(&id);
-        let code = if found.is_some() {
-            reason::SUCCESS
-        } else {
-            reason::PACKET_IDENTIFIER_NOT_FOUND
-        };
-        if let Some(message) = found {
+        // An unknown id gets a plain PUBCOMP too, as from mosquitto: the spec's 0x92 is a
+        // "may", and the client wants to finish the flow either way.
+        if let Some(message) = self.sessions[key].incoming.remove(&id) {
             self.publish_message(message, Some(key));
         }
         log_debug!(
             "Sending PUBCOMP to {} (m{id})",
             self.sessions[key].client_id
         );
-        let comp = self.pub_resp(token, id, code);
-        self.send(token, &Packet::PubComp(comp));
+        self.send(token, &Packet::PubComp(PubResp::new(id)));
         Ok(())
     }
 

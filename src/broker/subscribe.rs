@@ -111,7 +111,8 @@ impl Broker {
             subscription_id: subscription.id,
         };
         let (group, is_new) = self.shared.join(name, filter, member);
-        if is_new {
+        // `$share/g` without a filter is granted but matches nothing, as in mosquitto.
+        if is_new && !filter.is_empty() {
             let subscriber = Subscriber {
                 target: Target::Group(group),
                 options: SubOptions::qos(QoS::ExactlyOnce),
@@ -157,7 +158,9 @@ impl Broker {
         }
         match shared::parse(filter) {
             Ok(Some((name, topic_filter))) => {
-                if let Some(group) = self.shared.leave(name, topic_filter, key) {
+                if let Some(group) = self.shared.leave(name, topic_filter, key)
+                    && !topic_filter.is_empty()
+                {
                     self.router.unsubscribe(topic_filter, Target::Group(group));
                 }
             }

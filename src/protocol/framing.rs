@@ -164,6 +164,17 @@ impl Reader {
         Ok(out)
     }
 
+    /// The property section that starts here, without its length and without consuming
+    /// anything: for keeping the raw bytes beside their parsed form.
+    pub fn peek_properties(&self) -> Result<Bytes, DecodeError> {
+        let mut ahead = Reader {
+            data: self.data.clone(),
+            pos: self.pos,
+        };
+        let len = ahead.varint()? as usize;
+        ahead.bytes(len)
+    }
+
     /// Everything left in the packet (a PUBLISH payload, say).
     pub fn rest(&mut self) -> Bytes {
         let out = self.data.slice(self.pos..);

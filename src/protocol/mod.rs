@@ -20,7 +20,7 @@ pub mod topic;
 pub use byte_str::ByteStr;
 pub use connect::{ConnAck, Connect, Will};
 pub use control::{Auth, Disconnect};
-pub use properties::{Properties, PropertyContext};
+pub use properties::{Properties, PropertyContext, filter_encoded};
 pub use publish::{OutgoingPublish, PubResp, Publish};
 pub use subscribe::{RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe};
 

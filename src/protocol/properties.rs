@@ -129,6 +129,57 @@ pub struct Properties {
     pub shared_subscription_available: Option<u8>,
 }
 
+/// Copies encoded properties (already validated by `Properties::decode`) except those whose
+/// identifier `drop` selects, keeping the order they came in.
+pub fn filter_encoded(raw: &[u8], drop: impl Fn(u8) -> bool, out: &mut BytesMut) {
+    let mut pos = 0;
+    while pos < raw.len() {
+        let id = raw[pos];
+        let Some(len) = value_len(id, &raw[pos + 1..]) else {
+            debug_assert!(false, "properties are validated before they are filtered");
+            return;
+        };
+        let end = (pos + 1 + len).min(raw.len());
+        if !drop(id) {
+            out.extend_from_slice(&raw[pos..end]);
+        }
+        pos = end;
+    }
+}
+
+/// The size of a property's value, from its identifier and the bytes that follow it.
+fn value_len(id: u8, value: &[u8]) -> Option<usize> {
+    let prefixed = |at: usize| -> Option<usize> {
+        let bytes = value.get(at..at + 2)?;
+        Some(2 + usize::from(u16::from_be_bytes([bytes[0], bytes[1]])))
+    };
+    Some(match id {
+        id::PAYLOAD_FORMAT_INDICATOR
+        | id::REQUEST_PROBLEM_INFORMATION
+        | id::REQUEST_RESPONSE_INFORMATION
+        | id::MAXIMUM_QOS
+        | id::RETAIN_AVAILABLE
+        | id::WILDCARD_SUBSCRIPTION_AVAILABLE
+        | id::SUBSCRIPTION_IDENTIFIER_AVAILABLE
+        | id::SHARED_SUBSCRIPTION_AVAILABLE => 1,
+        id::SERVER_KEEP_ALIVE | id::RECEIVE_MAXIMUM | id::TOPIC_ALIAS_MAXIMUM | id::TOPIC_ALIAS => {
+            2
+        }
+        id::MESSAGE_EXPIRY_INTERVAL
+        | id::SESSION_EXPIRY_INTERVAL
+        | id::WILL_DELAY_INTERVAL
+        | id::MAXIMUM_PACKET_SIZE => 4,
+        id::SUBSCRIPTION_IDENTIFIER => {
+            1 + value.iter().take(3).take_while(|&&b| b & 0x80 != 0).count()
+        }
+        id::USER_PROPERTY => {
+            let key = prefixed(0)?;
+            key + prefixed(key)?
+        }
+        _ => prefixed(0)?,
+    })
+}
+
 /// Stores a property that may appear only once.
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), DecodeError> {
     if slot.is_some() {
@@ -177,9 +228,8 @@ impl Properties {
         context: PropertyContext,
     ) -> Result<(), DecodeError> {
         match property {
-            id::PAYLOAD_FORMAT_INDICATOR => {
-                set_once(&mut self.payload_format_indicator, read_flag(r)?)
-            }
+            // Only 0 and 1 mean something, but mosquitto passes any value on, and so do we.
+            id::PAYLOAD_FORMAT_INDICATOR => set_once(&mut self.payload_format_indicator, r.u8()?),
             id::MESSAGE_EXPIRY_INTERVAL => set_once(&mut self.message_expiry_interval, r.u32()?),
             id::CONTENT_TYPE => set_once(&mut self.content_type, r.string()?),
             id::RESPONSE_TOPIC => set_once(&mut self.response_topic, r.string()?),
@@ -187,7 +237,8 @@ impl Properties {
             id::SUBSCRIPTION_IDENTIFIER => {
                 let value = r.varint()?;
                 if value == 0 {
-                    return Err(DecodeError::Protocol("subscription identifier 0"));
+                    // A protocol error in the spec's words; mosquitto answers 0x81, as do we.
+                    return Err(DecodeError::Malformed("subscription identifier 0"));
                 }
                 if context == PropertyContext::Subscribe
                     && !self.subscription_identifiers.is_empty()
@@ -327,9 +378,19 @@ impl Properties {
                 put_binary(out, v);
             }
         };
-        // mosquitto writes the topic alias maximum first in its CONNACK; matching its order
-        // keeps our bytes identical to those of the broker we replace.
+        // CONNACK's properties first, in the order mosquitto writes them, so that our CONNACK
+        // is byte for byte the one clients got from the broker we replace.
         two(out, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
+        two(out, id::SERVER_KEEP_ALIVE, self.server_keep_alive);
+        data(
+            out,
+            id::ASSIGNED_CLIENT_IDENTIFIER,
+            text(&self.assigned_client_identifier),
+        );
+        byte(out, id::RETAIN_AVAILABLE, self.retain_available);
+        four(out, id::MAXIMUM_PACKET_SIZE, self.maximum_packet_size);
+        two(out, id::RECEIVE_MAXIMUM, self.receive_maximum);
+        byte(out, id::MAXIMUM_QOS, self.maximum_qos);
         byte(
             out,
             id::PAYLOAD_FORMAT_INDICATOR,
@@ -352,12 +413,6 @@ impl Properties {
             id::SESSION_EXPIRY_INTERVAL,
             self.session_expiry_interval,
         );
-        data(
-            out,
-            id::ASSIGNED_CLIENT_IDENTIFIER,
-            text(&self.assigned_client_identifier),
-        );
-        two(out, id::SERVER_KEEP_ALIVE, self.server_keep_alive);
         data(
             out,
             id::AUTHENTICATION_METHOD,
@@ -386,16 +441,12 @@ impl Properties {
         );
         data(out, id::SERVER_REFERENCE, text(&self.server_reference));
         data(out, id::REASON_STRING, text(&self.reason_string));
-        two(out, id::RECEIVE_MAXIMUM, self.receive_maximum);
         two(out, id::TOPIC_ALIAS, self.topic_alias);
-        byte(out, id::MAXIMUM_QOS, self.maximum_qos);
-        byte(out, id::RETAIN_AVAILABLE, self.retain_available);
         for (k, v) in &self.user_properties {
             out.put_u8(id::USER_PROPERTY);
             put_binary(out, k.as_bytes());
             put_binary(out, v.as_bytes());
         }
-        four(out, id::MAXIMUM_PACKET_SIZE, self.maximum_packet_size);
         byte(
             out,
             id::WILDCARD_SUBSCRIPTION_AVAILABLE,
@@ -494,11 +545,10 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_protocol_errors() {
-        let cases: [(&[u8], PropertyContext); 4] = [
+        let cases: [(&[u8], PropertyContext); 3] = [
             (&[0x21, 0x00, 0x00], PropertyContext::Connect), // receive maximum 0
             (&[0x27, 0, 0, 0, 0], PropertyContext::Connect), // maximum packet size 0
             (&[0x17, 0x02], PropertyContext::Connect),       // request problem info 2
-            (&[0x0b, 0x00], PropertyContext::Subscribe),     // subscription identifier 0
         ];
         for (body, context) in cases {
             assert!(
@@ -506,6 +556,38 @@ mod tests {
                 "{body:?} should be a protocol error"
             );
         }
+    }
+
+    #[test]
+    fn subscription_identifier_0_is_malformed_as_mosquitto_says() {
+        assert!(matches!(
+            decode_raw(&[0x0b, 0x00], PropertyContext::Subscribe),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn filtering_keeps_the_order_and_drops_what_is_asked() {
+        let p = Properties {
+            message_expiry_interval: Some(5),
+            content_type: Some("c".into()),
+            subscription_identifiers: vec![200],
+            topic_alias: Some(1),
+            user_properties: vec![("k".into(), "v".into())],
+            ..Properties::default()
+        };
+        let mut raw = BytesMut::new();
+        p.encode_body(&mut raw);
+        let mut out = BytesMut::new();
+        filter_encoded(&raw, |id| matches!(id, 0x02 | 0x0b | 0x23), &mut out);
+        let kept = Properties {
+            content_type: p.content_type.clone(),
+            user_properties: p.user_properties.clone(),
+            ..Properties::default()
+        };
+        let mut expected = BytesMut::new();
+        kept.encode_body(&mut expected);
+        assert_eq!(out, expected);
     }
 
     #[test]

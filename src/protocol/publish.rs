@@ -20,6 +20,9 @@ pub struct Publish {
     /// Boxed, and `None` when there are none: most publishes carry no properties and this
     /// struct travels through every queue.
     pub properties: Option<Box<Properties>>,
+    /// The properties exactly as received (MQTT 5, without their length), so that the
+    /// broker can pass them on in the publisher's order; empty for a PUBLISH built here.
+    pub raw_properties: Bytes,
     pub payload: Bytes,
 }
 
@@ -47,12 +50,14 @@ impl Publish {
         } else {
             read_packet_id(r)?
         };
-        let properties = if version == Version::V5 {
-            Some(Properties::decode(r, PropertyContext::Publish)?)
+        let (properties, raw_properties) = if version == Version::V5 {
+            let raw = r.peek_properties()?;
+            let properties = Some(Properties::decode(r, PropertyContext::Publish)?)
                 .filter(|p| !p.is_empty())
-                .map(Box::new)
+                .map(Box::new);
+            (properties, raw)
         } else {
-            None
+            (None, Bytes::new())
         };
         let aliased = properties.as_ref().is_some_and(|p| p.topic_alias.is_some());
         if !(topic.is_empty() && aliased) {
@@ -65,6 +70,7 @@ impl Publish {
             topic,
             packet_id,
             properties,
+            raw_properties,
             payload: r.rest(),
         })
     }

@@ -44,7 +44,7 @@ impl SubOptions {
             0 => RetainHandling::OnSubscribe,
             1 => RetainHandling::OnNewSubscription,
             2 => RetainHandling::Never,
-            _ => return Err(DecodeError::Protocol("retain handling 3")),
+            _ => return Err(DecodeError::Malformed("retain handling 3")),
         };
         Ok(SubOptions {
             qos,
@@ -108,7 +108,7 @@ impl Subscribe {
             filters.push((filter, SubOptions::decode(r.u8()?, version)?));
         }
         if filters.is_empty() {
-            return Err(DecodeError::Protocol("SUBSCRIBE without a topic filter"));
+            return Err(DecodeError::Malformed("SUBSCRIBE without a topic filter"));
         }
         Ok(Subscribe {
             packet_id,
@@ -185,7 +185,7 @@ impl Unsubscribe {
             filters.push(read_filter(r)?);
         }
         if filters.is_empty() {
-            return Err(DecodeError::Protocol("UNSUBSCRIBE without a topic filter"));
+            return Err(DecodeError::Malformed("UNSUBSCRIBE without a topic filter"));
         }
         Ok(Unsubscribe {
             packet_id,
