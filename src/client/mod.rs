@@ -13,6 +13,7 @@ pub mod pub_cli;
 pub mod session;
 pub mod sub_cli;
 mod usage;
+mod wire;
 
 pub use error::ClientError;
 pub use session::{Client, ConnectOptions, Event, Logger};

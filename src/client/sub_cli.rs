@@ -354,8 +354,8 @@ impl Session<'_> {
                         return Ok(End::Done);
                     }
                 }
-                Event::Message(message) => {
-                    if self.on_message(&message) {
+                Event::Message { publish, .. } => {
+                    if self.on_message(&publish) {
                         let _ = client.disconnect(0);
                         return Ok(End::Done);
                     }
