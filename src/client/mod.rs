@@ -8,7 +8,10 @@
 //! - [`cli`]: what the tools share: connection flags, argument errors, the console.
 
 pub mod cli;
+mod clock;
 pub mod error;
+pub mod format;
+mod json;
 pub mod pub_cli;
 pub mod session;
 pub mod sub_cli;
