@@ -7,18 +7,19 @@
 //! `atoi`: "abc" is 0 and "7x" is 7.
 
 use std::error::Error;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use clap::Args;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser};
 
+use super::props::{self, PropertyArgs, Value};
 use super::session::{ConnectOptions, Logger};
-use crate::protocol::{ByteStr, Properties, QoS, Version, Will, topic};
+use crate::protocol::{ByteStr, QoS, Version, Will, topic};
 
 /// A command line that mosquitto's clients would refuse, and how they report it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,23 +86,93 @@ pub struct CommonArgs {
     pub will_qos: Option<QoS>,
     #[arg(long = "will-retain")]
     pub will_retain: bool,
+    #[arg(short = 'x', allow_hyphen_values = true, value_parser = session_expiry)]
+    pub session_expiry: Option<u32>,
     #[arg(long = "help")]
     pub help: bool,
     #[arg(long = "version")]
     pub version: bool,
 }
 
-/// The connection and console settings both tools derive from [`CommonArgs`].
+impl CommonArgs {
+    /// `--help` or `--version`, when given.
+    pub fn help_or_version(&self) -> Option<ArgError> {
+        if self.help {
+            Some(ArgError::Help)
+        } else if self.version {
+            Some(ArgError::Version)
+        } else {
+            None
+        }
+    }
+}
+
+/// The connection and console settings the tools derive from [`CommonArgs`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub connect: ConnectOptions,
     pub debug: bool,
     pub quiet: bool,
+    /// `-D`: CONNECT's and the will's are already in `connect`; the rest go out with their
+    /// packets.
+    pub properties: PropertyArgs,
+}
+
+/// Which tool reads the command line: they differ in defaults and in a few messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    Pub,
+    Sub,
+    Rr,
+}
+
+/// Reads a command line with `T`'s flags plus `-D` groups. mosquitto reads left to right and
+/// stops at the first problem (or at `--help` / `--version`), so a bad `-D` is reported only
+/// when nothing before it is wrong.
+pub fn parse_command_line<T: Parser>(
+    args: &[OsString],
+    help_or_version: impl Fn(&T) -> Option<ArgError>,
+) -> Result<(T, PropertyArgs, bool), ArgError> {
+    let command = T::command();
+    let takes_value = |word: &OsStr| {
+        command.get_arguments().any(|arg| {
+            let named = arg
+                .get_short()
+                .is_some_and(|c| word == format!("-{c}").as_str())
+                || arg
+                    .get_long()
+                    .is_some_and(|l| word == format!("--{l}").as_str());
+            named && arg.get_action().takes_values()
+        })
+    };
+    let split = props::split(args, &takes_value);
+    if let Some((before, error)) = split.error {
+        let earlier = &split.rest[..before];
+        let parsed = T::try_parse_from(earlier).map_err(|e| from_clap(e, earlier))?;
+        return Err(help_or_version(&parsed).unwrap_or(error));
+    }
+    let parsed = T::try_parse_from(&split.rest).map_err(|e| from_clap(e, &split.rest))?;
+    Ok((parsed, split.properties, split.forces_v5))
+}
+
+impl Tool {
+    fn default_version(self) -> Version {
+        match self {
+            Tool::Rr => Version::V5,
+            Tool::Pub | Tool::Sub => Version::V311,
+        }
+    }
 }
 
 impl CommonArgs {
     /// mosquitto's checks once the whole command line is read (client_config_load).
-    pub fn finish(self) -> Result<ClientConfig, ArgError> {
+    /// `forces_v5`: a `-D` came after any `-V`.
+    pub fn finish(
+        self,
+        tool: Tool,
+        mut properties: PropertyArgs,
+        forces_v5: bool,
+    ) -> Result<ClientConfig, ArgError> {
         if self.id.is_some() && self.id_prefix.is_some() {
             return Err(usage(
                 "Error: -i and -I argument cannot be used together.\n\n",
@@ -117,25 +188,35 @@ impl CommonArgs {
                 "Error: Will retain given, but no will topic given.\n",
             ));
         }
-        let version = self.protocol_version.unwrap_or(Version::V311);
+        let version = match self.protocol_version {
+            _ if forces_v5 => Version::V5,
+            Some(version) => version,
+            None => tool.default_version(),
+        };
         let clean_session = !self.disable_clean_session;
-        let mut properties = Properties::default();
         let no_fixed_id = self.id_prefix.is_some() || self.id.is_none();
-        if !clean_session {
-            if version == Version::V5 {
-                // -c means a session that never expires.
-                if no_fixed_id {
-                    return Err(usage(
-                        "Error: You must provide a client id if you are using an infinite \
-                         session expiry interval.\n",
-                    ));
-                }
-                properties.session_expiry_interval = Some(u32::MAX);
-            } else if no_fixed_id {
+        if version == Version::V5 {
+            // -c alone means a session that never expires; -x says otherwise.
+            let expiry = match self.session_expiry {
+                None if !clean_session => u32::MAX,
+                other => other.unwrap_or(0),
+            };
+            if expiry == u32::MAX && no_fixed_id {
                 return Err(usage(
-                    "Error: You must provide a client id if you are using the -c option.\n",
+                    "Error: You must provide a client id if you are using an infinite \
+                     session expiry interval.\n",
                 ));
             }
+            if expiry > 0 {
+                let expiry = Value::Number(expiry);
+                properties
+                    .connect
+                    .push(props::SESSION_EXPIRY_INTERVAL, expiry);
+            }
+        } else if !clean_session && no_fixed_id {
+            return Err(usage(
+                "Error: You must provide a client id if you are using the -c option.\n",
+            ));
         }
         let client_id = match (self.id, self.id_prefix) {
             (Some(id), _) => id,
@@ -149,7 +230,7 @@ impl CommonArgs {
             payload: Bytes::from(self.will_payload.unwrap_or_default().into_vec()),
             qos: self.will_qos.unwrap_or_default(),
             retain: self.will_retain,
-            properties: Properties::default(),
+            properties: properties.will.to_properties(),
         });
         Ok(ClientConfig {
             connect: ConnectOptions {
@@ -162,10 +243,11 @@ impl CommonArgs {
                 username: self.username,
                 password: self.password.map(|p| Bytes::from(p.into_vec())),
                 will,
-                properties,
+                properties: properties.connect.to_properties(),
             },
             debug: self.debug,
             quiet: self.quiet,
+            properties,
         })
     }
 }
@@ -175,6 +257,12 @@ impl ClientConfig {
     /// (checked by the tools after the command line, in client_opts_set).
     pub fn check_credentials(&self) -> Result<(), ArgError> {
         let c = &self.connect;
+        // libmosquitto will not put will properties in an MQTT 3 CONNECT.
+        if c.version != Version::V5 && c.will.is_some() && !self.properties.will.is_empty() {
+            return Err(ArgError::Plain(
+                self.unless_quiet("Error: Problem setting will.\n"),
+            ));
+        }
         if c.version != Version::V5 && c.password.is_some() && c.username.is_none() {
             return Err(ArgError::Plain(
                 "Error: Problem setting username and/or password.\n".into(),
@@ -184,8 +272,77 @@ impl ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// `-D connect ...` then `-V 311`: libmosquitto refuses to connect at all. The line to
+    /// print (exit code 1), if so.
+    pub fn unsupported_connect_properties(&self) -> Option<String> {
+        let v3 = self.connect.version != Version::V5;
+        (v3 && !self.properties.connect.is_empty())
+            .then(|| self.unless_quiet("Unable to connect (This feature is not supported.).\n"))
+    }
+
+    /// `-c` with a session that expires and no `-i`: libmosquitto cannot make a client without
+    /// an id that keeps its session. `message` is the tool's wording.
+    pub fn check_id(&self, message: &str) -> Result<(), ArgError> {
+        if !self.connect.clean_session && self.connect.client_id.is_empty() {
+            return Err(ArgError::Plain(self.unless_quiet(message)));
+        }
+        Ok(())
+    }
+
+    fn unless_quiet(&self, text: &str) -> String {
+        if self.quiet {
+            String::new()
+        } else {
+            text.to_string()
+        }
+    }
+}
+
 fn usage(message: &str) -> ArgError {
     ArgError::Usage(message.to_string())
+}
+
+/// `-x`: seconds, or -1, 4294967295 or ∞ for a session that never expires. Read with
+/// `strtol(s, NULL, 0)`, so hexadecimal and octal work too, but the whole word must be a number.
+fn session_expiry(s: &str) -> Result<u32, BadValue> {
+    if s == "∞" {
+        return Ok(u32::MAX);
+    }
+    let value = strtol_base0(s)
+        .ok_or_else(|| BadValue("Error: session-expiry-interval not a number.\n\n".into()))?;
+    match value {
+        -1 => Ok(u32::MAX),
+        v => u32::try_from(v)
+            .map_err(|_| BadValue("Error: session-expiry-interval out of range.\n\n".into())),
+    }
+}
+
+/// C's `strtol(s, &end, 0)` when it must read all of `s`: None if anything is left over.
+/// Saturates at the `long` limits as glibc does.
+pub fn strtol_base0(s: &str) -> Option<i64> {
+    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(hex) = s.strip_prefix("0x").or(s.strip_prefix("0X")) {
+        // "0x" with no hex digit after it reads as 0 and leaves the "x" over.
+        (16, hex)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (8, &s[1..])
+    } else {
+        (10, s)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = digits.chars().fold(0i128, |n, c| {
+        (n * i128::from(radix) + i128::from(c.to_digit(radix).unwrap_or(0))).min(1 << 64)
+    });
+    let value = if negative { -magnitude } else { magnitude };
+    Some(i64::try_from(value).unwrap_or(if negative { i64::MIN } else { i64::MAX }))
 }
 
 /// "mosq-" and 18 random letters and digits, like libmosquitto's generated ids.
@@ -308,6 +465,10 @@ fn missing_value_message(flag: &str) -> Option<&'static str> {
         "-U" | "--unsubscribe" => {
             "Error: -U argument given but no unsubscribe topic specified.\n\n"
         }
+        "-x" => "Error: -x argument given but no session expiry interval specified.\n\n",
+        "-F" => "Error: -F argument given but no format specified.\n\n",
+        "-e" => "Error: -e argument given but no response topic specified.\n\n",
+        "--rh" => "Error: --rh argument given but no retain handling specified.\n\n",
         _ => return None,
     })
 }

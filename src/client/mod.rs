@@ -12,6 +12,7 @@ mod clock;
 pub mod error;
 pub mod format;
 mod json;
+pub mod props;
 pub mod pub_cli;
 pub mod session;
 pub mod sub_cli;

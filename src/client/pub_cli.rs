@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::{ArgAction, Parser};
 
-use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console};
+use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console, Tool};
 use super::error::{ClientError, reason_string};
 use super::session::{Client, Event};
 use super::usage::pub_usage;
-use crate::protocol::QoS;
+use crate::protocol::{Properties, QoS, Version};
 
 /// libmosquitto's default limit on QoS 1/2 messages awaiting acknowledgement (`-M`).
 const MAX_INFLIGHT: usize = 20;
@@ -78,16 +78,16 @@ pub struct PubConfig {
     pub source: Option<Source>,
     pub qos: QoS,
     pub retain: bool,
+    /// `-D publish ...`.
+    pub publish_properties: Properties,
 }
 
 /// Reads a command line (without the program name) as mosquitto_pub would.
 pub fn parse_args(args: &[OsString]) -> Result<PubConfig, ArgError> {
-    let args = PubArgs::try_parse_from(args).map_err(|e| cli::from_clap(e, args))?;
-    if args.common.help {
-        return Err(ArgError::Help);
-    }
-    if args.common.version {
-        return Err(ArgError::Version);
+    let (args, properties, forces_v5) =
+        cli::parse_command_line::<PubArgs>(args, |a| a.common.help_or_version())?;
+    if let Some(stop) = args.common.help_or_version() {
+        return Err(stop);
     }
     let sources = args.message.len()
         + args.file.len()
@@ -113,8 +113,11 @@ pub fn parse_args(args: &[OsString]) -> Result<PubConfig, ArgError> {
         None
     };
     let qos = args.common.qos.unwrap_or_default();
+    let client = args.common.finish(Tool::Pub, properties, forces_v5)?;
+    client.properties.check(client.quiet)?;
     Ok(PubConfig {
-        client: args.common.finish()?,
+        publish_properties: client.properties.publish.to_properties(),
+        client,
         topic: args.topic,
         source,
         qos,
@@ -170,8 +173,13 @@ pub fn run(argv: &[OsString], stdin: Box<dyn Read + Send>, console: &Console) ->
         let e = ArgError::WithHelp("Error: Both topic and message must be supplied.\n".into());
         return console.arg_error(&e, &program, &usage);
     };
-    if let Err(e) = config.client.check_credentials() {
+    let checks = config.client.check_id("Error: Invalid id.\n");
+    if let Err(e) = checks.and_then(|()| config.client.check_credentials()) {
         return console.arg_error(&e, &program, &usage);
+    }
+    if let Some(text) = config.client.unsupported_connect_properties() {
+        console.err(&text);
+        return 1;
     }
     if config.client.connect.port == 0 {
         // mosquitto takes port 0 to mean a unix socket named after the host, which midge's
@@ -189,16 +197,20 @@ pub fn run(argv: &[OsString], stdin: Box<dyn Read + Send>, console: &Console) ->
         Some(stdin) if lines => publish_lines(&mut client, &config, topic, stdin, &report),
         _ => publish_one(&mut client, &config, topic, payload, &report),
     };
+    // The work is done (or refused locally); a failure to say goodbye changes nothing.
+    let goodbye = |client: &mut Client| {
+        let properties = config.client.properties.disconnect.to_properties();
+        let _ = client.disconnect_with(0, properties);
+    };
     match result {
         Ok(()) => {
-            // The work is done; a failure to say goodbye changes nothing for the caller.
-            let _ = client.disconnect(0);
+            goodbye(&mut client);
             0
         }
         Err(e @ (ClientError::InvalidTopic | ClientError::QosNotSupported)) if !lines => {
             // mosquitto_pub reports these, disconnects cleanly, and still exits 0...
             report(&format!("{e}\n"));
-            let _ = client.disconnect(0);
+            goodbye(&mut client);
             0
         }
         Err(e @ (ClientError::InvalidTopic | ClientError::QosNotSupported)) => {
@@ -231,7 +243,7 @@ fn publish_one(
     payload: Bytes,
     report: &dyn Fn(&str),
 ) -> Result<(), ClientError> {
-    client.publish(topic, payload, config.qos, config.retain)?;
+    send(client, config, topic, payload, &mut true)?;
     while client.inflight() > 0 {
         if let Some(event) = client.poll(None)? {
             warn_if_refused(&event, report);
@@ -268,12 +280,11 @@ fn publish_lines(
         }
     });
     let mut end_of_input = false;
+    let mut first = true;
     loop {
         while !end_of_input && client.inflight() < MAX_INFLIGHT {
             match lines.try_recv() {
-                Ok(line) => {
-                    client.publish(topic, Bytes::from(line), config.qos, config.retain)?;
-                }
+                Ok(line) => send(client, config, topic, Bytes::from(line), &mut first)?,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => end_of_input = true,
             }
@@ -287,6 +298,30 @@ fn publish_lines(
             warn_if_refused(&event, report);
         }
     }
+}
+
+/// Publishes as mosquitto_pub's my_publish does: with the `-D publish` properties, and by
+/// topic alias alone once the first message has set the alias up.
+fn send(
+    client: &mut Client,
+    config: &PubConfig,
+    topic: &str,
+    payload: Bytes,
+    first: &mut bool,
+) -> Result<(), ClientError> {
+    let properties = &config.publish_properties;
+    if client.version() != Version::V5 && !properties.is_empty() {
+        // `-D` then `-V 311`: libmosquitto refuses, and mosquitto_pub says nothing.
+        return Ok(());
+    }
+    let topic = if properties.topic_alias.is_some() && !*first {
+        ""
+    } else {
+        topic
+    };
+    *first = false;
+    client.publish_with(topic, payload, config.qos, config.retain, properties)?;
+    Ok(())
 }
 
 /// MQTT 5 brokers can refuse a publish in PUBACK or PUBREC; mosquitto_pub warns and goes on.
