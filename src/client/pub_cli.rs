@@ -50,7 +50,7 @@ pub struct PubArgs {
     pub retain: bool,
 }
 
-fn pub_topic(s: &str) -> Result<String, BadValue> {
+pub(crate) fn pub_topic(s: &str) -> Result<String, BadValue> {
     if cli::is_valid_pub_topic(s) {
         Ok(s.to_string())
     } else {
@@ -68,6 +68,73 @@ pub enum Source {
     StdinLines,
     Stdin,
     Null,
+}
+
+impl Source {
+    /// The one source the flags name (None: no flag), or mosquitto's complaint about several.
+    pub(crate) fn chosen(
+        message: Vec<OsString>,
+        file: Vec<PathBuf>,
+        stdin_line: u8,
+        stdin_file: u8,
+        null_message: u8,
+    ) -> Result<Option<Source>, ArgError> {
+        let count = message.len()
+            + file.len()
+            + usize::from(stdin_line)
+            + usize::from(stdin_file)
+            + usize::from(null_message);
+        if count > 1 {
+            return Err(ArgError::Usage(
+                "Error: Only one type of message can be sent at once.\n\n".into(),
+            ));
+        }
+        Ok(if let Some(message) = message.into_iter().next() {
+            Some(Source::Message(message.into_vec()))
+        } else if let Some(file) = file.into_iter().next() {
+            Some(Source::File(file))
+        } else if stdin_line > 0 {
+            Some(Source::StdinLines)
+        } else if stdin_file > 0 {
+            Some(Source::Stdin)
+        } else if null_message > 0 {
+            Some(Source::Null)
+        } else {
+            None
+        })
+    }
+
+    /// The payload to send (empty for -l, whose lines come later); None after reporting why
+    /// it cannot be read. Takes stdin for -s.
+    pub(crate) fn load(
+        source: Option<&Source>,
+        stdin: &mut Option<Box<dyn Read + Send>>,
+        report: &dyn Fn(&str),
+    ) -> Option<Bytes> {
+        match source {
+            Some(Source::Message(m)) => Some(Bytes::from(m.clone())),
+            Some(Source::Null) | Some(Source::StdinLines) | None => Some(Bytes::new()),
+            Some(Source::Stdin) => {
+                let mut all = Vec::new();
+                let read = stdin.take().map(|mut s| s.read_to_end(&mut all));
+                if !matches!(read, Some(Ok(n)) if n > 0) {
+                    report("Error: Zero length input.\n");
+                    report("Error loading input from stdin.\n");
+                    return None;
+                }
+                Some(Bytes::from(all))
+            }
+            Some(Source::File(path)) => match std::fs::read(path) {
+                Ok(contents) => Some(Bytes::from(contents)),
+                Err(_) => {
+                    let name = path.display();
+                    report(&format!("Error: Unable to open file \"{name}\".\n"));
+                    report(&format!("Error loading input file \"{name}\".\n"));
+                    None
+                }
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -89,29 +156,13 @@ pub fn parse_args(args: &[OsString]) -> Result<PubConfig, ArgError> {
     if let Some(stop) = args.common.help_or_version() {
         return Err(stop);
     }
-    let sources = args.message.len()
-        + args.file.len()
-        + usize::from(args.stdin_line)
-        + usize::from(args.stdin_file)
-        + usize::from(args.null_message);
-    if sources > 1 {
-        return Err(ArgError::Usage(
-            "Error: Only one type of message can be sent at once.\n\n".into(),
-        ));
-    }
-    let source = if let Some(message) = args.message.into_iter().next() {
-        Some(Source::Message(message.into_vec()))
-    } else if let Some(file) = args.file.into_iter().next() {
-        Some(Source::File(file))
-    } else if args.stdin_line > 0 {
-        Some(Source::StdinLines)
-    } else if args.stdin_file > 0 {
-        Some(Source::Stdin)
-    } else if args.null_message > 0 {
-        Some(Source::Null)
-    } else {
-        None
-    };
+    let source = Source::chosen(
+        args.message,
+        args.file,
+        args.stdin_line,
+        args.stdin_file,
+        args.null_message,
+    )?;
     let qos = args.common.qos.unwrap_or_default();
     let client = args.common.finish(Tool::Pub, properties, forces_v5)?;
     client.properties.check(client.quiet)?;
@@ -146,28 +197,8 @@ pub fn run(argv: &[OsString], stdin: Box<dyn Read + Send>, console: &Console) ->
         }
     };
     let mut stdin = Some(stdin);
-    let payload = match &config.source {
-        Some(Source::Message(m)) => Bytes::from(m.clone()),
-        Some(Source::Null) | Some(Source::StdinLines) | None => Bytes::new(),
-        Some(Source::Stdin) => {
-            let mut all = Vec::new();
-            let read = stdin.take().map(|mut s| s.read_to_end(&mut all));
-            if !matches!(read, Some(Ok(n)) if n > 0) {
-                report("Error: Zero length input.\n");
-                report("Error loading input from stdin.\n");
-                return 1;
-            }
-            Bytes::from(all)
-        }
-        Some(Source::File(path)) => match std::fs::read(path) {
-            Ok(contents) => Bytes::from(contents),
-            Err(_) => {
-                let name = path.display();
-                report(&format!("Error: Unable to open file \"{name}\".\n"));
-                report(&format!("Error loading input file \"{name}\".\n"));
-                return 1;
-            }
-        },
+    let Some(payload) = Source::load(config.source.as_ref(), &mut stdin, &report) else {
+        return 1;
     };
     let (Some(topic), Some(source)) = (&config.topic, &config.source) else {
         let e = ArgError::WithHelp("Error: Both topic and message must be supplied.\n".into());

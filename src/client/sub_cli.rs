@@ -134,7 +134,7 @@ fn message_count(s: &str) -> Result<u32, BadValue> {
         .ok_or_else(|| BadValue(format!("Error: Invalid message count \"{count}\".\n\n")))
 }
 
-fn timeout(s: &str) -> Result<u32, BadValue> {
+pub(crate) fn timeout(s: &str) -> Result<u32, BadValue> {
     let seconds = cli::atoi(s);
     u32::try_from(seconds)
         .ok()
