@@ -28,6 +28,12 @@ pub use session::{Client, ConnectOptions, Event, Logger};
 #[cfg(test)]
 mod cli_tests;
 #[cfg(test)]
+mod format_tests;
+#[cfg(test)]
+mod props_tests;
+#[cfg(test)]
+mod rr_tests;
+#[cfg(test)]
 mod run_tests;
 #[cfg(test)]
 mod session_tests;
