@@ -14,9 +14,10 @@ use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser};
 
+pub use super::clap_words::from_clap;
+pub use super::cnum::{atoi, strtol_base0};
 use super::props::{self, PropertyArgs, Value};
 use super::session::{ConnectOptions, Logger};
 use crate::protocol::{ByteStr, QoS, Version, Will, topic};
@@ -318,33 +319,6 @@ fn session_expiry(s: &str) -> Result<u32, BadValue> {
     }
 }
 
-/// C's `strtol(s, &end, 0)` when it must read all of `s`: None if anything is left over.
-/// Saturates at the `long` limits as glibc does.
-pub fn strtol_base0(s: &str) -> Option<i64> {
-    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, s) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) = if let Some(hex) = s.strip_prefix("0x").or(s.strip_prefix("0X")) {
-        // "0x" with no hex digit after it reads as 0 and leaves the "x" over.
-        (16, hex)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (8, &s[1..])
-    } else {
-        (10, s)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = digits.chars().fold(0i128, |n, c| {
-        (n * i128::from(radix) + i128::from(c.to_digit(radix).unwrap_or(0))).min(1 << 64)
-    });
-    let value = if negative { -magnitude } else { magnitude };
-    Some(i64::try_from(value).unwrap_or(if negative { i64::MIN } else { i64::MAX }))
-}
-
 /// "mosq-" and 18 random letters and digits, like libmosquitto's generated ids.
 fn random_client_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -355,24 +329,6 @@ fn random_client_id() -> String {
         .take(18)
         .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
     format!("mosq-{}", chars.collect::<String>())
-}
-
-/// C's `atoi` (glibc: `(int)strtol(s, NULL, 10)`), which mosquitto uses for every number.
-pub fn atoi(s: &str) -> i32 {
-    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let magnitude = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| {
-            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    // The truncation is C's, from long to int.
-    (if negative { -magnitude } else { magnitude }) as i32
 }
 
 fn port(s: &str) -> Result<u16, BadValue> {
@@ -434,82 +390,6 @@ fn will_topic(s: &str) -> Result<String, BadValue> {
         Err(BadValue(format!(
             "Error: Invalid will topic '{s}', does it contain '+' or '#'?\n"
         )))
-    }
-}
-
-/// mosquitto's message for a value flag given last, with no value after it.
-fn missing_value_message(flag: &str) -> Option<&'static str> {
-    Some(match flag {
-        "-h" | "--host" => "Error: -h argument given but no host specified.\n\n",
-        "-p" | "--port" => "Error: -p argument given but no port specified.\n\n",
-        "-q" | "--qos" => "Error: -q argument given but no QoS specified.\n\n",
-        "-i" | "--id" => "Error: -i argument given but no id specified.\n\n",
-        "-I" | "--id-prefix" => "Error: -I argument given but no id prefix specified.\n\n",
-        "-u" | "--username" => "Error: -u argument given but no username specified.\n\n",
-        "-P" | "--pw" => "Error: -P argument given but no password specified.\n\n",
-        "-k" | "--keepalive" => "Error: -k argument given but no keepalive specified.\n\n",
-        "-V" | "--protocol-version" => {
-            "Error: --protocol-version argument given but no version specified.\n\n"
-        }
-        "--will-topic" => "Error: --will-topic argument given but no will topic specified.\n\n",
-        "--will-payload" => {
-            "Error: --will-payload argument given but no will payload specified.\n\n"
-        }
-        "--will-qos" => "Error: --will-qos argument given but no will QoS specified.\n\n",
-        "-t" | "--topic" => "Error: -t argument given but no topic specified.\n\n",
-        "-m" | "--message" => "Error: -m argument given but no message specified.\n\n",
-        "-f" | "--file" => "Error: -f argument given but no file specified.\n\n",
-        "-C" => "Error: -C argument given but no count specified.\n\n",
-        "-W" => "Error: -W argument given but no timeout specified.\n\n",
-        "-T" | "--filter-out" => "Error: -T argument given but no topic filter specified.\n\n",
-        "-U" | "--unsubscribe" => {
-            "Error: -U argument given but no unsubscribe topic specified.\n\n"
-        }
-        "-x" => "Error: -x argument given but no session expiry interval specified.\n\n",
-        "-F" => "Error: -F argument given but no format specified.\n\n",
-        "-e" => "Error: -e argument given but no response topic specified.\n\n",
-        "--rh" => "Error: --rh argument given but no retain handling specified.\n\n",
-        _ => return None,
-    })
-}
-
-/// Rewords a clap error about `args` the way mosquitto's parser would have reported it.
-pub fn from_clap(err: clap::Error, args: &[OsString]) -> ArgError {
-    // The flag clap complains about, e.g. "-q" out of "-q <QOS>" or "--qos <QOS>".
-    let flag = match err.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => s.split([' ', '=']).next().unwrap_or("").to_string(),
-        _ => String::new(),
-    };
-    // mosquitto reads left to right and stops at --help or --version: those win over any
-    // error that comes after them.
-    let position = |token: &str| args.iter().position(|a| a.as_os_str() == token);
-    let failed_at = match err.get(ContextKind::InvalidValue) {
-        // A refused value: clap names its flag by the long name, so find the value instead.
-        Some(ContextValue::String(value)) if !value.is_empty() => position(value),
-        _ => position(&flag),
-    }
-    .unwrap_or(args.len());
-    match (position("--help"), position("--version")) {
-        (Some(h), v) if h < failed_at && v.is_none_or(|v| h < v) => return ArgError::Help,
-        (_, Some(v)) if v < failed_at => return ArgError::Version,
-        _ => {}
-    }
-    if let Some(bad) = err.source().and_then(|s| s.downcast_ref::<BadValue>()) {
-        return ArgError::Usage(bad.0.clone());
-    }
-    match err.kind() {
-        ErrorKind::InvalidUtf8 => {
-            let short = missing_value_message(&flag)
-                .and_then(|m| m.strip_prefix("Error: "))
-                .and_then(|m| m.split(' ').next())
-                .unwrap_or(&flag);
-            ArgError::Usage(format!("Error: Malformed UTF-8 in {short} argument.\n\n"))
-        }
-        ErrorKind::InvalidValue | ErrorKind::NoEquals => match missing_value_message(&flag) {
-            Some(message) => usage(message),
-            None => ArgError::Usage(format!("Error: Unknown option '{flag}'.\n")),
-        },
-        _ => ArgError::Usage(format!("Error: Unknown option '{flag}'.\n")),
     }
 }
 

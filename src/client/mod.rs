@@ -9,8 +9,10 @@
 //! - [`cli`]: what the tools share: connection flags, argument errors, the console.
 //! - [`props`]: `-D` MQTT 5 properties; [`format`]: how messages are printed (`-F`).
 
+mod clap_words;
 pub mod cli;
 mod clock;
+mod cnum;
 pub mod error;
 pub mod format;
 mod json;

@@ -13,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use bytes::Bytes;
 
 use super::cli::ArgError;
+use super::cnum::atol;
 use crate::protocol::{ByteStr, Properties};
 
 /// The packets `-D` accepts by name (mosquitto_string_to_command in 2.0.11: no SUBACK,
@@ -367,26 +368,6 @@ pub const RESPONSE_TOPIC: u8 = id::RESPONSE_TOPIC;
 
 fn usage(message: String) -> ArgError {
     ArgError::Usage(message)
-}
-
-/// glibc's `atol`: leading blanks, a sign, digits; saturates at the `long` limits.
-pub fn atol(s: &[u8]) -> i64 {
-    let start = s
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .unwrap_or(s.len());
-    let s = &s[start..];
-    let (negative, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let magnitude = digits
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0i128, |n, d| (n * 10 + i128::from(d - b'0')).min(1 << 64));
-    let value = if negative { -magnitude } else { magnitude };
-    i64::try_from(value).unwrap_or(if negative { i64::MIN } else { i64::MAX })
 }
 
 /// Reads one `-D` group from `words` (the words after `-D`): returns the command's list to add

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use super::cli::{ArgError, strtol_base0};
-use super::props::atol;
+use super::cnum::atol;
 use super::{pub_cli, rr_cli, sub_cli};
 use crate::protocol::{ByteStr, Version};
 
