@@ -7,18 +7,20 @@
 //! `atoi`: "abc" is 0 and "7x" is 7.
 
 use std::error::Error;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use clap::Args;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser};
 
+pub use super::clap_words::from_clap;
+pub use super::cnum::{atoi, strtol_base0};
+use super::props::{self, PropertyArgs, Value};
 use super::session::{ConnectOptions, Logger};
-use crate::protocol::{ByteStr, Properties, QoS, Version, Will, topic};
+use crate::protocol::{ByteStr, QoS, Version, Will, topic};
 
 /// A command line that mosquitto's clients would refuse, and how they report it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,23 +87,93 @@ pub struct CommonArgs {
     pub will_qos: Option<QoS>,
     #[arg(long = "will-retain")]
     pub will_retain: bool,
+    #[arg(short = 'x', allow_hyphen_values = true, value_parser = session_expiry)]
+    pub session_expiry: Option<u32>,
     #[arg(long = "help")]
     pub help: bool,
     #[arg(long = "version")]
     pub version: bool,
 }
 
-/// The connection and console settings both tools derive from [`CommonArgs`].
+impl CommonArgs {
+    /// `--help` or `--version`, when given.
+    pub fn help_or_version(&self) -> Option<ArgError> {
+        if self.help {
+            Some(ArgError::Help)
+        } else if self.version {
+            Some(ArgError::Version)
+        } else {
+            None
+        }
+    }
+}
+
+/// The connection and console settings the tools derive from [`CommonArgs`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub connect: ConnectOptions,
     pub debug: bool,
     pub quiet: bool,
+    /// `-D`: CONNECT's and the will's are already in `connect`; the rest go out with their
+    /// packets.
+    pub properties: PropertyArgs,
+}
+
+/// Which tool reads the command line: they differ in defaults and in a few messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    Pub,
+    Sub,
+    Rr,
+}
+
+/// Reads a command line with `T`'s flags plus `-D` groups. mosquitto reads left to right and
+/// stops at the first problem (or at `--help` / `--version`), so a bad `-D` is reported only
+/// when nothing before it is wrong.
+pub fn parse_command_line<T: Parser>(
+    args: &[OsString],
+    help_or_version: impl Fn(&T) -> Option<ArgError>,
+) -> Result<(T, PropertyArgs, bool), ArgError> {
+    let command = T::command();
+    let takes_value = |word: &OsStr| {
+        command.get_arguments().any(|arg| {
+            let named = arg
+                .get_short()
+                .is_some_and(|c| word == format!("-{c}").as_str())
+                || arg
+                    .get_long()
+                    .is_some_and(|l| word == format!("--{l}").as_str());
+            named && arg.get_action().takes_values()
+        })
+    };
+    let split = props::split(args, &takes_value);
+    if let Some((before, error)) = split.error {
+        let earlier = &split.rest[..before];
+        let parsed = T::try_parse_from(earlier).map_err(|e| from_clap(e, earlier))?;
+        return Err(help_or_version(&parsed).unwrap_or(error));
+    }
+    let parsed = T::try_parse_from(&split.rest).map_err(|e| from_clap(e, &split.rest))?;
+    Ok((parsed, split.properties, split.forces_v5))
+}
+
+impl Tool {
+    fn default_version(self) -> Version {
+        match self {
+            Tool::Rr => Version::V5,
+            Tool::Pub | Tool::Sub => Version::V311,
+        }
+    }
 }
 
 impl CommonArgs {
     /// mosquitto's checks once the whole command line is read (client_config_load).
-    pub fn finish(self) -> Result<ClientConfig, ArgError> {
+    /// `forces_v5`: a `-D` came after any `-V`.
+    pub fn finish(
+        self,
+        tool: Tool,
+        mut properties: PropertyArgs,
+        forces_v5: bool,
+    ) -> Result<ClientConfig, ArgError> {
         if self.id.is_some() && self.id_prefix.is_some() {
             return Err(usage(
                 "Error: -i and -I argument cannot be used together.\n\n",
@@ -117,25 +189,35 @@ impl CommonArgs {
                 "Error: Will retain given, but no will topic given.\n",
             ));
         }
-        let version = self.protocol_version.unwrap_or(Version::V311);
+        let version = match self.protocol_version {
+            _ if forces_v5 => Version::V5,
+            Some(version) => version,
+            None => tool.default_version(),
+        };
         let clean_session = !self.disable_clean_session;
-        let mut properties = Properties::default();
         let no_fixed_id = self.id_prefix.is_some() || self.id.is_none();
-        if !clean_session {
-            if version == Version::V5 {
-                // -c means a session that never expires.
-                if no_fixed_id {
-                    return Err(usage(
-                        "Error: You must provide a client id if you are using an infinite \
-                         session expiry interval.\n",
-                    ));
-                }
-                properties.session_expiry_interval = Some(u32::MAX);
-            } else if no_fixed_id {
+        if version == Version::V5 {
+            // -c alone means a session that never expires; -x says otherwise.
+            let expiry = match self.session_expiry {
+                None if !clean_session => u32::MAX,
+                other => other.unwrap_or(0),
+            };
+            if expiry == u32::MAX && no_fixed_id {
                 return Err(usage(
-                    "Error: You must provide a client id if you are using the -c option.\n",
+                    "Error: You must provide a client id if you are using an infinite \
+                     session expiry interval.\n",
                 ));
             }
+            if expiry > 0 {
+                let expiry = Value::Number(expiry);
+                properties
+                    .connect
+                    .push(props::SESSION_EXPIRY_INTERVAL, expiry);
+            }
+        } else if !clean_session && no_fixed_id {
+            return Err(usage(
+                "Error: You must provide a client id if you are using the -c option.\n",
+            ));
         }
         let client_id = match (self.id, self.id_prefix) {
             (Some(id), _) => id,
@@ -149,7 +231,7 @@ impl CommonArgs {
             payload: Bytes::from(self.will_payload.unwrap_or_default().into_vec()),
             qos: self.will_qos.unwrap_or_default(),
             retain: self.will_retain,
-            properties: Properties::default(),
+            properties: properties.will.to_properties(),
         });
         Ok(ClientConfig {
             connect: ConnectOptions {
@@ -162,10 +244,11 @@ impl CommonArgs {
                 username: self.username,
                 password: self.password.map(|p| Bytes::from(p.into_vec())),
                 will,
-                properties,
+                properties: properties.connect.to_properties(),
             },
             debug: self.debug,
             quiet: self.quiet,
+            properties,
         })
     }
 }
@@ -175,6 +258,12 @@ impl ClientConfig {
     /// (checked by the tools after the command line, in client_opts_set).
     pub fn check_credentials(&self) -> Result<(), ArgError> {
         let c = &self.connect;
+        // libmosquitto will not put will properties in an MQTT 3 CONNECT.
+        if c.version != Version::V5 && c.will.is_some() && !self.properties.will.is_empty() {
+            return Err(ArgError::Plain(
+                self.unless_quiet("Error: Problem setting will.\n"),
+            ));
+        }
         if c.version != Version::V5 && c.password.is_some() && c.username.is_none() {
             return Err(ArgError::Plain(
                 "Error: Problem setting username and/or password.\n".into(),
@@ -184,8 +273,50 @@ impl ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// `-D connect ...` then `-V 311`: libmosquitto refuses to connect at all. The line to
+    /// print (exit code 1), if so.
+    pub fn unsupported_connect_properties(&self) -> Option<String> {
+        let v3 = self.connect.version != Version::V5;
+        (v3 && !self.properties.connect.is_empty())
+            .then(|| self.unless_quiet("Unable to connect (This feature is not supported.).\n"))
+    }
+
+    /// `-c` with a session that expires and no `-i`: libmosquitto cannot make a client without
+    /// an id that keeps its session. `message` is the tool's wording.
+    pub fn check_id(&self, message: &str) -> Result<(), ArgError> {
+        if !self.connect.clean_session && self.connect.client_id.is_empty() {
+            return Err(ArgError::Plain(self.unless_quiet(message)));
+        }
+        Ok(())
+    }
+
+    fn unless_quiet(&self, text: &str) -> String {
+        if self.quiet {
+            String::new()
+        } else {
+            text.to_string()
+        }
+    }
+}
+
 fn usage(message: &str) -> ArgError {
     ArgError::Usage(message.to_string())
+}
+
+/// `-x`: seconds, or -1, 4294967295 or ∞ for a session that never expires. Read with
+/// `strtol(s, NULL, 0)`, so hexadecimal and octal work too, but the whole word must be a number.
+fn session_expiry(s: &str) -> Result<u32, BadValue> {
+    if s == "∞" {
+        return Ok(u32::MAX);
+    }
+    let value = strtol_base0(s)
+        .ok_or_else(|| BadValue("Error: session-expiry-interval not a number.\n\n".into()))?;
+    match value {
+        -1 => Ok(u32::MAX),
+        v => u32::try_from(v)
+            .map_err(|_| BadValue("Error: session-expiry-interval out of range.\n\n".into())),
+    }
 }
 
 /// "mosq-" and 18 random letters and digits, like libmosquitto's generated ids.
@@ -198,24 +329,6 @@ fn random_client_id() -> String {
         .take(18)
         .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
     format!("mosq-{}", chars.collect::<String>())
-}
-
-/// C's `atoi` (glibc: `(int)strtol(s, NULL, 10)`), which mosquitto uses for every number.
-pub fn atoi(s: &str) -> i32 {
-    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let magnitude = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| {
-            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    // The truncation is C's, from long to int.
-    (if negative { -magnitude } else { magnitude }) as i32
 }
 
 fn port(s: &str) -> Result<u16, BadValue> {
@@ -277,78 +390,6 @@ fn will_topic(s: &str) -> Result<String, BadValue> {
         Err(BadValue(format!(
             "Error: Invalid will topic '{s}', does it contain '+' or '#'?\n"
         )))
-    }
-}
-
-/// mosquitto's message for a value flag given last, with no value after it.
-fn missing_value_message(flag: &str) -> Option<&'static str> {
-    Some(match flag {
-        "-h" | "--host" => "Error: -h argument given but no host specified.\n\n",
-        "-p" | "--port" => "Error: -p argument given but no port specified.\n\n",
-        "-q" | "--qos" => "Error: -q argument given but no QoS specified.\n\n",
-        "-i" | "--id" => "Error: -i argument given but no id specified.\n\n",
-        "-I" | "--id-prefix" => "Error: -I argument given but no id prefix specified.\n\n",
-        "-u" | "--username" => "Error: -u argument given but no username specified.\n\n",
-        "-P" | "--pw" => "Error: -P argument given but no password specified.\n\n",
-        "-k" | "--keepalive" => "Error: -k argument given but no keepalive specified.\n\n",
-        "-V" | "--protocol-version" => {
-            "Error: --protocol-version argument given but no version specified.\n\n"
-        }
-        "--will-topic" => "Error: --will-topic argument given but no will topic specified.\n\n",
-        "--will-payload" => {
-            "Error: --will-payload argument given but no will payload specified.\n\n"
-        }
-        "--will-qos" => "Error: --will-qos argument given but no will QoS specified.\n\n",
-        "-t" | "--topic" => "Error: -t argument given but no topic specified.\n\n",
-        "-m" | "--message" => "Error: -m argument given but no message specified.\n\n",
-        "-f" | "--file" => "Error: -f argument given but no file specified.\n\n",
-        "-C" => "Error: -C argument given but no count specified.\n\n",
-        "-W" => "Error: -W argument given but no timeout specified.\n\n",
-        "-T" | "--filter-out" => "Error: -T argument given but no topic filter specified.\n\n",
-        "-U" | "--unsubscribe" => {
-            "Error: -U argument given but no unsubscribe topic specified.\n\n"
-        }
-        _ => return None,
-    })
-}
-
-/// Rewords a clap error about `args` the way mosquitto's parser would have reported it.
-pub fn from_clap(err: clap::Error, args: &[OsString]) -> ArgError {
-    // The flag clap complains about, e.g. "-q" out of "-q <QOS>" or "--qos <QOS>".
-    let flag = match err.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => s.split([' ', '=']).next().unwrap_or("").to_string(),
-        _ => String::new(),
-    };
-    // mosquitto reads left to right and stops at --help or --version: those win over any
-    // error that comes after them.
-    let position = |token: &str| args.iter().position(|a| a.as_os_str() == token);
-    let failed_at = match err.get(ContextKind::InvalidValue) {
-        // A refused value: clap names its flag by the long name, so find the value instead.
-        Some(ContextValue::String(value)) if !value.is_empty() => position(value),
-        _ => position(&flag),
-    }
-    .unwrap_or(args.len());
-    match (position("--help"), position("--version")) {
-        (Some(h), v) if h < failed_at && v.is_none_or(|v| h < v) => return ArgError::Help,
-        (_, Some(v)) if v < failed_at => return ArgError::Version,
-        _ => {}
-    }
-    if let Some(bad) = err.source().and_then(|s| s.downcast_ref::<BadValue>()) {
-        return ArgError::Usage(bad.0.clone());
-    }
-    match err.kind() {
-        ErrorKind::InvalidUtf8 => {
-            let short = missing_value_message(&flag)
-                .and_then(|m| m.strip_prefix("Error: "))
-                .and_then(|m| m.split(' ').next())
-                .unwrap_or(&flag);
-            ArgError::Usage(format!("Error: Malformed UTF-8 in {short} argument.\n\n"))
-        }
-        ErrorKind::InvalidValue | ErrorKind::NoEquals => match missing_value_message(&flag) {
-            Some(message) => usage(message),
-            None => ArgError::Usage(format!("Error: Unknown option '{flag}'.\n")),
-        },
-        _ => ArgError::Usage(format!("Error: Unknown option '{flag}'.\n")),
     }
 }
 

@@ -5,8 +5,9 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use super::cli::{ArgError, atoi};
+use super::format::format_message;
 use super::pub_cli::{self, Source};
-use super::sub_cli::{self, format_message};
+use super::sub_cli;
 use crate::protocol::{QoS, Version};
 
 fn args(list: &[&str]) -> Vec<OsString> {
@@ -322,7 +323,8 @@ fn sub_reads_its_flags() {
     assert_eq!(config.filter_out, ["a/x"]);
     assert_eq!(config.unsubscribe, ["c", "d"]);
     assert_eq!(config.qos, QoS::AtLeastOnce);
-    assert!(config.verbose && !config.eol && config.no_retain && config.exit_after_subscribe);
+    assert!(config.output.verbose && !config.output.eol);
+    assert!(config.no_retain && config.exit_after_subscribe);
     assert_eq!(config.count, Some(3));
     assert_eq!(config.timeout, Some(Duration::from_secs(10)));
     // -C below 20 caps what an MQTT 5 broker may send ahead, as mosquitto_sub does.

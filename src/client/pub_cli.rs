@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::{ArgAction, Parser};
 
-use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console};
+use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console, Tool};
 use super::error::{ClientError, reason_string};
 use super::session::{Client, Event};
 use super::usage::pub_usage;
-use crate::protocol::QoS;
+use crate::protocol::{Properties, QoS, Version};
 
 /// libmosquitto's default limit on QoS 1/2 messages awaiting acknowledgement (`-M`).
 const MAX_INFLIGHT: usize = 20;
@@ -50,7 +50,7 @@ pub struct PubArgs {
     pub retain: bool,
 }
 
-fn pub_topic(s: &str) -> Result<String, BadValue> {
+pub(crate) fn pub_topic(s: &str) -> Result<String, BadValue> {
     if cli::is_valid_pub_topic(s) {
         Ok(s.to_string())
     } else {
@@ -70,6 +70,73 @@ pub enum Source {
     Null,
 }
 
+impl Source {
+    /// The one source the flags name (None: no flag), or mosquitto's complaint about several.
+    pub(crate) fn chosen(
+        message: Vec<OsString>,
+        file: Vec<PathBuf>,
+        stdin_line: u8,
+        stdin_file: u8,
+        null_message: u8,
+    ) -> Result<Option<Source>, ArgError> {
+        let count = message.len()
+            + file.len()
+            + usize::from(stdin_line)
+            + usize::from(stdin_file)
+            + usize::from(null_message);
+        if count > 1 {
+            return Err(ArgError::Usage(
+                "Error: Only one type of message can be sent at once.\n\n".into(),
+            ));
+        }
+        Ok(if let Some(message) = message.into_iter().next() {
+            Some(Source::Message(message.into_vec()))
+        } else if let Some(file) = file.into_iter().next() {
+            Some(Source::File(file))
+        } else if stdin_line > 0 {
+            Some(Source::StdinLines)
+        } else if stdin_file > 0 {
+            Some(Source::Stdin)
+        } else if null_message > 0 {
+            Some(Source::Null)
+        } else {
+            None
+        })
+    }
+
+    /// The payload to send (empty for -l, whose lines come later); None after reporting why
+    /// it cannot be read. Takes stdin for -s.
+    pub(crate) fn load(
+        source: Option<&Source>,
+        stdin: &mut Option<Box<dyn Read + Send>>,
+        report: &dyn Fn(&str),
+    ) -> Option<Bytes> {
+        match source {
+            Some(Source::Message(m)) => Some(Bytes::from(m.clone())),
+            Some(Source::Null) | Some(Source::StdinLines) | None => Some(Bytes::new()),
+            Some(Source::Stdin) => {
+                let mut all = Vec::new();
+                let read = stdin.take().map(|mut s| s.read_to_end(&mut all));
+                if !matches!(read, Some(Ok(n)) if n > 0) {
+                    report("Error: Zero length input.\n");
+                    report("Error loading input from stdin.\n");
+                    return None;
+                }
+                Some(Bytes::from(all))
+            }
+            Some(Source::File(path)) => match std::fs::read(path) {
+                Ok(contents) => Some(Bytes::from(contents)),
+                Err(_) => {
+                    let name = path.display();
+                    report(&format!("Error: Unable to open file \"{name}\".\n"));
+                    report(&format!("Error loading input file \"{name}\".\n"));
+                    None
+                }
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PubConfig {
     pub client: ClientConfig,
@@ -78,43 +145,30 @@ pub struct PubConfig {
     pub source: Option<Source>,
     pub qos: QoS,
     pub retain: bool,
+    /// `-D publish ...`.
+    pub publish_properties: Properties,
 }
 
 /// Reads a command line (without the program name) as mosquitto_pub would.
 pub fn parse_args(args: &[OsString]) -> Result<PubConfig, ArgError> {
-    let args = PubArgs::try_parse_from(args).map_err(|e| cli::from_clap(e, args))?;
-    if args.common.help {
-        return Err(ArgError::Help);
+    let (args, properties, forces_v5) =
+        cli::parse_command_line::<PubArgs>(args, |a| a.common.help_or_version())?;
+    if let Some(stop) = args.common.help_or_version() {
+        return Err(stop);
     }
-    if args.common.version {
-        return Err(ArgError::Version);
-    }
-    let sources = args.message.len()
-        + args.file.len()
-        + usize::from(args.stdin_line)
-        + usize::from(args.stdin_file)
-        + usize::from(args.null_message);
-    if sources > 1 {
-        return Err(ArgError::Usage(
-            "Error: Only one type of message can be sent at once.\n\n".into(),
-        ));
-    }
-    let source = if let Some(message) = args.message.into_iter().next() {
-        Some(Source::Message(message.into_vec()))
-    } else if let Some(file) = args.file.into_iter().next() {
-        Some(Source::File(file))
-    } else if args.stdin_line > 0 {
-        Some(Source::StdinLines)
-    } else if args.stdin_file > 0 {
-        Some(Source::Stdin)
-    } else if args.null_message > 0 {
-        Some(Source::Null)
-    } else {
-        None
-    };
+    let source = Source::chosen(
+        args.message,
+        args.file,
+        args.stdin_line,
+        args.stdin_file,
+        args.null_message,
+    )?;
     let qos = args.common.qos.unwrap_or_default();
+    let client = args.common.finish(Tool::Pub, properties, forces_v5)?;
+    client.properties.check(client.quiet)?;
     Ok(PubConfig {
-        client: args.common.finish()?,
+        publish_properties: client.properties.publish.to_properties(),
+        client,
         topic: args.topic,
         source,
         qos,
@@ -143,35 +197,20 @@ pub fn run(argv: &[OsString], stdin: Box<dyn Read + Send>, console: &Console) ->
         }
     };
     let mut stdin = Some(stdin);
-    let payload = match &config.source {
-        Some(Source::Message(m)) => Bytes::from(m.clone()),
-        Some(Source::Null) | Some(Source::StdinLines) | None => Bytes::new(),
-        Some(Source::Stdin) => {
-            let mut all = Vec::new();
-            let read = stdin.take().map(|mut s| s.read_to_end(&mut all));
-            if !matches!(read, Some(Ok(n)) if n > 0) {
-                report("Error: Zero length input.\n");
-                report("Error loading input from stdin.\n");
-                return 1;
-            }
-            Bytes::from(all)
-        }
-        Some(Source::File(path)) => match std::fs::read(path) {
-            Ok(contents) => Bytes::from(contents),
-            Err(_) => {
-                let name = path.display();
-                report(&format!("Error: Unable to open file \"{name}\".\n"));
-                report(&format!("Error loading input file \"{name}\".\n"));
-                return 1;
-            }
-        },
+    let Some(payload) = Source::load(config.source.as_ref(), &mut stdin, &report) else {
+        return 1;
     };
     let (Some(topic), Some(source)) = (&config.topic, &config.source) else {
         let e = ArgError::WithHelp("Error: Both topic and message must be supplied.\n".into());
         return console.arg_error(&e, &program, &usage);
     };
-    if let Err(e) = config.client.check_credentials() {
+    let checks = config.client.check_id("Error: Invalid id.\n");
+    if let Err(e) = checks.and_then(|()| config.client.check_credentials()) {
         return console.arg_error(&e, &program, &usage);
+    }
+    if let Some(text) = config.client.unsupported_connect_properties() {
+        console.err(&text);
+        return 1;
     }
     if config.client.connect.port == 0 {
         // mosquitto takes port 0 to mean a unix socket named after the host, which midge's
@@ -189,16 +228,20 @@ pub fn run(argv: &[OsString], stdin: Box<dyn Read + Send>, console: &Console) ->
         Some(stdin) if lines => publish_lines(&mut client, &config, topic, stdin, &report),
         _ => publish_one(&mut client, &config, topic, payload, &report),
     };
+    // The work is done (or refused locally); a failure to say goodbye changes nothing.
+    let goodbye = |client: &mut Client| {
+        let properties = config.client.properties.disconnect.to_properties();
+        let _ = client.disconnect_with(0, properties);
+    };
     match result {
         Ok(()) => {
-            // The work is done; a failure to say goodbye changes nothing for the caller.
-            let _ = client.disconnect(0);
+            goodbye(&mut client);
             0
         }
         Err(e @ (ClientError::InvalidTopic | ClientError::QosNotSupported)) if !lines => {
             // mosquitto_pub reports these, disconnects cleanly, and still exits 0...
             report(&format!("{e}\n"));
-            let _ = client.disconnect(0);
+            goodbye(&mut client);
             0
         }
         Err(e @ (ClientError::InvalidTopic | ClientError::QosNotSupported)) => {
@@ -231,7 +274,7 @@ fn publish_one(
     payload: Bytes,
     report: &dyn Fn(&str),
 ) -> Result<(), ClientError> {
-    client.publish(topic, payload, config.qos, config.retain)?;
+    send(client, config, topic, payload, &mut true)?;
     while client.inflight() > 0 {
         if let Some(event) = client.poll(None)? {
             warn_if_refused(&event, report);
@@ -268,12 +311,11 @@ fn publish_lines(
         }
     });
     let mut end_of_input = false;
+    let mut first = true;
     loop {
         while !end_of_input && client.inflight() < MAX_INFLIGHT {
             match lines.try_recv() {
-                Ok(line) => {
-                    client.publish(topic, Bytes::from(line), config.qos, config.retain)?;
-                }
+                Ok(line) => send(client, config, topic, Bytes::from(line), &mut first)?,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => end_of_input = true,
             }
@@ -287,6 +329,30 @@ fn publish_lines(
             warn_if_refused(&event, report);
         }
     }
+}
+
+/// Publishes as mosquitto_pub's my_publish does: with the `-D publish` properties, and by
+/// topic alias alone once the first message has set the alias up.
+fn send(
+    client: &mut Client,
+    config: &PubConfig,
+    topic: &str,
+    payload: Bytes,
+    first: &mut bool,
+) -> Result<(), ClientError> {
+    let properties = &config.publish_properties;
+    if client.version() != Version::V5 && !properties.is_empty() {
+        // `-D` then `-V 311`: libmosquitto refuses, and mosquitto_pub says nothing.
+        return Ok(());
+    }
+    let topic = if properties.topic_alias.is_some() && !*first {
+        ""
+    } else {
+        topic
+    };
+    *first = false;
+    client.publish_with(topic, payload, config.qos, config.retain, properties)?;
+    Ok(())
 }
 
 /// MQTT 5 brokers can refuse a publish in PUBACK or PUBREC; mosquitto_pub warns and goes on.

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::error::ClientError;
+use super::wire;
 use crate::protocol::{
     self, ByteStr, Connect, Disconnect, Packet, Properties, PubResp, Publish, QoS, SubAck,
     SubOptions, Subscribe, UnsubAck, Unsubscribe, Version, Will, framing, topic,
@@ -83,7 +84,11 @@ pub enum Event {
         session_present: bool,
     },
     /// A message for one of our subscriptions; already acknowledged (QoS 2: on PUBREL).
-    Message(Publish),
+    /// `property_order`: its property identifiers in wire order (see [`wire`]).
+    Message {
+        publish: Publish,
+        property_order: Vec<u8>,
+    },
     /// A QoS 1 or 2 publish of ours is finished: acknowledged, or refused with an MQTT 5
     /// reason code of 0x80 or more.
     Published {
@@ -109,8 +114,12 @@ pub struct Client {
     ping_outstanding: bool,
     /// Our QoS 1/2 publishes not yet finished, by packet id.
     outbound: HashMap<u16, QoS>,
-    /// Inbound QoS 2 messages held until PUBREL, so each is delivered once.
-    inbound_qos2: HashMap<u16, Publish>,
+    /// Inbound QoS 2 messages (and their property order) held until PUBREL, so each is
+    /// delivered once.
+    inbound_qos2: HashMap<u16, (Publish, Vec<u8>)>,
+    /// The topic alias maximum we announced in CONNECT, and the aliases the broker set.
+    alias_maximum: u16,
+    aliases: HashMap<u16, ByteStr>,
     events: VecDeque<Event>,
     maximum_qos: QoS,
     log: Option<Logger>,
@@ -150,6 +159,8 @@ impl Client {
             ping_outstanding: false,
             outbound: HashMap::new(),
             inbound_qos2: HashMap::new(),
+            alias_maximum: 0,
+            aliases: HashMap::new(),
             events: VecDeque::new(),
             maximum_qos: QoS::ExactlyOnce,
             log,
@@ -176,6 +187,7 @@ impl Client {
         self.ping_outstanding = false;
         self.outbound.clear();
         self.inbound_qos2.clear();
+        self.aliases.clear();
         self.events.clear();
         self.maximum_qos = QoS::ExactlyOnce;
         self.send_connect(opts)
@@ -187,6 +199,11 @@ impl Client {
             .set_write_timeout(Some(self.keep_alive.max(Duration::from_secs(10))))
             .map_err(ClientError::Io)?;
         let v5 = opts.version == Version::V5;
+        self.alias_maximum = if v5 {
+            opts.properties.topic_alias_maximum.unwrap_or(0)
+        } else {
+            0
+        };
         let connect = Connect {
             version: opts.version,
             clean_start: opts.clean_session,
@@ -247,11 +264,16 @@ impl Client {
             if let Some(event) = self.events.pop_front() {
                 return Ok(Some(event));
             }
+            let order = if self.version == Version::V5 {
+                wire::publish_property_order(&self.rx)
+            } else {
+                Vec::new()
+            };
             let decoded = protocol::decode(&mut self.rx, self.version, MAX_PACKET)
                 .map_err(|e| ClientError::Protocol(e.to_string()))?;
             if let Some(packet) = decoded {
                 self.last_in = Instant::now();
-                self.handle(packet)?;
+                self.handle(packet, order)?;
                 continue;
             }
             let now = Instant::now();
@@ -294,24 +316,43 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<u16, ClientError> {
-        if topic::validate_name(topic).is_err() || topic.len() > usize::from(u16::MAX) {
+        self.publish_with(topic, payload, qos, retain, &Properties::default())
+    }
+
+    /// [`Client::publish`] with MQTT 5 properties (left out for 3.x). With a topic alias the
+    /// topic may be empty: the broker then knows it from an earlier publish.
+    pub fn publish_with(
+        &mut self,
+        topic: &str,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        properties: &Properties,
+    ) -> Result<u16, ClientError> {
+        let v5 = self.version == Version::V5;
+        let aliased = v5 && topic.is_empty() && properties.topic_alias.is_some();
+        if !aliased && (topic::validate_name(topic).is_err() || topic.len() > usize::from(u16::MAX))
+        {
             return Err(ClientError::InvalidTopic);
         }
         if qos > self.maximum_qos {
             return Err(ClientError::QosNotSupported);
         }
         let mid = self.next_packet_id();
+        let shown = if aliased { "(null)" } else { topic };
         self.log(&format!(
-            "sending PUBLISH (d0, q{}, r{}, m{mid}, '{topic}', ... ({} bytes))",
+            "sending PUBLISH (d0, q{}, r{}, m{mid}, '{shown}', ... ({} bytes))",
             qos as u8,
             u8::from(retain),
             payload.len()
         ));
+        let properties = (v5 && !properties.is_empty()).then(|| Box::new(properties.clone()));
         let publish = Publish {
             qos,
             retain,
             topic: ByteStr::from(topic),
             packet_id: if qos == QoS::AtMostOnce { 0 } else { mid },
+            properties,
             payload,
             ..Publish::default()
         };
@@ -358,6 +399,15 @@ impl Client {
 
     /// Sends UNSUBSCRIBE for one filter; [`Event::UnsubAck`] carries the result.
     pub fn unsubscribe(&mut self, filter: &str) -> Result<u16, ClientError> {
+        self.unsubscribe_with(filter, Properties::default())
+    }
+
+    /// [`Client::unsubscribe`] with MQTT 5 properties.
+    pub fn unsubscribe_with(
+        &mut self,
+        filter: &str,
+        properties: Properties,
+    ) -> Result<u16, ClientError> {
         let mid = self.next_packet_id();
         self.log(&format!(
             "sending UNSUBSCRIBE (Mid: {mid}, Topic: {filter})"
@@ -365,7 +415,7 @@ impl Client {
         let unsubscribe = Unsubscribe {
             packet_id: mid,
             filters: vec![ByteStr::from(filter)],
-            properties: Properties::default(),
+            properties,
         };
         self.send(&Packet::Unsubscribe(unsubscribe))?;
         Ok(mid)
@@ -374,8 +424,18 @@ impl Client {
     /// Sends DISCONNECT (`reason` is used by MQTT 5 only) and closes the connection once the
     /// broker has closed its side, or after a short wait.
     pub fn disconnect(&mut self, reason: u8) -> Result<(), ClientError> {
+        self.disconnect_with(reason, Properties::default())
+    }
+
+    /// [`Client::disconnect`] with MQTT 5 properties.
+    pub fn disconnect_with(
+        &mut self,
+        reason: u8,
+        properties: Properties,
+    ) -> Result<(), ClientError> {
         self.log("sending DISCONNECT");
-        self.send(&Packet::Disconnect(Disconnect::new(reason)))?;
+        let disconnect = Disconnect { reason, properties };
+        self.send(&Packet::Disconnect(disconnect))?;
         self.connected = false;
         // Closing with unread data would reset the connection, and the broker might then lose
         // the DISCONNECT and publish our will: read until it closes instead.
@@ -399,7 +459,7 @@ impl Client {
         Ok(())
     }
 
-    fn handle(&mut self, packet: Packet) -> Result<(), ClientError> {
+    fn handle(&mut self, packet: Packet, property_order: Vec<u8>) -> Result<(), ClientError> {
         if !self.connected && !matches!(packet, Packet::ConnAck(_)) {
             return Err(ClientError::Protocol(format!(
                 "{} before CONNACK",
@@ -432,13 +492,16 @@ impl Client {
                     session_present: ack.session_present,
                 });
             }
-            Packet::Publish(publish) => self.handle_publish(publish)?,
+            Packet::Publish(publish) => self.handle_publish(publish, property_order)?,
             Packet::PubRel(rel) => {
                 self.log(&format!("received PUBREL (Mid: {})", rel.packet_id));
                 self.log(&format!("sending PUBCOMP (m{})", rel.packet_id));
                 self.send(&Packet::PubComp(PubResp::new(rel.packet_id)))?;
-                if let Some(message) = self.inbound_qos2.remove(&rel.packet_id) {
-                    self.events.push_back(Event::Message(message));
+                if let Some((publish, property_order)) = self.inbound_qos2.remove(&rel.packet_id) {
+                    self.events.push_back(Event::Message {
+                        publish,
+                        property_order,
+                    });
                 }
             }
             Packet::PubAck(ack) => {
@@ -496,7 +559,12 @@ impl Client {
         Ok(())
     }
 
-    fn handle_publish(&mut self, publish: Publish) -> Result<(), ClientError> {
+    fn handle_publish(
+        &mut self,
+        mut publish: Publish,
+        property_order: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        self.resolve_alias(&mut publish)?;
         self.log(&format!(
             "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
             u8::from(publish.dup),
@@ -506,27 +574,50 @@ impl Client {
             publish.topic,
             publish.payload.len()
         ));
-        if publish.topic.is_empty() {
-            // Only a topic alias leaves it empty, and we never allow the broker any.
-            return Err(ClientError::Protocol(
-                "topic alias without a maximum".into(),
-            ));
-        }
         let id = publish.packet_id;
         match publish.qos {
-            QoS::AtMostOnce => self.events.push_back(Event::Message(publish)),
+            QoS::AtMostOnce => self.events.push_back(Event::Message {
+                publish,
+                property_order,
+            }),
             QoS::AtLeastOnce => {
                 self.log(&format!("sending PUBACK (m{id}, rc0)"));
                 self.send(&Packet::PubAck(PubResp::new(id)))?;
-                self.events.push_back(Event::Message(publish));
+                self.events.push_back(Event::Message {
+                    publish,
+                    property_order,
+                });
             }
             QoS::ExactlyOnce => {
                 self.log(&format!("sending PUBREC (m{id}, rc0)"));
                 self.send(&Packet::PubRec(PubResp::new(id)))?;
                 // A retransmission (DUP) replaces the copy we hold; either way it is
                 // delivered once, when PUBREL arrives.
-                self.inbound_qos2.insert(id, publish);
+                self.inbound_qos2.insert(id, (publish, property_order));
             }
+        }
+        Ok(())
+    }
+
+    /// A broker may name a topic by alias once we announced a topic alias maximum: the first
+    /// publish with an alias sets it, later ones may leave the topic out.
+    fn resolve_alias(&mut self, publish: &mut Publish) -> Result<(), ClientError> {
+        let Some(alias) = publish.props().topic_alias else {
+            if publish.topic.is_empty() {
+                return Err(ClientError::Protocol("PUBLISH without a topic".into()));
+            }
+            return Ok(());
+        };
+        if alias == 0 || alias > self.alias_maximum {
+            return Err(ClientError::Protocol("topic alias out of range".into()));
+        }
+        if publish.topic.is_empty() {
+            match self.aliases.get(&alias) {
+                Some(topic) => publish.topic = topic.clone(),
+                None => return Err(ClientError::Protocol("unknown topic alias".into())),
+            }
+        } else {
+            self.aliases.insert(alias, publish.topic.clone());
         }
         Ok(())
     }

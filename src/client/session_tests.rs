@@ -266,7 +266,10 @@ fn inbound_qos1_is_acknowledged_then_delivered() {
     let mut client = Client::connect(&options(port), None).unwrap();
     assert_eq!(
         next_event(&mut client),
-        Event::Message(message("a/b", b"m", QoS::AtLeastOnce, 7))
+        Event::Message {
+            publish: message("a/b", b"m", QoS::AtLeastOnce, 7),
+            property_order: Vec::new(),
+        }
     );
     drop(client);
     peer.join().unwrap();
@@ -288,7 +291,10 @@ fn inbound_qos2_is_delivered_once_on_pubrel() {
     });
     let (log, lines) = recorder();
     let mut client = Client::connect(&options(port), Some(log)).unwrap();
-    let Event::Message(received) = next_event(&mut client) else {
+    let Event::Message {
+        publish: received, ..
+    } = next_event(&mut client)
+    else {
         panic!("expected a message")
     };
     assert_eq!(&received.payload[..], b"once");

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use clap::{ArgAction, Parser};
 
-use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console};
+use super::cli::{self, ArgError, BadValue, ClientConfig, CommonArgs, Console, Tool};
 use super::error::{ClientError, mosq_err};
+use super::format::{self, Output};
 use super::session::{Client, ConnectOptions, Event};
 use super::usage::sub_usage;
-use crate::protocol::{Properties, Publish, QoS, RetainHandling, SubOptions, Version, topic};
+use crate::protocol::{Publish, QoS, RetainHandling, SubOptions, Version, topic};
 
 /// libmosquitto's pause before reconnecting.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -40,20 +41,67 @@ pub struct SubArgs {
     #[arg(short = 'U', long = "unsubscribe", allow_hyphen_values = true,
           action = ArgAction::Append, value_parser = unsubscribe_topic)]
     pub unsubscribe: Vec<String>,
-    #[arg(short = 'v', long = "verbose")]
-    pub verbose: bool,
     #[arg(short = 'C', allow_hyphen_values = true, value_parser = message_count)]
     pub count: Option<u32>,
     #[arg(short = 'W', allow_hyphen_values = true, value_parser = timeout)]
     pub timeout: Option<u32>,
     #[arg(short = 'R')]
     pub no_retain: bool,
-    #[arg(short = 'N')]
-    pub no_eol: bool,
     #[arg(short = 'E')]
     pub exit_after_subscribe: bool,
     #[arg(long = "retained-only")]
     pub retained_only: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// mosquitto_sub 2.0.11's one subscription option flag; `--rap` is midge's short form.
+    #[arg(long = "retain-as-published", visible_alias = "rap")]
+    pub retain_as_published: bool,
+    /// No local (MQTT 5): midge's; mosquitto_sub 2.0.11 has no flag for it.
+    #[arg(long = "nl")]
+    pub no_local: bool,
+    /// Retain handling 0, 1 or 2 (MQTT 5): midge's; mosquitto_sub 2.0.11 has only -R (2).
+    #[arg(long = "rh", allow_hyphen_values = true, value_parser = retain_handling)]
+    pub retain_handling: Option<RetainHandling>,
+}
+
+/// How messages are printed; midge_rr takes these too.
+#[derive(clap::Args, Debug, Default)]
+pub struct OutputArgs {
+    #[arg(short = 'F', allow_hyphen_values = true, value_parser = output_format)]
+    pub format: Option<String>,
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    #[arg(short = 'N')]
+    pub no_eol: bool,
+    #[arg(long = "pretty")]
+    pub pretty: bool,
+}
+
+impl OutputArgs {
+    pub fn output(&self) -> Output {
+        Output {
+            format: self.format.clone(),
+            verbose: self.verbose,
+            eol: !self.no_eol,
+            pretty: self.pretty,
+        }
+    }
+}
+
+fn output_format(s: &str) -> Result<String, BadValue> {
+    format::check(s).map_err(BadValue)?;
+    Ok(s.to_string())
+}
+
+fn retain_handling(s: &str) -> Result<RetainHandling, BadValue> {
+    match cli::atoi(s) {
+        0 => Ok(RetainHandling::OnSubscribe),
+        1 => Ok(RetainHandling::OnNewSubscription),
+        2 => Ok(RetainHandling::Never),
+        n => Err(BadValue(format!(
+            "Error: Invalid retain handling \"{n}\".\n\n"
+        ))),
+    }
 }
 
 fn checked_filter(s: &str, what: &str) -> Result<String, BadValue> {
@@ -86,7 +134,7 @@ fn message_count(s: &str) -> Result<u32, BadValue> {
         .ok_or_else(|| BadValue(format!("Error: Invalid message count \"{count}\".\n\n")))
 }
 
-fn timeout(s: &str) -> Result<u32, BadValue> {
+pub(crate) fn timeout(s: &str) -> Result<u32, BadValue> {
     let seconds = cli::atoi(s);
     u32::try_from(seconds)
         .ok()
@@ -101,8 +149,9 @@ pub struct SubConfig {
     pub filter_out: Vec<String>,
     pub unsubscribe: Vec<String>,
     pub qos: QoS,
-    pub verbose: bool,
-    pub eol: bool,
+    pub output: Output,
+    /// The options each subscription is made with (QoS included).
+    pub options: SubOptions,
     pub count: Option<u32>,
     pub timeout: Option<Duration>,
     pub no_retain: bool,
@@ -112,21 +161,20 @@ pub struct SubConfig {
 
 /// Reads a command line (without the program name) as mosquitto_sub would.
 pub fn parse_args(args: &[OsString]) -> Result<SubConfig, ArgError> {
-    let args = SubArgs::try_parse_from(args).map_err(|e| cli::from_clap(e, args))?;
-    if args.common.help {
-        return Err(ArgError::Help);
-    }
-    if args.common.version {
-        return Err(ArgError::Version);
+    let (args, properties, forces_v5) =
+        cli::parse_command_line::<SubArgs>(args, |a| a.common.help_or_version())?;
+    if let Some(stop) = args.common.help_or_version() {
+        return Err(stop);
     }
     let qos = args.common.qos.unwrap_or_default();
-    let mut client = args.common.finish()?;
+    let mut client = args.common.finish(Tool::Sub, properties, forces_v5)?;
     if args.topics.is_empty() {
         // mosquitto 2.0.11 wants a -t even when -U is given.
         return Err(ArgError::Usage(
             "Error: You must specify a topic to subscribe to.\n".into(),
         ));
     }
+    client.properties.check(client.quiet)?;
     if args.no_retain && args.retained_only {
         return Err(ArgError::Plain(
             "\nError: Combining '-R' and '--retained-only' makes no sense.\n".into(),
@@ -134,47 +182,38 @@ pub fn parse_args(args: &[OsString]) -> Result<SubConfig, ArgError> {
     }
     if client.connect.version == Version::V5 {
         // Receive no more than we will print (libmosquitto's default Receive Maximum is 20).
-        if let Some(count @ 1..20) = args.count {
-            client.connect.properties.receive_maximum = u16::try_from(count).ok();
+        // A receive maximum given with -D stands.
+        let receive_maximum = &mut client.connect.properties.receive_maximum;
+        if let (None, Some(count @ 1..20)) = (*receive_maximum, args.count) {
+            *receive_maximum = u16::try_from(count).ok();
         }
     }
+    // -R asks the broker for no retained messages at all; --rh says exactly what to ask.
+    let retain_handling = args.retain_handling.unwrap_or(if args.no_retain {
+        RetainHandling::Never
+    } else {
+        RetainHandling::OnSubscribe
+    });
+    let options = SubOptions {
+        qos,
+        no_local: args.no_local,
+        retain_as_published: args.retain_as_published,
+        retain_handling,
+    };
     Ok(SubConfig {
         client,
         topics: args.topics,
         filter_out: args.filter_out,
         unsubscribe: args.unsubscribe,
         qos,
-        verbose: args.verbose,
-        eol: !args.no_eol,
+        output: args.output.output(),
+        options,
         count: args.count,
         timeout: args.timeout.map(|s| Duration::from_secs(u64::from(s))),
         no_retain: args.no_retain,
         retained_only: args.retained_only,
         exit_after_subscribe: args.exit_after_subscribe,
     })
-}
-
-/// How mosquitto_sub prints a message: the payload, or "topic payload" with -v; an empty
-/// payload prints nothing, or "topic (null)" with -v. Payloads are written as they are.
-pub fn format_message(topic: &str, payload: &[u8], verbose: bool, eol: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(topic.len() + payload.len() + 8);
-    if verbose {
-        if payload.is_empty() {
-            if eol {
-                out.extend_from_slice(format!("{topic} (null)\n").as_bytes());
-            }
-            return out;
-        }
-        out.extend_from_slice(topic.as_bytes());
-        out.push(b' ');
-    }
-    if !payload.is_empty() {
-        out.extend_from_slice(payload);
-        if eol {
-            out.push(b'\n');
-        }
-    }
-    out
 }
 
 /// The `midge_sub` binary: Ctrl-C and SIGTERM end it cleanly.
@@ -210,7 +249,10 @@ pub fn run(argv: &[OsString], console: &Console, stop: Arc<AtomicBool>) -> i32 {
         Ok(config) => config,
         Err(e) => return console.arg_error(&e, &program, &usage),
     };
-    if let Err(e) = config.client.check_credentials() {
+    let checks = config
+        .client
+        .check_id("Error: Invalid id and/or clean_session.\n");
+    if let Err(e) = checks.and_then(|()| config.client.check_credentials()) {
         return console.arg_error(&e, &program, &usage);
     }
     let report = |text: &str| {
@@ -218,6 +260,10 @@ pub fn run(argv: &[OsString], console: &Console, stop: Arc<AtomicBool>) -> i32 {
             console.err(text);
         }
     };
+    if let Some(text) = config.client.unsupported_connect_properties() {
+        console.err(&text);
+        return 1;
+    }
     if config.client.connect.port == 0 {
         // See midge_pub: mosquitto would look for a unix socket here.
         report("Error: No such file or directory\n");
@@ -308,27 +354,29 @@ impl Session<'_> {
                     } else {
                         0
                     };
-                    let _ = client.disconnect(reason);
+                    self.goodbye(client, reason);
                 }
                 return Ok(end);
             };
             match event {
                 Event::Connected { .. } => {
                     self.connack_received = true;
-                    let retain_handling = if config.no_retain {
-                        RetainHandling::Never
-                    } else {
-                        RetainHandling::OnSubscribe
-                    };
-                    let options = SubOptions {
-                        retain_handling,
-                        ..SubOptions::qos(config.qos)
-                    };
-                    let filters: Vec<_> =
-                        config.topics.iter().map(|t| (t.clone(), options)).collect();
-                    client.subscribe(&filters, Properties::default())?;
-                    for filter in &config.unsubscribe {
-                        client.unsubscribe(filter)?;
+                    let props = &config.client.properties;
+                    // libmosquitto refuses properties on an MQTT 3 packet, and mosquitto_sub
+                    // goes on without that packet.
+                    let v5 = client.version() == Version::V5;
+                    if v5 || props.subscribe.is_empty() {
+                        let filters: Vec<_> = config
+                            .topics
+                            .iter()
+                            .map(|t| (t.clone(), config.options))
+                            .collect();
+                        client.subscribe(&filters, props.subscribe.to_properties())?;
+                    }
+                    if v5 || props.unsubscribe.is_empty() {
+                        for filter in &config.unsubscribe {
+                            client.unsubscribe_with(filter, props.unsubscribe.to_properties())?;
+                        }
                     }
                 }
                 Event::SubAck(ack) => {
@@ -343,20 +391,23 @@ impl Session<'_> {
                         let _ = self.console.out(line.as_bytes());
                     }
                     if ack.return_codes.iter().all(|&code| code >= 0x80) {
-                        let _ = client.disconnect(0);
+                        self.goodbye(client, 0);
                         if !config.client.quiet {
                             self.console.err("All subscription requests were denied.\n");
                         }
                         return Ok(End::Done);
                     }
                     if config.exit_after_subscribe {
-                        let _ = client.disconnect(0);
+                        self.goodbye(client, 0);
                         return Ok(End::Done);
                     }
                 }
-                Event::Message(message) => {
-                    if self.on_message(&message) {
-                        let _ = client.disconnect(0);
+                Event::Message {
+                    publish,
+                    property_order,
+                } => {
+                    if self.on_message(&publish, &property_order) {
+                        self.goodbye(client, 0);
                         return Ok(End::Done);
                     }
                 }
@@ -365,8 +416,15 @@ impl Session<'_> {
         }
     }
 
+    /// DISCONNECT with the `-D disconnect` properties.
+    fn goodbye(&self, client: &mut Client, reason: u8) {
+        let properties = self.config.client.properties.disconnect.to_properties();
+        // The session ends either way; nothing to do if the broker is gone already.
+        let _ = client.disconnect_with(reason, properties);
+    }
+
     /// Filters and prints one message; returns true when the session is done.
-    fn on_message(&mut self, message: &Publish) -> bool {
+    fn on_message(&mut self, message: &Publish, property_order: &[u8]) -> bool {
         let config = self.config;
         if config.retained_only && !message.retain {
             return true;
@@ -381,8 +439,11 @@ impl Session<'_> {
         {
             return false;
         }
-        let text = format_message(&message.topic, &message.payload, config.verbose, config.eol);
-        if !text.is_empty() && self.console.out(&text).is_err() {
+        let printed = config.output.print(message, property_order);
+        if !printed.stderr.is_empty() && !config.client.quiet {
+            self.console.err(&printed.stderr);
+        }
+        if !printed.stdout.is_empty() && self.console.out(&printed.stdout).is_err() {
             return true; // Nobody is reading any more.
         }
         self.received += 1;

@@ -87,6 +87,24 @@ impl Peer {
         }
     }
 
+    /// The next packet, or None once the client has closed the connection.
+    pub fn try_recv(&mut self) -> Option<Packet> {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(packet) =
+                protocol::decode(&mut self.rx, self.version, 1 << 20).expect("valid packet")
+            {
+                return Some(packet);
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.rx.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("client neither sent nor closed: {e}"),
+            }
+        }
+    }
+
     pub fn send(&mut self, packet: Packet) {
         let mut out = BytesMut::new();
         packet.encode(self.version, &mut out);
