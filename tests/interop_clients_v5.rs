@@ -480,9 +480,7 @@ macro_rules! scenarios {
         }
         mod midge_clients_against_midge {
             $(
-                // Enable when the broker's MQTT 5 work lands.
                 #[test]
-                #[ignore]
                 fn $scenario() {
                     super::$scenario(super::Setup::midge_clients_against_midge());
                 }

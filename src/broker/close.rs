@@ -178,14 +178,15 @@ impl Broker {
                     None => self.sessions[key].delayed_will = Some((self.now, will)),
                 }
             }
-            _ => self.publish_will(will),
+            _ => self.publish_will(will, Some(key)),
         }
     }
 
-    /// Publishes a will as if its client had published it.
-    pub(super) fn publish_will(&mut self, will: Will) {
+    /// Publishes a will as if its client had published it: `origin` is the client's
+    /// session, so that its own no-local subscriptions do not receive it.
+    pub(super) fn publish_will(&mut self, will: Will, origin: Option<SessionKey>) {
         let message = Message::from_will(will, self.now);
-        self.publish_message(Rc::new(message), None);
+        self.publish_message(Rc::new(message), origin);
     }
 
     /// A member of a shared subscription that goes away hands the QoS 1/2 messages it got

@@ -205,7 +205,7 @@ impl Broker {
         let will = self.conns.get_mut(old.0).and_then(|c| c.will.take());
         self.close(old, Close::TakenOver);
         if session_ends && let Some(will) = will {
-            self.publish_will(will);
+            self.publish_will(will, Some(key));
         }
     }
 

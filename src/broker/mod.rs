@@ -384,7 +384,7 @@ impl Broker {
             .collect();
         for key in due {
             if let Some((_, will)) = self.sessions[key].delayed_will.take() {
-                self.publish_will(will);
+                self.publish_will(will, Some(key));
             }
         }
         let expired: Vec<SessionKey> = self
@@ -428,8 +428,9 @@ impl Broker {
         }
         let session = self.sessions.remove(key);
         self.session_ids.remove(session.client_id.as_str());
+        // The session is gone, and with it any subscription no-local could spare.
         if let Some((_, will)) = session.delayed_will {
-            self.publish_will(will);
+            self.publish_will(will, None);
         }
     }
 }
