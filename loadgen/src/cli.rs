@@ -130,7 +130,7 @@ pub struct Common {
     pub drain: f64,
     /// Messages outstanding per publisher: unacknowledged (QoS 1/2), and undelivered to each
     /// matching subscriber (closed loop, every QoS).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 256)]
     pub inflight: u32,
     /// MQTT version: 311 or 5.
     #[arg(short = 'V', long = "protocol-version", default_value = "311", value_parser = ["311", "5", "mqttv311", "mqttv5"])]

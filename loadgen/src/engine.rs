@@ -160,7 +160,6 @@ pub struct Worker {
     group_seen: Vec<SeenSet>,
     delivered_local: Vec<u64>,
     touched: Vec<u32>,
-    expected: u64,
     unacked: u64,
     ready: u64,
     failed: u64,
@@ -218,7 +217,6 @@ impl Worker {
             },
             delivered_local: vec![0; publishers],
             touched: Vec::new(),
-            expected: 0,
             unacked: 0,
             ready: 0,
             failed: 0,
@@ -790,7 +788,7 @@ impl Worker {
                     c.sent_measured += 1;
                     c.bytes_sent_measured += len;
                 }
-                self.expected += p.fanout;
+                self.counters.expected += p.fanout;
             }
             if sent > 0 {
                 conn.last_send_ns = now;
@@ -899,7 +897,7 @@ impl Worker {
         progress.sent.store(c.sent, Relaxed);
         progress.received.store(c.received, Relaxed);
         progress.unique.store(c.unique, Relaxed);
-        progress.expected.store(self.expected, Relaxed);
+        progress.expected.store(c.expected, Relaxed);
         progress.acked.store(c.acked, Relaxed);
         progress.unacked.store(self.unacked, Relaxed);
         progress.ready.store(self.ready, Relaxed);

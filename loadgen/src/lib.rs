@@ -17,6 +17,8 @@ pub mod cli;
 pub mod engine;
 pub mod pacing;
 pub mod plan;
+pub mod report;
+pub mod run;
 pub mod shared;
 pub mod stats;
 pub mod sys;

@@ -132,6 +132,8 @@ pub struct Counters {
     pub sent: u64,
     /// Those whose intended send time fell in the measured window.
     pub sent_measured: u64,
+    /// Deliveries those should make: each message times its matching subscribers.
+    pub expected: u64,
     /// Acknowledged (PUBACK for QoS 1, PUBCOMP for QoS 2).
     pub acked: u64,
     /// Stamped PUBLISH packets received by subscribers, duplicates included.
@@ -166,6 +168,7 @@ impl Counters {
     pub fn add(&mut self, o: &Counters) {
         self.sent += o.sent;
         self.sent_measured += o.sent_measured;
+        self.expected += o.expected;
         self.acked += o.acked;
         self.received += o.received;
         self.received_measured += o.received_measured;
