@@ -49,6 +49,8 @@ pub struct WorkerResult {
     pub counters: Counters,
     pub latency: Histogram<u64>,
     pub connect_latency: Histogram<u64>,
+    /// How late scheduled messages left, in µs (`--rate` runs).
+    pub send_lag: Histogram<u64>,
     pub group_seen: Vec<SeenSet>,
     /// Skipped sequence numbers that never arrived, over all streams (`Streams` accounting).
     pub missing: u64,
@@ -157,6 +159,7 @@ pub struct Worker {
     latency: Histogram<u64>,
     interval: Histogram<u64>,
     connect_latency: Histogram<u64>,
+    send_lag: Histogram<u64>,
     group_seen: Vec<SeenSet>,
     delivered_local: Vec<u64>,
     touched: Vec<u32>,
@@ -210,6 +213,7 @@ impl Worker {
             latency: new_histogram(),
             interval: new_histogram(),
             connect_latency: new_histogram(),
+            send_lag: new_histogram(),
             group_seen: if group {
                 vec![SeenSet::default(); publishers]
             } else {
@@ -248,11 +252,11 @@ impl Worker {
                 self.open_more(now);
             }
             let timeout = self.timeout(phase, now);
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    self.note_error(format!("poll: {e}"));
-                    break;
-                }
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.note_error(format!("poll: {e}"));
+                break;
             }
             for event in events.iter() {
                 let Token(ci) = event.token();
@@ -742,6 +746,7 @@ impl Worker {
                         if due >= end {
                             break;
                         }
+                        self.send_lag.saturating_record((now - due) / 1000);
                         due
                     }
                     None if p.fanout > 0 => {
@@ -906,9 +911,7 @@ impl Worker {
         if now - self.last_live_ns >= 200_000_000 {
             self.last_live_ns = now;
             if let Ok(mut live) = progress.live.lock() {
-                if let Some(h) = live.as_mut() {
-                    let _ = h.add(&self.interval);
-                }
+                let _ = live.add(&self.interval);
             }
             self.interval.reset();
         }
@@ -981,6 +984,7 @@ impl Worker {
             counters: self.counters,
             latency: self.latency,
             connect_latency: self.connect_latency,
+            send_lag: self.send_lag,
             group_seen: self.group_seen,
             missing,
             cpu_ns,

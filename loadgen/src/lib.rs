@@ -14,12 +14,15 @@
 //! - [`sys`]: file limits, source-bound sockets, CPU and memory readings.
 
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod pacing;
 pub mod plan;
 pub mod report;
 pub mod run;
 pub mod shared;
+pub mod sink;
 pub mod stats;
+pub mod svg;
 pub mod sys;
 pub mod wire;

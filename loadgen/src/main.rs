@@ -3,14 +3,16 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use loadgen::cli::{Cli, Command, ScenarioCmd};
+use loadgen::cli::{Cli, Command, ScenarioCmd, SinkArgs};
 use loadgen::report::{RunResult, hgrm};
+use loadgen::sink::Sink;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(cmd) => run_one(&cmd, false),
-        Command::Sink(_) | Command::Compare(_) => Err("not yet".into()),
+        Command::Sink(args) => sink(args),
+        Command::Compare(args) => loadgen::compare::compare(&args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -41,4 +43,24 @@ fn output(cmd: &ScenarioCmd, result: &RunResult) -> Result<(), String> {
         print!("{}", result.summary());
     }
     Ok(())
+}
+
+/// The scenario against the in-process fake broker: the generator's own ceiling.
+fn sink(args: SinkArgs) -> Result<bool, String> {
+    let sink = Sink::start(args.swallow).map_err(|e| format!("cannot start the sink: {e}"))?;
+    let mut cmd = args.scenario;
+    let common = cmd.common_mut();
+    common.host = "127.0.0.1".into();
+    common.port = sink.port;
+    common.name.get_or_insert_with(|| {
+        if args.swallow {
+            "sink (swallow)"
+        } else {
+            "sink (forward)"
+        }
+        .into()
+    });
+    let outcome = run_one(&cmd, args.swallow);
+    sink.stop();
+    outcome
 }

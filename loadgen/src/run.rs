@@ -204,6 +204,7 @@ fn combine(plan: &Plan, results: Vec<WorkerResult>, threads: usize) -> RunResult
     let mut counters = Counters::default();
     let mut latency = new_histogram();
     let mut connect_latency = new_histogram();
+    let mut send_lag = new_histogram();
     let mut group: Vec<SeenSet> = vec![SeenSet::default(); plan.publishers.len()];
     let (mut cpu_ns, mut cpu_wall_ns, mut missing) = (0u64, 0u64, 0u64);
     let mut first_connect = u64::MAX;
@@ -213,6 +214,7 @@ fn combine(plan: &Plan, results: Vec<WorkerResult>, threads: usize) -> RunResult
         counters.add(&r.counters);
         let _ = latency.add(&r.latency);
         let _ = connect_latency.add(&r.connect_latency);
+        let _ = send_lag.add(&r.send_lag);
         if plan.accounting == Accounting::Group {
             for (mine, theirs) in group.iter_mut().zip(&r.group_seen) {
                 // A message seen on two threads reached two members: a duplicate.
@@ -233,7 +235,7 @@ fn combine(plan: &Plan, results: Vec<WorkerResult>, threads: usize) -> RunResult
     }
     let connect_s = last_ready.saturating_sub(first_connect) as f64 / 1e9;
     let connected = connect_latency.len();
-    RunResult::new(
+    let mut result = RunResult::new(
         plan,
         &counters,
         missing,
@@ -256,7 +258,11 @@ fn combine(plan: &Plan, results: Vec<WorkerResult>, threads: usize) -> RunResult
         },
         threads,
         error,
-    )
+    );
+    if plan.common.rate.is_some() {
+        result.send_lag_us = Some(Percentiles::of(&send_lag));
+    }
+    result
 }
 
 /// The live progress line on stderr, once a second.

@@ -24,7 +24,6 @@ pub enum Phase {
 
 /// One worker's running totals, published once per loop turn for the progress line and for
 /// deciding when the drain is over.
-#[derive(Default)]
 pub struct Progress {
     pub sent: AtomicU64,
     pub received: AtomicU64,
@@ -36,7 +35,7 @@ pub struct Progress {
     pub failed: AtomicU64,
     pub disconnects: AtomicU64,
     /// Latencies since the steering thread last looked.
-    pub live: Mutex<Option<Histogram<u64>>>,
+    pub live: Mutex<Histogram<u64>>,
 }
 
 pub struct Shared {
@@ -64,8 +63,16 @@ impl Shared {
             delivered: (0..publishers).map(|_| AtomicU64::new(0)).collect(),
             progress: (0..workers)
                 .map(|_| Progress {
-                    live: Mutex::new(Some(new_histogram())),
-                    ..Progress::default()
+                    sent: AtomicU64::new(0),
+                    received: AtomicU64::new(0),
+                    unique: AtomicU64::new(0),
+                    expected: AtomicU64::new(0),
+                    acked: AtomicU64::new(0),
+                    unacked: AtomicU64::new(0),
+                    ready: AtomicU64::new(0),
+                    failed: AtomicU64::new(0),
+                    disconnects: AtomicU64::new(0),
+                    live: Mutex::new(new_histogram()),
                 })
                 .collect(),
             swallow,
@@ -153,10 +160,8 @@ impl Shared {
         let mut all = new_histogram();
         for p in &self.progress {
             if let Ok(mut live) = p.live.lock() {
-                if let Some(h) = live.as_mut() {
-                    let _ = all.add(&*h);
-                    h.reset();
-                }
+                let _ = all.add(&*live);
+                live.reset();
             }
         }
         all
