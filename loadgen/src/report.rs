@@ -204,15 +204,20 @@ impl RunResult {
             "\n{} against {} ({}): {shape}, MQTT {} QoS {}, {} B payload, {pacing}",
             self.scenario, self.target, self.name, self.mqtt, self.qos, self.payload
         );
-        let _ = writeln!(
-            s,
-            "measured {} s after {} s warm-up, drained {:.1} s, {} thread{}\n",
-            self.duration_s,
-            self.warmup_s,
-            self.drain_s,
+        let threads = format!(
+            "{} thread{}",
             self.threads,
             if self.threads == 1 { "" } else { "s" }
         );
+        if self.scenario == "conns" {
+            let _ = writeln!(s, "held {} s, {threads}\n", self.duration_s + self.warmup_s);
+        } else {
+            let _ = writeln!(
+                s,
+                "measured {} s after {} s warm-up, drained {:.1} s, {threads}\n",
+                self.duration_s, self.warmup_s, self.drain_s,
+            );
+        }
         if self.scenario != "conns" {
             let _ = writeln!(
                 s,

@@ -426,3 +426,61 @@ mod tests {
         ));
     }
 }
+
+/// What the fast path saves: `cargo test --release -p midge-loadgen -- --ignored --nocapture
+/// decoder_cost`. Decodes the same stream of 64-byte-payload PUBLISH packets with midge's
+/// generic decoder and with `next_frame`, and prints the cost per packet.
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn decoder_cost() {
+        let t = PublishTemplate::new(
+            Version::V311,
+            "bench/fanout",
+            QoS::AtMostOnce,
+            false,
+            64,
+            1,
+            0,
+        );
+        let mut stream = Vec::new();
+        for seq in 0..10_000 {
+            t.append(&mut stream, 0, seq, seq);
+        }
+        let rounds = 100;
+        let n = rounds * 10_000;
+
+        let start = Instant::now();
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            let mut buf = BytesMut::from(&stream[..]);
+            while let Ok(Some(Packet::Publish(p))) =
+                protocol::decode(&mut buf, Version::V311, 1 << 20)
+            {
+                sum += Stamp::read(&p.payload).map_or(0, |s| s.seq);
+            }
+        }
+        let generic = start.elapsed().as_nanos() as f64 / n as f64;
+
+        let start = Instant::now();
+        let mut fast_sum = 0u64;
+        for _ in 0..rounds {
+            let mut at = 0;
+            while let Ok(Some((Frame::Publish { payload, .. }, used))) =
+                next_frame(&stream[at..], false, 1 << 20)
+            {
+                fast_sum += Stamp::read(payload).map_or(0, |s| s.seq);
+                at += used;
+            }
+        }
+        let fast = start.elapsed().as_nanos() as f64 / n as f64;
+        assert_eq!(sum, fast_sum);
+        println!(
+            "midge::protocol::decode: {generic:.1} ns/PUBLISH; next_frame: {fast:.1} ns/PUBLISH"
+        );
+    }
+}
