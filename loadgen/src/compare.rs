@@ -92,6 +92,7 @@ pub fn compare(args: &CompareArgs) -> Result<bool, String> {
         .map(|r| Series {
             name: &r.name,
             points: &r.percentiles,
+            count: r.latency_us.count,
         })
         .collect();
     std::fs::write(&args.svg, latency_chart(&title, &series))

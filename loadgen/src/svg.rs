@@ -8,6 +8,8 @@ pub struct Series<'a> {
     pub name: &'a str,
     /// (quantile, microseconds), quantiles rising to 1.
     pub points: &'a [(f64, u64)],
+    /// Samples behind the curve: percentiles past 1 - 1/count say nothing more.
+    pub count: u64,
 }
 
 const W: f64 = 900.0;
@@ -31,14 +33,9 @@ fn decades(q: f64, max_decades: f64) -> f64 {
 pub fn latency_chart(title: &str, series: &[Series]) -> String {
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
-    // Enough decades for the deepest percentile measured (at least to 99.9 %, at most 6).
-    let deepest = series
-        .iter()
-        .flat_map(|s| s.points.iter())
-        .filter(|(q, _)| *q < 1.0)
-        .map(|&(q, _)| decades(q, 6.0))
-        .fold(3.0f64, f64::max);
-    let max_decades = deepest.ceil().clamp(3.0, 6.0);
+    // Decades enough for the largest sample count (at least to 99.9 %, at most 99.9999 %).
+    let samples = series.iter().map(|s| s.count).max().unwrap_or(1).max(1);
+    let max_decades = (samples as f64).log10().ceil().clamp(3.0, 6.0);
     let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let max_us = values.clone().max().unwrap_or(1).max(1) as f64;
     let min_us = values.filter(|&v| v > 0).min().unwrap_or(1).max(1) as f64;
