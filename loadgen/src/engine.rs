@@ -84,6 +84,8 @@ struct PubState {
     forgiven: u64,
     last_delivered: u64,
     last_progress_ns: u64,
+    /// On the list of publishers to look at next turn.
+    queued: bool,
 }
 
 impl PubState {
@@ -175,8 +177,14 @@ pub struct Worker {
     last_tick_ns: u64,
     /// The earliest scheduled message not yet due, for the poll timeout.
     next_due: Option<u64>,
-    /// A publisher stopped at its batch limit with room to write: turn again at once.
-    more_to_send: bool,
+    /// Publishers whose windows may have opened (an ack, a delivery, a writable socket, a
+    /// batch cut short): looked at next turn. All of them are looked at only when a scheduled
+    /// message falls due and every millisecond, so that a turn costs what happened in it
+    /// rather than the number of publishers.
+    check: Vec<usize>,
+    next_scan_ns: u64,
+    /// Publisher id to connection index, for publishers on this thread.
+    pub_conn: Vec<usize>,
     /// A closed-loop publisher waits for deliveries that may be counted on another thread.
     waiting_on_delivery: bool,
 }
@@ -232,7 +240,9 @@ impl Worker {
             last_live_ns: 0,
             last_tick_ns: 0,
             next_due: None,
-            more_to_send: false,
+            check: Vec::new(),
+            next_scan_ns: 0,
+            pub_conn: vec![usize::MAX; publishers],
             waiting_on_delivery: false,
             plan,
             shared,
@@ -380,6 +390,7 @@ impl Worker {
             forgiven: 0,
             last_delivered: 0,
             last_progress_ns: 0,
+            queued: false,
         }))
     }
 
@@ -401,6 +412,17 @@ impl Worker {
         }
         conn.writable = true;
         self.queue_flush(ci);
+        self.recheck(ci);
+    }
+
+    /// Puts a publisher on next turn's list.
+    fn recheck(&mut self, ci: usize) {
+        if let Role::Pub(p) = &mut self.conns[ci].role
+            && !p.queued
+        {
+            p.queued = true;
+            self.check.push(ci);
+        }
     }
 
     /// A client that has not become ready failed; a ready one disconnected.
@@ -437,7 +459,8 @@ impl Worker {
         self.ready += 1;
         self.opening -= 1;
         self.last_ready_ns = Some(now);
-        if matches!(self.conns[ci].role, Role::Pub(_)) {
+        if let Role::Pub(p) = &self.conns[ci].role {
+            self.pub_conn[p.id as usize] = ci;
             self.publishers.push(ci);
         }
         // Idle connections keep nothing they do not need.
@@ -642,6 +665,7 @@ impl Worker {
                     p.unacked -= 1;
                     self.unacked -= 1;
                     self.counters.acked += 1;
+                    self.recheck(ci);
                 } else {
                     self.note_error(format!(
                         "acknowledgement for packet {packet_id}, which was not in flight"
@@ -702,22 +726,29 @@ impl Worker {
     /// closed loop, what its windows allow.
     fn generate(&mut self, now: u64) {
         let (measure_start, end) = self.shared.window();
-        self.next_due = None;
-        self.more_to_send = false;
         if now >= end {
             return;
         }
+        let full = now >= self.next_scan_ns || self.next_due.is_some_and(|d| now >= d);
+        let list = if full {
+            self.next_scan_ns = now + 1_000_000;
+            self.next_due = None;
+            self.waiting_on_delivery = false;
+            self.publishers.clone()
+        } else {
+            std::mem::take(&mut self.check)
+        };
         let start = self.shared.publish_start();
         let inflight = self.plan.common.inflight;
         let rate = self.plan.common.rate;
         let stride = self.plan.publishers.len() as u64;
         let qos0 = self.qos == QoS::AtMostOnce;
-        for i in 0..self.publishers.len() {
-            let ci = self.publishers[i];
+        for ci in list {
             let conn = &mut self.conns[ci];
             let Role::Pub(p) = &mut conn.role else {
                 continue;
             };
+            p.queued = false;
             if conn.state != State::Ready {
                 continue;
             }
@@ -726,9 +757,10 @@ impl Worker {
                 p.schedule = rate.map(|r| Schedule::new(start, u64::from(p.id), stride, r));
             }
             let mut sent = 0;
+            let mut cut_short = false;
             loop {
                 if sent == BATCH || conn.out.len() - conn.out_pos >= OUT_HIGH_WATER {
-                    self.more_to_send |= conn.writable;
+                    cut_short = conn.writable;
                     break;
                 }
                 if !qos0 && p.unacked >= inflight {
@@ -799,15 +831,24 @@ impl Worker {
                 conn.last_send_ns = now;
                 self.queue_flush(ci);
             }
+            if cut_short {
+                self.recheck(ci);
+            }
         }
     }
 
     /// Hands this turn's delivery counts to the publishers (on whichever thread they are).
     fn publish_deliveries(&mut self) {
-        for p in self.touched.drain(..) {
+        for i in 0..self.touched.len() {
+            let p = self.touched[i];
             let n = std::mem::take(&mut self.delivered_local[p as usize]);
             self.shared.add_delivered(p, n);
+            let ci = self.pub_conn[p as usize];
+            if ci != usize::MAX {
+                self.recheck(ci);
+            }
         }
+        self.touched.clear();
     }
 
     // ---- writing ----------------------------------------------------------------------------
@@ -861,7 +902,7 @@ impl Worker {
 
     fn timeout(&self, phase: Phase, now: u64) -> Option<Duration> {
         const IDLE: Duration = Duration::from_millis(100);
-        if !self.unfinished.is_empty() || self.more_to_send {
+        if !self.unfinished.is_empty() || !self.check.is_empty() && phase == Phase::Publish {
             return Some(Duration::ZERO);
         }
         if phase != Phase::Publish {
@@ -873,7 +914,7 @@ impl Worker {
         }
         if self.waiting_on_delivery && self.shared.workers() > 1 {
             // Deliveries counted on another thread wake nobody here: look again soon.
-            return Some(Duration::ZERO);
+            return Some(Duration::from_millis(1));
         }
         let Some(due) = self.next_due else {
             return Some(IDLE);
@@ -889,7 +930,6 @@ impl Worker {
     }
 
     fn housekeeping(&mut self, now: u64) {
-        self.waiting_on_delivery = false;
         let (measure_start, measure_end) = self.shared.window();
         if self.cpu_start.is_none() && now >= measure_start {
             self.cpu_start = Some((sys::thread_cpu_ns(), now));

@@ -196,10 +196,12 @@ mod tests {
                 Series {
                     name: "midge",
                     points: &a,
+                    count: 1000,
                 },
                 Series {
                     name: "mosquitto",
                     points: &b,
+                    count: 100,
                 },
             ],
         );
