@@ -1016,7 +1016,9 @@ impl Worker {
                 Role::Pub(_) => 0,
             })
             .sum();
-        let (cpu_ns, cpu_wall_ns) = match (self.cpu_start, self.cpu_end) {
+        // A run that stops within a turn of the window's end has not sampled it yet.
+        let cpu_end = self.cpu_end.or(Some((sys::thread_cpu_ns(), now)));
+        let (cpu_ns, cpu_wall_ns) = match (self.cpu_start, cpu_end) {
             (Some((c0, w0)), Some((c1, w1))) => (c1 - c0, w1 - w0),
             _ => (0, 0),
         };
