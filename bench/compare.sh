@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# midge against mosquitto on this machine: the standard set of scenarios, each broker pinned
+# to core 0 and the load generator to core 1, results side by side.
+#
+#   bash bench/compare.sh [RESULTS_DIR]      (default: bench/results/YYYYmmdd-HHMMSS)
+#
+# Writes, per scenario, each broker's JSON result and .hgrm, a markdown table with ratios
+# and an SVG latency chart; summary.md gathers the tables. Takes about two minutes: each
+# scenario measures DURATION seconds (default 4) after a 1 s warm-up.
+#
+# Environment: BROKERS (default "midge mosquitto"; the first is the baseline of the ratios),
+# DURATION, BROKER_CPU (default 0), LOADGEN_CPU (default 1), BASE_PORT (default 21883),
+# ONLY (a regular expression: run only the scenarios whose names match).
+# Adding a broker: write start_NAME (config in $work, listen on $1, print nothing, leave the
+# server running in the background and its pid in $pid) and put NAME in BROKERS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BROKERS=${BROKERS:-"midge mosquitto"}
+DURATION=${DURATION:-4}
+BROKER_CPU=${BROKER_CPU:-0}
+LOADGEN_CPU=${LOADGEN_CPU:-1}
+BASE_PORT=${BASE_PORT:-21883}
+ONLY=${ONLY:-.}
+out=${1:-bench/results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+work=$(mktemp -d)
+pid=""
+
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# As many descriptors as we may have: the idle-connections scenario opens 10,000.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cargo build --release --quiet --workspace --bins
+loadgen=target/release/midge_loadgen
+export PATH="$PATH:/usr/sbin"
+
+# Queues unbounded and in-flight windows wide for both: the run measures speed, not limits.
+write_config() { # PORT FILE
+    cat >"$2" <<EOF
+listener $1 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+max_inflight_messages 0
+EOF
+}
+
+start_midge() {
+    write_config "$1" "$work/midge.conf"
+    taskset -c "$BROKER_CPU" target/release/midge -c "$work/midge.conf" >"$work/midge.log" 2>&1 &
+    pid=$!
+}
+
+start_mosquitto() {
+    write_config "$1" "$work/mosquitto.conf"
+    # Without it mosquitto leaves Nagle on for its subscribers, and latency with it.
+    echo "set_tcp_nodelay true" >>"$work/mosquitto.conf"
+    taskset -c "$BROKER_CPU" mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+    pid=$!
+}
+
+# start_rumqttd() { ...; pid=$!; }   # a later change adds rumqttd here
+
+wait_listening() { # PORT
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "broker on port $1 did not start" >&2
+    return 1
+}
+
+# name | loadgen arguments
+scenarios=(
+    "fanout-1x1000-qos0|fanout --pubs 1 --subs 1000 --qos 0"
+    "fanin-1000x1-qos0|fanin --pubs 1000 --qos 0"
+    "pairs-500-qos0|pairs -n 500 --qos 0"
+    "pairs-500-qos1|pairs -n 500 --qos 1"
+    "latency-10k-x10-qos0|fanout --pubs 1 --subs 10 --qos 0 --rate 10000"
+    "conns-10000-idle|conns -c 10000"
+)
+
+summary="$out/summary.md"
+{
+    echo "# midge vs the others: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Brokers on core $BROKER_CPU, load generator on core $LOADGEN_CPU ($(nproc) cores), loopback,"
+    echo "${DURATION} s measured after 1 s warm-up per scenario. Ratios are against ${BROKERS%% *}."
+    echo
+} >"$summary"
+
+status=0
+for entry in "${scenarios[@]}"; do
+    name=${entry%%|*}
+    args=${entry#*|}
+    [[ $name =~ $ONLY ]] || continue
+    from=()
+    port=$BASE_PORT
+    for broker in $BROKERS; do
+        port=$((port + 1))
+        "start_$broker" "$port"
+        wait_listening "$port"
+        echo "== $name: $broker (pid $pid, port $port)" >&2
+        # shellcheck disable=SC2086 # $args is a list of arguments
+        if ! timeout 180 taskset -c "$LOADGEN_CPU" "$loadgen" $args -p "$port" \
+            --duration "$DURATION" --warmup 1 --drain 5 --name "$broker" --broker-pid "$pid" \
+            --json --hgrm "$out/$name-$broker.hgrm" >"$out/$name-$broker.json"; then
+            echo "!! $name against $broker did not pass its checks" >&2
+            status=1
+        fi
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+        pid=""
+        if [ -s "$out/$name-$broker.json" ]; then from+=(--from "$out/$name-$broker.json"); fi
+    done
+    if [ "${#from[@]}" -eq 0 ]; then continue; fi
+    "$loadgen" compare "${from[@]}" --svg "$out/$name.svg" --markdown "$out/$name.md" >/dev/null ||
+        status=1
+    { echo "## $name"; echo; cat "$out/$name.md"; echo "![latency]($name.svg)"; echo; } >>"$summary"
+done
+
+cat "$summary"
+echo "results in $out" >&2
+exit "$status"
