@@ -104,9 +104,12 @@ impl ScenarioCmd {
 /// Options every scenario takes.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Broker host (a loopback address or name).
+    /// Broker host (a loopback address or name, unless --allow-remote).
     #[arg(short = 'h', long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Allow a broker that is not on this machine.
+    #[arg(long)]
+    pub allow_remote: bool,
     #[arg(short = 'p', long, default_value_t = 1883)]
     pub port: u16,
     /// QoS of publishes and subscriptions.

@@ -106,7 +106,7 @@ impl Plan {
                 fanout,
             })
             .collect();
-        let target = resolve(&common.host, common.port)?;
+        let target = resolve(&common.host, common.port, common.allow_remote)?;
         Ok(Plan {
             scenario,
             payload: common.payload.max(STAMP_LEN),
@@ -179,9 +179,9 @@ fn strip_share(filter: &str) -> &str {
         .map_or(filter, |(_, f)| f)
 }
 
-/// The broker's address. Load goes to this machine only: a benchmark that floods someone
-/// else's network by a typo is not one this tool will run.
-pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+/// The broker's address. Load goes to this machine unless `allow_remote` says otherwise: a
+/// benchmark that floods someone else's network by a typo is not one to run by default.
+pub fn resolve(host: &str, port: u16, allow_remote: bool) -> Result<SocketAddr, String> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -192,9 +192,9 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| format!("{host} has no address"))?;
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !allow_remote {
         return Err(format!(
-            "{host} ({}) is not a loopback address: midge_loadgen only loads brokers on this machine",
+            "{host} ({}) is not a loopback address: give --allow-remote to load a broker on another machine",
             addr.ip()
         ));
     }
@@ -272,8 +272,9 @@ mod tests {
 
     #[test]
     fn only_loopback_targets_are_accepted() {
-        assert!(resolve("127.0.0.1", 1).is_ok());
-        assert!(resolve("::1", 1).is_ok());
-        assert!(resolve("192.0.2.1", 1).is_err());
+        assert!(resolve("127.0.0.1", 1, false).is_ok());
+        assert!(resolve("::1", 1, false).is_ok());
+        assert!(resolve("192.0.2.1", 1, false).is_err());
+        assert!(resolve("192.0.2.1", 1, true).is_ok());
     }
 }
