@@ -48,6 +48,7 @@ allow_anonymous true
 persistence false
 max_queued_messages 0
 max_inflight_messages 0
+max_queued_bytes 0
 EOF
 }
 

@@ -50,6 +50,7 @@ pub struct Config {
     pub max_inflight_messages: Option<u16>,
     pub max_inflight_bytes: Option<usize>,
     pub max_queued_messages: Option<usize>,
+    /// None: unset (midge's bounded default); Some(0): explicitly unlimited.
     pub max_queued_bytes: Option<usize>,
     pub queue_qos0_messages: bool,
     pub retain_available: bool,
@@ -599,7 +600,12 @@ impl Parser {
             }
             "max_inflight_bytes" => self.config.max_inflight_bytes = self.limit(key, rest)?,
             "max_queued_messages" => self.config.max_queued_messages = self.limit(key, rest)?,
-            "max_queued_bytes" => self.config.max_queued_bytes = self.limit(key, rest)?,
+            // Unlike the other limits, "unset" and "0" differ: unset leaves midge's bounded
+            // default, 0 asks for no bound at all, as in mosquitto.
+            "max_queued_bytes" => {
+                let n = self.int(key, rest)?;
+                self.config.max_queued_bytes = Some(usize::try_from(n).unwrap_or(0));
+            }
             "queue_qos0_messages" => self.config.queue_qos0_messages = self.boolean(key, rest)?,
             "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
             "persistent_client_expiration" => {

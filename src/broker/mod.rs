@@ -39,7 +39,7 @@ const CONNECT_FIRST_BYTE: u8 = 0x10;
 const READS_PER_TURN: usize = 16;
 
 /// Bytes a connection may have waiting to be written before QoS 0 messages to it are
-/// dropped, unless `max_queued_bytes` says otherwise. A subscriber that cannot keep up loses
+/// dropped, unless `max_queued_bytes` says otherwise (0: no bound, as in mosquitto). A subscriber that cannot keep up loses
 /// QoS 0 messages instead of growing the broker's memory without bound.
 const SEND_QUEUE_BYTES_DEFAULT: usize = 1024 * 1024;
 
@@ -66,7 +66,11 @@ impl Limits {
                 .max_inflight_messages
                 .map_or(usize::from(u16::MAX) - 1, usize::from),
             queued_max: config.max_queued_messages.unwrap_or(usize::MAX),
-            send_queue_bytes_max: config.max_queued_bytes.unwrap_or(SEND_QUEUE_BYTES_DEFAULT),
+            send_queue_bytes_max: match config.max_queued_bytes {
+                None => SEND_QUEUE_BYTES_DEFAULT,
+                Some(0) => usize::MAX,
+                Some(n) => n,
+            },
             payload_bytes_max: config.message_size_limit.map(|n| n as usize),
         }
     }

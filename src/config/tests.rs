@@ -123,7 +123,8 @@ fn zero_and_negative_limits_mean_unlimited() {
         (c.max_inflight_messages, c.max_inflight_bytes),
         (None, None)
     );
-    assert_eq!((c.max_queued_messages, c.max_queued_bytes), (None, None));
+    // max_queued_bytes 0 is an explicit "unlimited", which differs from unset.
+    assert_eq!((c.max_queued_messages, c.max_queued_bytes), (None, Some(0)));
     assert_eq!(
         config("max_inflight_messages 65535").max_inflight_messages,
         None
