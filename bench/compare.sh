@@ -8,15 +8,19 @@
 # and an SVG latency chart; summary.md gathers the tables. Takes about two minutes: each
 # scenario measures DURATION seconds (default 4) after a 1 s warm-up.
 #
-# Environment: BROKERS (default "midge mosquitto"; the first is the baseline of the ratios),
-# DURATION, BROKER_CPU (default 0), LOADGEN_CPU (default 1), BASE_PORT (default 21883),
-# ONLY (a regular expression: run only the scenarios whose names match).
+# Environment: BROKERS (default "midge mosquitto rumqttd"; the first is the baseline of the
+# ratios), RUNS (default 3: each broker runs each scenario this many times and the run with
+# the median throughput is reported), DURATION, BROKER_CPU (default 0), LOADGEN_CPU
+# (default 1), BASE_PORT (default 21883), ONLY (a regular expression: run only the
+# scenarios whose names match), RUMQTTD (the rumqttd binary; by default built once with
+# `cargo install rumqttd` into ~/.cache/midge-bench, outside the repository).
 # Adding a broker: write start_NAME (config in $work, listen on $1, print nothing, leave the
 # server running in the background and its pid in $pid) and put NAME in BROKERS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BROKERS=${BROKERS:-"midge mosquitto"}
+BROKERS=${BROKERS:-"midge mosquitto rumqttd"}
+RUNS=${RUNS:-3}
 DURATION=${DURATION:-4}
 BROKER_CPU=${BROKER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
@@ -66,7 +70,40 @@ start_mosquitto() {
     pid=$!
 }
 
-# start_rumqttd() { ...; pid=$!; }   # a later change adds rumqttd here
+# rumqttd 0.20 with its own defaults (QoS 1 window 100, connections paced 1 ms apart), an
+# MQTT 3.1.1 listener only, and nothing else (no console, metrics or websockets).
+rumqttd_bin() {
+    if [ -n "${RUMQTTD:-}" ]; then echo "$RUMQTTD"; return; fi
+    local cache="$HOME/.cache/midge-bench/rumqttd"
+    if [ ! -x "$cache/bin/rumqttd" ]; then
+        echo "building rumqttd 0.20.0 into $cache (once)" >&2
+        cargo install --quiet rumqttd --version 0.20.0 --root "$cache" >&2
+    fi
+    echo "$cache/bin/rumqttd"
+}
+
+start_rumqttd() {
+    cat >"$work/rumqttd.toml" <<EOF
+id = 0
+[router]
+id = 0
+max_connections = 20010
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$1"
+next_connection_delay_ms = 1
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+EOF
+    taskset -c "$BROKER_CPU" "$(rumqttd_bin)" -q -c "$work/rumqttd.toml" >"$work/rumqttd.log" 2>&1 &
+    pid=$!
+}
 
 wait_listening() { # PORT
     for _ in $(seq 100); do
@@ -79,20 +116,46 @@ wait_listening() { # PORT
 
 # name | loadgen arguments
 scenarios=(
+    "fanout-1x100-qos0|fanout --pubs 1 --subs 100 --qos 0"
     "fanout-1x1000-qos0|fanout --pubs 1 --subs 1000 --qos 0"
+    "fanin-100x1-qos0|fanin --pubs 100 --qos 0"
     "fanin-1000x1-qos0|fanin --pubs 1000 --qos 0"
-    "pairs-500-qos0|pairs -n 500 --qos 0"
+    "pairs-100-qos0|pairs -n 100 --qos 0"
+    "pairs-100-qos1|pairs -n 100 --qos 1 --inflight 64"
     "pairs-500-qos1|pairs -n 500 --qos 1"
     "latency-10k-x10-qos0|fanout --pubs 1 --subs 10 --qos 0 --rate 10000"
+    "latency-1k-x100-qos0|fanout --pubs 1 --subs 100 --qos 0 --rate 1000"
     "conns-10000-idle|conns -c 10000"
 )
+
+# The JSON of the median run among "$@" (by delivery rate, or connect rate for idle runs).
+median_run() {
+    python3 - "$@" <<'PY'
+import json, sys
+runs = []
+for path in sys.argv[1:]:
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except (OSError, ValueError):
+        continue
+    rate = r.get("received_per_s") or 0
+    if not rate:
+        rate = (r.get("connect") or {}).get("per_s") or 0
+    runs.append((rate, path))
+runs.sort()
+if runs:
+    print(runs[len(runs) // 2][1])
+PY
+}
 
 summary="$out/summary.md"
 {
     echo "# midge vs the others: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "Brokers on core $BROKER_CPU, load generator on core $LOADGEN_CPU ($(nproc) cores), loopback,"
-    echo "${DURATION} s measured after 1 s warm-up per scenario. Ratios are against ${BROKERS%% *}."
+    echo "${DURATION} s measured after 1 s warm-up per scenario; each figure is the median of"
+    echo "$RUNS runs. Ratios are against ${BROKERS%% *}."
     echo
 } >"$summary"
 
@@ -104,21 +167,31 @@ for entry in "${scenarios[@]}"; do
     from=()
     port=$BASE_PORT
     for broker in $BROKERS; do
-        port=$((port + 1))
-        "start_$broker" "$port"
-        wait_listening "$port"
-        echo "== $name: $broker (pid $pid, port $port)" >&2
-        # shellcheck disable=SC2086 # $args is a list of arguments
-        if ! timeout 180 taskset -c "$LOADGEN_CPU" "$loadgen" $args -p "$port" \
-            --duration "$DURATION" --warmup 1 --drain 5 --name "$broker" --broker-pid "$pid" \
-            --json --hgrm "$out/$name-$broker.hgrm" >"$out/$name-$broker.json"; then
-            echo "!! $name against $broker did not pass its checks" >&2
-            status=1
+        runs=()
+        for run in $(seq "$RUNS"); do
+            port=$((port + 1))
+            "start_$broker" "$port"
+            wait_listening "$port"
+            echo "== $name: $broker run $run (pid $pid, port $port)" >&2
+            result="$out/$name-$broker-run$run"
+            # shellcheck disable=SC2086 # $args is a list of arguments
+            if ! timeout 180 taskset -c "$LOADGEN_CPU" "$loadgen" $args -p "$port" \
+                --duration "$DURATION" --warmup 1 --drain 5 --name "$broker" --broker-pid "$pid" \
+                --json --hgrm "$result.hgrm" >"$result.json"; then
+                echo "!! $name against $broker did not pass its checks" >&2
+                status=1
+            fi
+            kill "$pid"
+            wait "$pid" 2>/dev/null || true
+            pid=""
+            runs+=("$result.json")
+        done
+        median=$(median_run "${runs[@]}")
+        if [ -n "$median" ]; then
+            cp "$median" "$out/$name-$broker.json"
+            cp "${median%.json}.hgrm" "$out/$name-$broker.hgrm" 2>/dev/null || true
+            from+=(--from "$out/$name-$broker.json")
         fi
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
-        pid=""
-        if [ -s "$out/$name-$broker.json" ]; then from+=(--from "$out/$name-$broker.json"); fi
     done
     if [ "${#from[@]}" -eq 0 ]; then continue; fi
     "$loadgen" compare "${from[@]}" --svg "$out/$name.svg" --markdown "$out/$name.md" >/dev/null ||

@@ -86,7 +86,10 @@ impl SendQueue {
             };
             self.consume(written);
         }
-        // Give the buffer back: most connections are idle most of the time.
+        // Give the buffer back: most connections are idle most of the time. Keeping it would
+        // save an allocation per turn but measures slower: the allocator hands the same hot
+        // block to the next connection, while a thousand kept buffers spread a turn's writes
+        // over a thousand cold pages.
         self.tail = BytesMut::new();
         Ok(true)
     }

@@ -248,6 +248,7 @@ impl Broker {
             return;
         };
         let conn = &mut self.conns[token.0];
+        let cache = &mut self.publish_cache;
         for inflight in &session.inflight {
             match inflight.state {
                 OutState::AwaitPubAck | OutState::AwaitPubRec => {
@@ -257,6 +258,7 @@ impl Broker {
                         inflight.packet_id,
                         true,
                         now,
+                        cache,
                     );
                 }
                 OutState::AwaitPubComp => {

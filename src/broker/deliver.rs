@@ -4,11 +4,14 @@
 use std::rc::Rc;
 use std::time::Instant;
 
+use bytes::BytesMut;
+
 use super::Broker;
 use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
 use crate::protocol::{OutgoingPublish, QoS, Version};
+use crate::send_queue::SHARE_MIN_BYTES;
 use crate::router::Target;
 use crate::session::{Inflight, OutState, Session, SessionKey};
 use crate::shared::GroupKey;
@@ -18,6 +21,79 @@ use crate::shared::GroupKey;
 pub(super) struct RouteTarget {
     session: SessionKey,
     qos: QoS,
+}
+
+/// The bytes of the message being routed, encoded once per variant (protocol family, QoS,
+/// retain flag) for every subscriber that gets exactly those bytes. A thousand subscribers
+/// then cost a thousand copies of a few dozen bytes and a thousand 2-byte packet ids, not a
+/// thousand encodings. Active only while `route` runs: nothing of it outlives a publish.
+#[derive(Default)]
+pub(super) struct PublishCache {
+    active: bool,
+    variants: Vec<Encoded>,
+}
+
+struct Encoded {
+    v5: bool,
+    qos: QoS,
+    retain: bool,
+    /// The packet with packet id 0, and its payload unless that is large enough to be
+    /// queued by reference.
+    bytes: BytesMut,
+    with_payload: bool,
+    packet_id_at: usize,
+    packet_len: usize,
+}
+
+impl PublishCache {
+    fn start(&mut self) {
+        self.active = true;
+        self.variants.clear();
+    }
+
+    fn stop(&mut self) {
+        self.active = false;
+        self.variants.clear();
+    }
+
+    fn get_or_encode(&mut self, message: &Message, version: Version, qos: QoS, retain: bool) -> &Encoded {
+        let v5 = version == Version::V5;
+        let found = self
+            .variants
+            .iter()
+            .position(|e| e.v5 == v5 && e.qos == qos && e.retain == retain);
+        let index = found.unwrap_or_else(|| {
+            let publish = OutgoingPublish {
+                dup: false,
+                qos,
+                retain,
+                topic: &message.topic,
+                packet_id: 0,
+                topic_alias: None,
+                message_expiry: None,
+                subscription_ids: &[],
+                properties: &message.properties,
+                payload_len: message.payload.len(),
+            };
+            let mut bytes = BytesMut::new();
+            publish.encode_header(version, &mut bytes);
+            let with_payload = message.payload.len() < SHARE_MIN_BYTES;
+            if with_payload {
+                bytes.extend_from_slice(&message.payload);
+            }
+            self.variants.push(Encoded {
+                v5,
+                qos,
+                retain,
+                bytes,
+                with_payload,
+                packet_id_at: publish.packet_id_offset(version),
+                packet_len: publish.packet_len(version),
+            });
+            self.variants.len() - 1
+        });
+        &self.variants[index]
+    }
 }
 
 impl Broker {
@@ -45,6 +121,7 @@ impl Broker {
         targets.clear();
         groups.clear();
         self.router.matches(&message.topic, &mut matches);
+        self.publish_cache.start();
 
         // An MQTT 5 client gets one copy per matching subscription, each with its own
         // options and identifier, as from mosquitto. Earlier versions get one copy per
@@ -104,6 +181,7 @@ impl Broker {
         for &group in &groups {
             delivered += usize::from(self.deliver_to_group(group, message, None));
         }
+        self.publish_cache.stop();
         self.route_matches = matches;
         self.route_targets = targets;
         self.route_groups = groups;
@@ -148,15 +226,16 @@ impl Broker {
             return;
         };
         let conn = &mut self.conns[token.0];
+        let cache = &mut self.publish_cache;
         if delivery.qos == QoS::AtMostOnce {
             if conn.send.len() >= self.limits.send_queue_bytes_max
-                || !write_publish(conn, &delivery, 0, false, now)
+                || !write_publish(conn, &delivery, 0, false, now, cache)
             {
                 session.dropped += 1;
                 return;
             }
         } else if session.queued.is_empty() && session.inflight.len() < conn.inflight_max {
-            send_in_flight(session, conn, delivery, now);
+            send_in_flight(session, conn, delivery, now, cache);
         } else {
             return self.enqueue(key, delivery);
         }
@@ -188,6 +267,7 @@ impl Broker {
             return;
         };
         let conn = &mut self.conns[token.0];
+        let cache = &mut self.publish_cache;
         let mut sent = false;
         while session.inflight.len() < conn.inflight_max
             && let Some(delivery) = session.queued.pop_front()
@@ -197,9 +277,9 @@ impl Broker {
             }
             sent = true;
             if delivery.qos == QoS::AtMostOnce {
-                write_publish(conn, &delivery, 0, false, now);
+                write_publish(conn, &delivery, 0, false, now, cache);
             } else {
-                send_in_flight(session, conn, delivery, now);
+                send_in_flight(session, conn, delivery, now, cache);
             }
         }
         if sent {
@@ -210,9 +290,15 @@ impl Broker {
 
 /// Gives a QoS 1/2 delivery a packet id, writes it, and records it as in flight. A message
 /// larger than the client accepts is dropped for this client [MQTT-3.1.2-25].
-fn send_in_flight(session: &mut Session, conn: &mut Connection, delivery: Delivery, now: Instant) {
+fn send_in_flight(
+    session: &mut Session,
+    conn: &mut Connection,
+    delivery: Delivery,
+    now: Instant,
+    cache: &mut PublishCache,
+) {
     let packet_id = session.next_packet_id();
-    if !write_publish(conn, &delivery, packet_id, false, now) {
+    if !write_publish(conn, &delivery, packet_id, false, now, cache) {
         session.dropped += 1;
         return;
     }
@@ -236,9 +322,70 @@ pub(super) fn write_publish(
     packet_id: u16,
     dup: bool,
     now: Instant,
+    cache: &mut PublishCache,
 ) -> bool {
     let message = &*delivery.message;
     let name = conn.out_aliases.name(&message.topic);
+    let same_for_everyone = !dup
+        && name == TopicName::Plain
+        && delivery.subscription_ids.is_empty()
+        && message.expires_at.is_none();
+    let written = if cache.active && same_for_everyone {
+        write_cached(conn, delivery, packet_id, cache)
+    } else {
+        write_encoded(conn, delivery, packet_id, dup, name, now)
+    };
+    if !written {
+        log_debug!(
+            "Dropped PUBLISH to {} on '{}': larger than the client's maximum packet size.",
+            conn.log_id(),
+            message.topic
+        );
+        return false;
+    }
+    log_debug!(
+        "Sending PUBLISH to {} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes))",
+        conn.log_id(),
+        u8::from(dup),
+        delivery.qos as u8,
+        u8::from(delivery.retain),
+        message.topic,
+        message.payload.len()
+    );
+    true
+}
+
+/// The shared encoding, copied and given this subscriber's packet id.
+fn write_cached(conn: &mut Connection, delivery: &Delivery, packet_id: u16, cache: &mut PublishCache) -> bool {
+    let message = &*delivery.message;
+    let encoded = cache.get_or_encode(message, conn.version, delivery.qos, delivery.retain);
+    if encoded.packet_len > conn.max_packet_out {
+        return false;
+    }
+    let tail = conn.send.tail();
+    let start = tail.len();
+    tail.extend_from_slice(&encoded.bytes);
+    if delivery.qos != QoS::AtMostOnce {
+        let at = start + encoded.packet_id_at;
+        tail[at..at + 2].copy_from_slice(&packet_id.to_be_bytes());
+    }
+    if !encoded.with_payload {
+        conn.send.push_bytes(&message.payload);
+    }
+    true
+}
+
+/// An encoding of this subscriber's own: topic alias, subscription identifiers, remaining
+/// expiry or DUP differ from everyone else's.
+fn write_encoded(
+    conn: &mut Connection,
+    delivery: &Delivery,
+    packet_id: u16,
+    dup: bool,
+    name: TopicName,
+    now: Instant,
+) -> bool {
+    let message = &*delivery.message;
     let (topic, topic_alias) = match name {
         TopicName::Plain => (message.topic.as_str(), None),
         TopicName::Assign(alias) => (message.topic.as_str(), Some(alias)),
@@ -257,11 +404,6 @@ pub(super) fn write_publish(
         payload_len: message.payload.len(),
     };
     if publish.packet_len(conn.version) > conn.max_packet_out {
-        log_debug!(
-            "Dropped PUBLISH to {} on '{}': larger than the client's maximum packet size.",
-            conn.log_id(),
-            message.topic
-        );
         return false;
     }
     publish.encode_header(conn.version, conn.send.tail());
@@ -269,14 +411,5 @@ pub(super) fn write_publish(
     if let TopicName::Assign(alias) = name {
         conn.out_aliases.commit(&message.topic, alias);
     }
-    log_debug!(
-        "Sending PUBLISH to {} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes))",
-        conn.log_id(),
-        u8::from(dup),
-        delivery.qos as u8,
-        u8::from(delivery.retain),
-        message.topic,
-        message.payload.len()
-    );
     true
 }

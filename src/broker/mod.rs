@@ -97,6 +97,7 @@ pub struct Broker {
     route_targets: Vec<deliver::RouteTarget>,
     route_groups: Vec<GroupKey>,
     route_mark: u64,
+    publish_cache: deliver::PublishCache,
     shared: SharedGroups,
     /// Ticks since start, to run rare chores every so many ticks.
     ticks: u64,
@@ -120,6 +121,7 @@ impl Broker {
             route_targets: Vec::new(),
             route_groups: Vec::new(),
             route_mark: 0,
+            publish_cache: deliver::PublishCache::default(),
             shared: SharedGroups::default(),
             ticks: 0,
         }

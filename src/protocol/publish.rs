@@ -157,6 +157,12 @@ impl OutgoingPublish<'_> {
         2 + self.topic.len() + packet_id + properties + self.payload_len
     }
 
+    /// Where the packet identifier sits in the encoded packet (QoS 1/2), so that a copy
+    /// encoded once can be given each subscriber's identifier in place.
+    pub fn packet_id_offset(&self, version: Version) -> usize {
+        1 + varint_len(self.remaining_len(version)) + 2 + self.topic.len()
+    }
+
     /// The size of the whole packet on the wire, to compare with a maximum packet size.
     pub fn packet_len(&self, version: Version) -> usize {
         let remaining = self.remaining_len(version);
