@@ -138,7 +138,8 @@ impl EventLoop {
                 log_warning!("Unable to set TCP_NODELAY for {peer}: {e}.");
             }
             let now = Instant::now();
-            let mut conn = Connection::new(socket, peer, index, listener.port, now);
+            let listener_index = u16::try_from(index).unwrap_or(u16::MAX);
+            let mut conn = Connection::new(socket, peer, listener_index, listener.port, now);
             conn.max_qos = QoS::from_u8(listener.config.max_qos).unwrap_or(QoS::ExactlyOnce);
             conn.topic_alias_max_in = listener.config.max_topic_alias;
             let Some(token) = self.broker.accept(conn, listener.config.max_connections) else {

@@ -73,6 +73,10 @@ fn upsert(list: &mut Vec<Subscriber>, subscriber: Subscriber) -> bool {
             false
         }
         None => {
+            // Most filters have one subscriber: do not reserve room for four.
+            if list.capacity() == 0 {
+                list.reserve_exact(1);
+            }
             list.push(subscriber);
             true
         }

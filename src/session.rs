@@ -48,6 +48,76 @@ impl Expiry {
     }
 }
 
+/// Past this many subscriptions a session indexes them by hash instead of searching a list.
+const SUBSCRIPTIONS_LISTED_MAX: usize = 16;
+
+/// A client's subscriptions by filter. Most clients have one or two, and every session is
+/// kept in memory even while its client is idle or away: a short list costs a few dozen
+/// bytes where a hash map costs a few hundred. A client with many moves to a hash map.
+#[derive(Debug)]
+pub enum Subscriptions {
+    Listed(Vec<(ByteStr, Subscription)>),
+    Hashed(HashMap<ByteStr, Subscription>),
+}
+
+impl Default for Subscriptions {
+    fn default() -> Subscriptions {
+        Subscriptions::Listed(Vec::new())
+    }
+}
+
+impl Subscriptions {
+    /// Adds or replaces a subscription; returns the one it replaced.
+    pub fn insert(&mut self, filter: ByteStr, subscription: Subscription) -> Option<Subscription> {
+        match self {
+            Subscriptions::Listed(list) => {
+                if let Some((_, existing)) = list.iter_mut().find(|(f, _)| *f == filter) {
+                    return Some(std::mem::replace(existing, subscription));
+                }
+                if list.len() < SUBSCRIPTIONS_LISTED_MAX {
+                    list.reserve_exact(1);
+                    list.push((filter, subscription));
+                    return None;
+                }
+                let mut map: HashMap<_, _> = list.drain(..).collect();
+                map.insert(filter, subscription);
+                *self = Subscriptions::Hashed(map);
+                None
+            }
+            Subscriptions::Hashed(map) => map.insert(filter, subscription),
+        }
+    }
+
+    pub fn remove(&mut self, filter: &str) -> Option<Subscription> {
+        match self {
+            Subscriptions::Listed(list) => {
+                let i = list.iter().position(|(f, _)| f.as_str() == filter)?;
+                Some(list.swap_remove(i).1)
+            }
+            Subscriptions::Hashed(map) => map.remove(filter),
+        }
+    }
+
+    /// Every filter, for tearing the session down.
+    pub fn filters(&self) -> Vec<ByteStr> {
+        match self {
+            Subscriptions::Listed(list) => list.iter().map(|(f, _)| f.clone()).collect(),
+            Subscriptions::Hashed(map) => map.keys().cloned().collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Subscriptions::Listed(list) => list.len(),
+            Subscriptions::Hashed(map) => map.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One of a client's subscriptions, as it asked for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Subscription {
@@ -86,7 +156,7 @@ pub struct Session {
     pub expires_at: Option<Instant>,
     /// The client's filters (shared ones with their `$share/GROUP/` prefix) and their
     /// options: the router and the shared groups hold the reverse index.
-    pub subscriptions: HashMap<ByteStr, Subscription>,
+    pub subscriptions: Subscriptions,
     /// Sent QoS 1/2 messages not yet fully acknowledged, oldest first (re-sent in this order
     /// on reconnect). Bounded by the in-flight window.
     pub inflight: VecDeque<Inflight>,
@@ -95,16 +165,17 @@ pub struct Session {
     pub queued: VecDeque<Delivery>,
     /// Inbound QoS 2 messages received but not yet released by PUBREL: like mosquitto, they
     /// reach subscribers only on PUBREL, so a re-sent PUBLISH is never delivered twice.
-    pub incoming: HashMap<u16, Rc<Message>>,
+    /// A vector: it holds at most the receive maximum, and usually nothing.
+    pub incoming: Vec<(u16, Rc<Message>)>,
     /// Messages dropped because the queue was full, for the log and statistics.
     pub dropped: u64,
     /// A will whose MQTT 5 delay is running: published at the instant unless the client
     /// comes back first.
-    pub delayed_will: Option<(Instant, crate::protocol::Will)>,
+    pub delayed_will: Option<Box<(Instant, crate::protocol::Will)>>,
     last_packet_id: u16,
     /// Marks the session as already matched by the publish being routed (see the router).
     pub(crate) route_mark: u64,
-    pub(crate) route_slot: usize,
+    pub(crate) route_slot: u32,
 }
 
 impl Session {
@@ -115,10 +186,10 @@ impl Session {
             version,
             expiry,
             expires_at: None,
-            subscriptions: HashMap::new(),
+            subscriptions: Subscriptions::default(),
             inflight: VecDeque::new(),
             queued: VecDeque::new(),
-            incoming: HashMap::new(),
+            incoming: Vec::new(),
             dropped: 0,
             delayed_will: None,
             last_packet_id: 0,
@@ -165,6 +236,37 @@ mod tests {
             utf8_payload: false,
         });
         Delivery::new(message, QoS::AtLeastOnce, false)
+    }
+
+    #[test]
+    fn subscriptions_are_listed_then_hashed_and_behave_the_same() {
+        let mut subs = Subscriptions::default();
+        let sub = |qos| Subscription {
+            options: SubOptions::qos(qos),
+            id: 0,
+        };
+        for i in 0..40 {
+            assert_eq!(
+                subs.insert(format!("t/{i}").into(), sub(QoS::AtMostOnce)),
+                None
+            );
+            if i < 16 {
+                assert!(matches!(subs, Subscriptions::Listed(_)));
+            }
+        }
+        assert!(matches!(subs, Subscriptions::Hashed(_)));
+        assert_eq!(subs.len(), 40);
+        assert_eq!(
+            subs.insert("t/3".into(), sub(QoS::AtLeastOnce)),
+            Some(sub(QoS::AtMostOnce))
+        );
+        assert_eq!(subs.remove("t/3"), Some(sub(QoS::AtLeastOnce)));
+        assert_eq!(subs.remove("t/3"), None);
+        assert_eq!(subs.filters().len(), 39);
+        let mut few = Subscriptions::default();
+        few.insert("a".into(), sub(QoS::AtMostOnce));
+        assert_eq!(few.remove("a"), Some(sub(QoS::AtMostOnce)));
+        assert!(few.is_empty());
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl Broker {
         let Some(mut conn) = self.conns.try_remove(token.0) else {
             return;
         };
-        self.listener_conns[conn.listener] -= 1;
+        self.listener_conns[usize::from(conn.listener)] -= 1;
         if conn.state == State::Connected
             && conn.version == Version::V5
             && let Some(code) = reason.disconnect_reason()
@@ -155,7 +155,7 @@ impl Broker {
         self.sessions[key].conn = None;
         self.hand_over_shared_deliveries(key);
         if let Some(will) = conn.will.take().filter(|_| reason.publishes_will()) {
-            self.schedule_will(key, will);
+            self.schedule_will(key, *will);
         }
         let lifetime = match self.sessions[key].expiry {
             Expiry::AtDisconnect => return self.remove_session(key),
@@ -173,9 +173,9 @@ impl Broker {
             Some(delay) if delay > 0 => {
                 let at = self.now.checked_add(Duration::from_secs(u64::from(delay)));
                 match at {
-                    Some(at) => self.sessions[key].delayed_will = Some((at, will)),
+                    Some(at) => self.sessions[key].delayed_will = Some(Box::new((at, will))),
                     // Later than the clock can say: the session's end will publish it.
-                    None => self.sessions[key].delayed_will = Some((self.now, will)),
+                    None => self.sessions[key].delayed_will = Some(Box::new((self.now, will))),
                 }
             }
             _ => self.publish_will(will, Some(key)),

@@ -1,7 +1,5 @@
 //! CONNECT: client identifier rules, authentication, session takeover and resumption.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use mio::Token;
 
@@ -64,18 +62,14 @@ impl Broker {
         conn.state = State::Connected;
         conn.session = Some(key);
         conn.client_id = Some(client_id.clone());
-        conn.keep_alive_limit =
-            (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        conn.keep_alive_limit_ms = u32::from(keep_alive) * 1500;
         // Kept for the connection's lifetime, so it must not pin the read buffer it came in.
-        conn.will = connect.will.as_ref().map(detach_will);
+        conn.will = connect.will.as_ref().map(|w| Box::new(detach_will(w)));
         // What the client accepts from us (MQTT 5; absent means the protocol's maximum).
         let theirs = &connect.properties;
-        conn.inflight_max = theirs
-            .receive_maximum
-            .map_or(inflight_max, |n| inflight_max.min(usize::from(n)));
-        conn.max_packet_out = theirs
-            .maximum_packet_size
-            .map_or(usize::MAX, |n| n as usize);
+        let ours = u16::try_from(inflight_max).unwrap_or(u16::MAX);
+        conn.inflight_max = theirs.receive_maximum.map_or(ours, |n| ours.min(n));
+        conn.max_packet_out = theirs.maximum_packet_size.unwrap_or(u32::MAX);
         conn.out_aliases = OutAliases::new(theirs.topic_alias_maximum.unwrap_or(0));
         log_connected(conn, &connect, &client_id);
 
@@ -205,7 +199,7 @@ impl Broker {
         let will = self.conns.get_mut(old.0).and_then(|c| c.will.take());
         self.close(old, Close::TakenOver);
         if session_ends && let Some(will) = will {
-            self.publish_will(will, Some(key));
+            self.publish_will(*will, Some(key));
         }
     }
 
@@ -302,7 +296,7 @@ fn log_connected(conn: &crate::connection::Connection, connect: &Connect, client
         u8::from(connect.clean_start),
         connect.keep_alive,
     );
-    match &conn.will {
+    match conn.will.as_deref() {
         None => log_debug!("No will message specified."),
         Some(will) => {
             log_debug!(

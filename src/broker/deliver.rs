@@ -11,8 +11,8 @@ use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
 use crate::protocol::{OutgoingPublish, QoS, Version};
-use crate::send_queue::SHARE_MIN_BYTES;
 use crate::router::Target;
+use crate::send_queue::SHARE_MIN_BYTES;
 use crate::session::{Inflight, OutState, Session, SessionKey};
 use crate::shared::GroupKey;
 
@@ -56,7 +56,13 @@ impl PublishCache {
         self.variants.clear();
     }
 
-    fn get_or_encode(&mut self, message: &Message, version: Version, qos: QoS, retain: bool) -> &Encoded {
+    fn get_or_encode(
+        &mut self,
+        message: &Message,
+        version: Version,
+        qos: QoS,
+        retain: bool,
+    ) -> &Encoded {
         let v5 = version == Version::V5;
         let found = self
             .variants
@@ -161,13 +167,13 @@ impl Broker {
             }
             if session.route_mark != mark {
                 session.route_mark = mark;
-                session.route_slot = targets.len();
+                session.route_slot = targets.len() as u32;
                 targets.push(RouteTarget {
                     session: key,
                     qos: options.qos,
                 });
             }
-            let target = &mut targets[session.route_slot];
+            let target = &mut targets[session.route_slot as usize];
             target.qos = target.qos.max(options.qos);
         }
         for target in targets.drain(..) {
@@ -234,7 +240,9 @@ impl Broker {
                 session.dropped += 1;
                 return;
             }
-        } else if session.queued.is_empty() && session.inflight.len() < conn.inflight_max {
+        } else if session.queued.is_empty()
+            && session.inflight.len() < usize::from(conn.inflight_max)
+        {
             send_in_flight(session, conn, delivery, now, cache);
         } else {
             return self.enqueue(key, delivery);
@@ -269,7 +277,7 @@ impl Broker {
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
         let mut sent = false;
-        while session.inflight.len() < conn.inflight_max
+        while session.inflight.len() < usize::from(conn.inflight_max)
             && let Some(delivery) = session.queued.pop_front()
         {
             if delivery.message.is_expired(now) {
@@ -356,10 +364,15 @@ pub(super) fn write_publish(
 }
 
 /// The shared encoding, copied and given this subscriber's packet id.
-fn write_cached(conn: &mut Connection, delivery: &Delivery, packet_id: u16, cache: &mut PublishCache) -> bool {
+fn write_cached(
+    conn: &mut Connection,
+    delivery: &Delivery,
+    packet_id: u16,
+    cache: &mut PublishCache,
+) -> bool {
     let message = &*delivery.message;
     let encoded = cache.get_or_encode(message, conn.version, delivery.qos, delivery.retain);
-    if encoded.packet_len > conn.max_packet_out {
+    if encoded.packet_len > conn.max_packet_out as usize {
         return false;
     }
     let tail = conn.send.tail();
@@ -403,7 +416,7 @@ fn write_encoded(
         properties: &message.properties,
         payload_len: message.payload.len(),
     };
-    if publish.packet_len(conn.version) > conn.max_packet_out {
+    if publish.packet_len(conn.version) > conn.max_packet_out as usize {
         return false;
     }
     publish.encode_header(conn.version, conn.send.tail());

@@ -143,10 +143,11 @@ impl Broker {
     /// Takes a newly accepted socket, unless its listener or the broker is at its
     /// connection limit. The caller registers the socket under the returned token.
     pub fn accept(&mut self, conn: Connection, listener_max: Option<usize>) -> Option<Token> {
-        if self.listener_conns.len() <= conn.listener {
-            self.listener_conns.resize(conn.listener + 1, 0);
+        let listener = usize::from(conn.listener);
+        if self.listener_conns.len() <= listener {
+            self.listener_conns.resize(listener + 1, 0);
         }
-        let count = &mut self.listener_conns[conn.listener];
+        let count = &mut self.listener_conns[listener];
         let over = |max: Option<usize>, n: usize| max.is_some_and(|max| n >= max);
         if over(listener_max, *count) || over(self.config.max_connections, self.conns.len()) {
             log_notice!(
@@ -357,15 +358,11 @@ impl Broker {
             .conns
             .iter()
             .filter_map(|(key, conn)| {
-                let reason = match (conn.state, conn.keep_alive_limit) {
-                    (State::AwaitingConnect, _)
-                        if now.duration_since(conn.opened_at) >= connect_timeout =>
-                    {
-                        Close::ConnectTimeout
-                    }
-                    (State::Connected, Some(limit))
-                        if now.duration_since(conn.last_packet_at) >= limit =>
-                    {
+                let quiet = now.duration_since(conn.last_packet_at);
+                let limit = Duration::from_millis(u64::from(conn.keep_alive_limit_ms));
+                let reason = match conn.state {
+                    State::AwaitingConnect if quiet >= connect_timeout => Close::ConnectTimeout,
+                    State::Connected if conn.keep_alive_limit_ms > 0 && quiet >= limit => {
                         Close::KeepAliveTimeout
                     }
                     _ => return None,
@@ -385,11 +382,12 @@ impl Broker {
         let due: Vec<SessionKey> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.delayed_will.as_ref().is_some_and(|(at, _)| now >= *at))
+            .filter(|(_, s)| s.delayed_will.as_ref().is_some_and(|w| now >= w.0))
             .map(|(key, _)| key)
             .collect();
         for key in due {
-            if let Some((_, will)) = self.sessions[key].delayed_will.take() {
+            if let Some(delayed) = self.sessions[key].delayed_will.take() {
+                let (_, will) = *delayed;
                 self.publish_will(will, Some(key));
             }
         }
@@ -428,14 +426,15 @@ impl Broker {
     /// Forgets a session and its subscriptions. A will still waiting for its delay goes
     /// out now: the session's end is the latest a will may wait [MQTT-3.1.3-9].
     fn remove_session(&mut self, key: SessionKey) {
-        let filters: Vec<ByteStr> = self.sessions[key].subscriptions.keys().cloned().collect();
+        let filters = self.sessions[key].subscriptions.filters();
         for filter in filters {
             self.unsubscribe(key, &filter);
         }
         let session = self.sessions.remove(key);
         self.session_ids.remove(session.client_id.as_str());
         // The session is gone, and with it any subscription no-local could spare.
-        if let Some((_, will)) = session.delayed_will {
+        if let Some(delayed) = session.delayed_will {
+            let (_, will) = *delayed;
             self.publish_will(will, None);
         }
     }

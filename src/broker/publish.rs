@@ -67,11 +67,11 @@ impl Broker {
             QoS::ExactlyOnce => {
                 // Held until PUBREL; a re-sent PUBLISH with the same id is the same message.
                 let incoming = &mut self.sessions[key].incoming;
-                if !incoming.contains_key(&packet_id) {
+                if !incoming.iter().any(|(id, _)| *id == packet_id) {
                     if incoming.len() >= self.limits.inflight_max {
                         return Err(Close::ReceiveMaximumExceeded);
                     }
-                    incoming.insert(packet_id, message);
+                    incoming.push((packet_id, message));
                 }
                 self.acknowledge(token, qos, packet_id, reason::SUCCESS);
             }
@@ -172,7 +172,9 @@ impl Broker {
         );
         // An unknown id gets a plain PUBCOMP too, as from mosquitto: the spec's 0x92 is a
         // "may", and the client wants to finish the flow either way.
-        if let Some(message) = self.sessions[key].incoming.remove(&id) {
+        let incoming = &mut self.sessions[key].incoming;
+        if let Some(i) = incoming.iter().position(|(pending, _)| *pending == id) {
+            let (_, message) = incoming.swap_remove(i);
             self.publish_message(message, Some(key));
         }
         log_debug!(
