@@ -110,10 +110,8 @@ pub fn write(ty: LogTypes, args: fmt::Arguments<'_>) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let line = format!("{now}: {args}\n");
+    // No sink (`log_dest none`, or a library user who never called `init`): nothing.
     let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
-    if sinks.is_empty() {
-        let _ = std::io::stderr().write_all(line.as_bytes());
-    }
     for sink in sinks.iter_mut() {
         // A log line that cannot be written is not worth stopping the broker for.
         let _ = match sink {

@@ -1,7 +1,7 @@
 //! The pieces every packet is made of: the fixed header, variable byte integers, two-byte
 //! lengths, strings and binary data, read from a shared `Bytes` without copying.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::{ByteStr, DecodeError};
 
@@ -175,10 +175,13 @@ impl Reader {
         ahead.bytes(len)
     }
 
-    /// Everything left in the packet (a PUBLISH payload, say).
+    /// Everything left in the packet (a PUBLISH payload, say). Takes the frame itself
+    /// rather than a slice of it: one reference-count increment and decrement fewer per
+    /// packet, which the decode benchmark shows.
     pub fn rest(&mut self) -> Bytes {
-        let out = self.data.slice(self.pos..);
-        self.pos = self.data.len();
+        let mut out = std::mem::take(&mut self.data);
+        out.advance(self.pos);
+        self.pos = 0;
         out
     }
 
