@@ -42,6 +42,9 @@ pub struct Config {
     pub acl_file: Option<PathBuf>,
     /// When true the security settings live in each listener's `security` instead of here.
     pub per_listener_settings: bool,
+    /// Re-check a retained message's publisher against the ACL before handing it out. False
+    /// by default: mosquitto 2.0.11's documentation says true, its code starts with false.
+    pub check_retain_source: bool,
     /// Cap over all listeners, from `global_max_connections` (a key of mosquitto after 2.0). 2.0 has
     /// no global cap: its `max_connections` is per listener (see [`ListenerConfig`]).
     pub max_connections: Option<usize>,
@@ -178,6 +181,7 @@ impl Default for Config {
             password_file: None,
             acl_file: None,
             per_listener_settings: false,
+            check_retain_source: false,
             max_connections: None,
             max_packet_size: None,
             message_size_limit: None,
@@ -308,7 +312,7 @@ const UNSUPPORTED: &[(&str, Arg, &str)] = &[
     ("listener options", Arg::Bool, "use_username_as_clientid"),
     ("no longer in mosquitto", Arg::Int, "retry_interval"),
     ("other", Arg::Text, "user log_timestamp_format"),
-    ("other", Arg::Bool, "upgrade_outgoing_qos set_tcp_nodelay check_retain_source"),
+    ("other", Arg::Bool, "upgrade_outgoing_qos set_tcp_nodelay"),
     ("other", Arg::Bool, "allow_duplicate_messages"),
     ("bridges", Arg::Bridge, "address addresses cleansession clientid remote_clientid idle_timeout"),
     ("bridges", Arg::Bridge, "keepalive_interval local_cleansession local_clientid local_password"),
@@ -577,6 +581,11 @@ impl Parser {
             | "password_file"
             | "acl_file"
             | "auto_id_prefix" => self.security(key, rest)?,
+            "check_retain_source" => {
+                // A security setting for per_listener_settings' order rule, though global.
+                self.security_seen = true;
+                self.config.check_retain_source = self.boolean(key, rest)?;
+            }
             "global_max_connections" => self.config.max_connections = self.limit(key, rest)?,
             "max_packet_size" => {
                 let n = self.int(key, rest)?;
@@ -890,10 +899,7 @@ impl Parser {
         }
         self.plugin_seen |= matches!(key, "plugin" | "auth_plugin");
         // mosquitto counts these as security settings for the per_listener_settings order check.
-        self.security_seen |= matches!(
-            key,
-            "plugin" | "auth_plugin" | "psk_file" | "check_retain_source"
-        );
+        self.security_seen |= matches!(key, "plugin" | "auth_plugin" | "psk_file");
         if self.warned.insert(name) {
             self.warn(format!("'{key}' is not supported yet ({feature}); ignored"));
         }

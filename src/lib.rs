@@ -19,11 +19,13 @@
 //! - [`message`]: a published message, shared by every queue it waits in.
 //! - [`router`]: exact topics in a hash table, wildcard filters in a trie.
 //! - [`retain`]: retained messages.
+//! - [`auth`]: password files, ACL files and the `midge_passwd` tool.
 //! - [`config`]: the mosquitto-style config file and its defaults.
 //! - [`log`]: mosquitto-style log lines and `log_type` masks.
 //! - [`server`]: start-up and shut-down around the loop.
 //! - [`client`]: a blocking MQTT client and the `midge_pub` / `midge_sub` tools.
 
+pub mod auth;
 pub mod broker;
 pub mod client;
 pub mod config;

@@ -765,3 +765,17 @@ fn max_qos_applies_to_its_listener_and_is_bounded() {
     assert_eq!(c.listeners[1].max_qos, 2);
     assert_error("listener 1883\nmax_qos 3\n", 2, "");
 }
+
+#[test]
+fn check_retain_source_is_read_and_off_by_default_as_in_mosquittos_code() {
+    assert!(!config("").check_retain_source);
+    let (c, warnings) = parse("check_retain_source true\n");
+    assert!(c.check_retain_source && warnings.is_empty());
+    assert_error("check_retain_source maybe\n", 1, "expected true or false");
+    // Like the other security settings, it must follow per_listener_settings.
+    assert_error(
+        "check_retain_source true\nper_listener_settings true\n",
+        2,
+        "must come before any security setting",
+    );
+}

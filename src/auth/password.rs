@@ -1,0 +1,350 @@
+//! mosquitto's password file: one `username:hash` a line, where the hash is
+//!
+//! - `$7$ITERATIONS$SALT$HASH`: PBKDF2-HMAC-SHA512, what mosquitto_passwd 2.x writes
+//!   (101 iterations unless `-I` says otherwise);
+//! - `$6$SALT$HASH`: one SHA-512 of the password then the salt, mosquitto 1.x's format
+//!   (`mosquitto_passwd -H sha512`).
+//!
+//! SALT is 12 bytes and HASH 64, both in standard base64. The broker reads files written by
+//! any mosquitto_passwd unchanged; `midge_passwd` writes the same lines.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use base64::Engine;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, general_purpose::STANDARD};
+use sha2::{Digest, Sha512};
+use subtle::ConstantTimeEq;
+
+/// mosquitto 2.0's `PW_DEFAULT_ITERATIONS`.
+pub const DEFAULT_ITERATIONS: u32 = 101;
+const SALT_BYTES: usize = 12;
+const HASH_BYTES: usize = 64;
+
+/// OpenSSL's decoder, which mosquitto uses, does not insist on padding; nor do we.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// How a password is hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `$6$`: SHA-512 over the password then the salt.
+    Sha512,
+    /// `$7$`: PBKDF2 with HMAC-SHA512.
+    Pbkdf2 { iterations: u32 },
+}
+
+/// One user's salted password hash, as a password file line holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash {
+    algorithm: Algorithm,
+    salt: [u8; SALT_BYTES],
+    hash: [u8; HASH_BYTES],
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The hash is as good as a password against a weak one: keep it out of logs.
+        f.debug_struct("PasswordHash")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PasswordHash {
+    /// Hashes `password` with a fresh random salt, as mosquitto_passwd does.
+    pub fn new(password: &[u8], algorithm: Algorithm) -> Result<PasswordHash, getrandom::Error> {
+        let mut salt = [0u8; SALT_BYTES];
+        getrandom::fill(&mut salt)?;
+        Ok(PasswordHash::with_salt(password, algorithm, salt))
+    }
+
+    fn with_salt(password: &[u8], algorithm: Algorithm, salt: [u8; SALT_BYTES]) -> PasswordHash {
+        PasswordHash {
+            algorithm,
+            salt,
+            hash: digest(password, algorithm, &salt),
+        }
+    }
+
+    /// Whether `password` is the one this hash was made from. The comparison takes the same
+    /// time wherever the first differing byte is.
+    pub fn verify(&self, password: &[u8]) -> bool {
+        let candidate = digest(password, self.algorithm, &self.salt);
+        bool::from(candidate.ct_eq(&self.hash))
+    }
+
+    /// Parses the part of a password file line after `username:`.
+    pub fn parse(text: &str) -> Result<PasswordHash, String> {
+        if text.is_empty() {
+            return Err("missing password hash".to_string());
+        }
+        let Some(fields) = text.strip_prefix('$') else {
+            return Err(
+                "not a hashed password ($6$ or $7$); a plain-text file can be \
+                        converted with midge_passwd -U"
+                    .to_string(),
+            );
+        };
+        let fields: Vec<&str> = fields.split('$').collect();
+        let (algorithm, salt, hash) = match fields[..] {
+            ["7", iterations, salt, hash] => {
+                let iterations = iterations
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("invalid hash iterations '{iterations}'"))?;
+                (Algorithm::Pbkdf2 { iterations }, salt, hash)
+            }
+            ["6", salt, hash] => (Algorithm::Sha512, salt, hash),
+            ["6" | "7", ..] => {
+                return Err("invalid password hash: wrong number of '$' fields".to_string());
+            }
+            [kind, ..] => {
+                return Err(format!(
+                    "unknown password hash type '${kind}$' (mosquitto knows $6$ and $7$)"
+                ));
+            }
+            [] => return Err("missing password hash".to_string()),
+        };
+        let salt = decode_exact::<SALT_BYTES>(salt)
+            .ok_or("invalid password salt: not 12 bytes of base64")?;
+        let hash = decode_exact::<HASH_BYTES>(hash)
+            .ok_or("invalid password hash: not 64 bytes of base64")?;
+        Ok(PasswordHash {
+            algorithm,
+            salt,
+            hash,
+        })
+    }
+}
+
+/// The form a password file holds: `$7$101$SALT$HASH` or `$6$SALT$HASH`.
+impl fmt::Display for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let salt = STANDARD.encode(self.salt);
+        let hash = STANDARD.encode(self.hash);
+        match self.algorithm {
+            Algorithm::Pbkdf2 { iterations } => write!(f, "$7${iterations}${salt}${hash}"),
+            Algorithm::Sha512 => write!(f, "$6${salt}${hash}"),
+        }
+    }
+}
+
+fn decode_exact<const N: usize>(text: &str) -> Option<[u8; N]> {
+    LENIENT_BASE64.decode(text).ok()?.try_into().ok()
+}
+
+fn digest(password: &[u8], algorithm: Algorithm, salt: &[u8; SALT_BYTES]) -> [u8; HASH_BYTES] {
+    match algorithm {
+        Algorithm::Sha512 => Sha512::new()
+            .chain_update(password)
+            .chain_update(salt)
+            .finalize()
+            .into(),
+        Algorithm::Pbkdf2 { iterations } => {
+            let mut out = [0u8; HASH_BYTES];
+            pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, &mut out);
+            out
+        }
+    }
+}
+
+/// A loaded password file: each user's hash, shared by reference with the clients it
+/// authenticated, so that a reload can tell whether their entry changed.
+#[derive(Debug, Default)]
+pub struct PasswordFile {
+    users: HashMap<String, Rc<PasswordHash>>,
+}
+
+/// Compared against for unknown users, so that "no such user" takes as long as "wrong
+/// password" and the answer's timing does not tell which user names exist.
+fn decoy() -> &'static PasswordHash {
+    static DECOY: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let algorithm = Algorithm::Pbkdf2 {
+            iterations: DEFAULT_ITERATIONS,
+        };
+        PasswordHash::with_salt(b"", algorithm, [0; SALT_BYTES])
+    })
+}
+
+impl PasswordFile {
+    /// Parses a whole file. `#` comments and blank lines are skipped, as mosquitto skips
+    /// them; anything else that is not `user:$6$...` or `user:$7$...` is an error naming its
+    /// line (mosquitto drops such lines with a log line; midge refuses to guess). A user
+    /// listed twice gets the last entry, as in mosquitto.
+    pub fn parse(text: &[u8]) -> Result<PasswordFile, (usize, String)> {
+        let mut users = HashMap::new();
+        for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let line_no = index + 1;
+            let line = std::str::from_utf8(raw)
+                .map_err(|_| (line_no, "line is not valid UTF-8".to_string()))?
+                .trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((username, rest)) = line.split_once(':') else {
+                return Err((line_no, "expected 'username:password hash'".to_string()));
+            };
+            let username = username.trim();
+            if username.is_empty() {
+                return Err((line_no, "empty username".to_string()));
+            }
+            if username.len() > 65535 {
+                return Err((line_no, "username too long".to_string()));
+            }
+            // Like mosquitto, the hash ends at the next ':' if there is one.
+            let hash = rest.split(':').next().unwrap_or("").trim();
+            let hash = PasswordHash::parse(hash)
+                .map_err(|why| (line_no, format!("user '{username}': {why}")))?;
+            users.insert(username.to_string(), Rc::new(hash));
+        }
+        Ok(PasswordFile { users })
+    }
+
+    /// The entry `password` matches for `username`, if the user exists and it matches.
+    pub fn check(&self, username: &str, password: Option<&[u8]>) -> Option<&Rc<PasswordHash>> {
+        let Some(entry) = self.users.get(username) else {
+            decoy().verify(password.unwrap_or_default());
+            return None;
+        };
+        // mosquitto refuses a known user who sends no password.
+        entry.verify(password?).then_some(entry)
+    }
+
+    /// Whether `username` still has exactly the entry `entry` (after a reload).
+    pub fn unchanged(&self, username: &str, entry: &PasswordHash) -> bool {
+        self.users.get(username).is_some_and(|e| **e == *entry)
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Made by mosquitto_passwd 2.0.11: `-c -b ... alice alicepw`,
+    /// `-b ... bob 'b0b with spaces:and colon'`, `-I 1000 -b ... erin erinpw`.
+    const PBKDF2_FILE: &[u8] = include_bytes!("../../tests/fixtures/passwd-sha512-pbkdf2");
+    /// Made by mosquitto_passwd 2.0.11 `-H sha512`: carol/carolpw, dave/dävé-ünïcode.
+    const SHA512_FILE: &[u8] = include_bytes!("../../tests/fixtures/passwd-sha512");
+
+    #[test]
+    fn verifies_pbkdf2_hashes_made_by_mosquitto_passwd() {
+        let file = PasswordFile::parse(PBKDF2_FILE).unwrap();
+        assert_eq!(file.len(), 3);
+        assert!(file.check("alice", Some(b"alicepw")).is_some());
+        assert!(
+            file.check("bob", Some(b"b0b with spaces:and colon"))
+                .is_some()
+        );
+        assert!(file.check("erin", Some(b"erinpw")).is_some());
+        assert!(file.check("alice", Some(b"alicepW")).is_none());
+        assert!(file.check("alice", Some(b"")).is_none());
+        assert!(file.check("alice", None).is_none());
+        assert!(file.check("mallory", Some(b"alicepw")).is_none());
+    }
+
+    #[test]
+    fn verifies_sha512_hashes_made_by_mosquitto_passwd() {
+        let file = PasswordFile::parse(SHA512_FILE).unwrap();
+        assert!(file.check("carol", Some(b"carolpw")).is_some());
+        assert!(
+            file.check("dave", Some("dävé-ünïcode".as_bytes()))
+                .is_some()
+        );
+        assert!(file.check("dave", Some(b"dave")).is_none());
+    }
+
+    #[test]
+    fn a_hash_prints_back_as_it_was_read() {
+        for line in std::str::from_utf8(PBKDF2_FILE).unwrap().lines() {
+            let (_, hash) = line.split_once(':').unwrap();
+            assert_eq!(PasswordHash::parse(hash).unwrap().to_string(), hash);
+        }
+        let line = std::str::from_utf8(SHA512_FILE).unwrap().lines().next();
+        let hash = line.unwrap().split_once(':').unwrap().1;
+        assert_eq!(PasswordHash::parse(hash).unwrap().to_string(), hash);
+    }
+
+    #[test]
+    fn new_hashes_verify_and_get_fresh_salts() {
+        let pbkdf2 = Algorithm::Pbkdf2 { iterations: 101 };
+        let a = PasswordHash::new(b"pw", pbkdf2).unwrap();
+        let b = PasswordHash::new(b"pw", pbkdf2).unwrap();
+        assert!(a.verify(b"pw") && b.verify(b"pw"));
+        assert_ne!(a, b);
+        assert!(a.to_string().starts_with("$7$101$"));
+        let sha = PasswordHash::new(b"pw", Algorithm::Sha512).unwrap();
+        assert!(sha.verify(b"pw") && !sha.verify(b"pW"));
+        assert!(sha.to_string().starts_with("$6$"));
+    }
+
+    #[test]
+    fn comments_blank_lines_crlf_and_spaces_are_accepted() {
+        let hash = "$6$ekccCN6/sG0jo6ov$7rYFVuuy+4EhT/nhgXSgh6XPIATr2bpRDwgwPEU+5bELrEORtbQwyW8rOMsWbThVR2vNy8aBB5QUNv1YxZx5bg==";
+        let text = format!("# users\n\n  carol : {hash} \r\n");
+        let file = PasswordFile::parse(text.as_bytes()).unwrap();
+        assert!(file.check("carol", Some(b"carolpw")).is_some());
+    }
+
+    #[test]
+    fn the_last_entry_of_a_user_wins() {
+        let lines: Vec<&str> = std::str::from_utf8(SHA512_FILE).unwrap().lines().collect();
+        let carols_hash = lines[0].split_once(':').unwrap().1;
+        let text = format!("dave:{carols_hash}\n{}\n", lines[1]);
+        let file = PasswordFile::parse(text.as_bytes()).unwrap();
+        assert!(
+            file.check("dave", Some("dävé-ünïcode".as_bytes()))
+                .is_some()
+        );
+        assert!(file.check("dave", Some(b"carolpw")).is_none());
+    }
+
+    #[test]
+    fn malformed_lines_are_errors_naming_the_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("# ok\nalice\n", 2, "expected 'username:password hash'"),
+            ("alice:secret\n", 1, "plain-text"),
+            ("alice:\n", 1, "missing password hash"),
+            ("alice:pa$$word\n", 1, "plain-text"),
+            (":$6$a$b\n", 1, "empty username"),
+            ("a:$5$abc$def\n", 1, "unknown password hash type '$5$'"),
+            ("a:$7$0$S29/uK2/cu8e5vo2$x\n", 1, "iterations '0'"),
+            ("a:$7$x$S29/uK2/cu8e5vo2$x\n", 1, "iterations 'x'"),
+            ("a:$7$101$c2FsdA==$x\n", 1, "salt"),
+            ("a:$6$S29/uK2/cu8e5vo2$aGFzaA==\n", 1, "not 64 bytes"),
+            ("a:$6$S29/uK2/cu8e5vo2\n", 1, "number of '$' fields"),
+            ("\n\nb:$6$!!!$x\n", 3, "salt"),
+        ];
+        for &(text, line, needle) in cases {
+            let (at, why) = PasswordFile::parse(text.as_bytes()).unwrap_err();
+            assert_eq!(at, line, "{text:?}: {why}");
+            assert!(why.contains(needle), "{text:?}: {why}");
+        }
+        let (at, _) = PasswordFile::parse(b"ok:$6$\xff\n").unwrap_err();
+        assert_eq!(at, 1);
+    }
+
+    #[test]
+    fn a_changed_entry_is_noticed() {
+        let file = PasswordFile::parse(PBKDF2_FILE).unwrap();
+        let alice = Rc::clone(file.check("alice", Some(b"alicepw")).unwrap());
+        let again = PasswordFile::parse(PBKDF2_FILE).unwrap();
+        assert!(again.unchanged("alice", &alice));
+        assert!(!again.unchanged("bob", &alice));
+        assert!(!PasswordFile::default().unchanged("alice", &alice));
+    }
+}
