@@ -72,7 +72,8 @@ fn rig(subscribers: usize) -> Rig {
     let config = Config::parse("allow_anonymous true\n", "bench")
         .expect("config")
         .0;
-    let mut broker = Broker::new(config);
+    let auth = midge::auth::Auth::load(&config, []).expect("no security files");
+    let mut broker = Broker::new(config, auth);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let sinks = (0..subscribers)
         .map(|i| {

@@ -13,6 +13,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::auth::Auth;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::connection::Connection;
@@ -52,6 +53,8 @@ impl EventLoop {
                 Interest::READABLE,
             )?;
         }
+        let auth = Auth::load(&config, listeners.iter().map(|l| &l.config))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -59,7 +62,7 @@ impl EventLoop {
             poll,
             listeners,
             signals,
-            broker: Broker::new(config),
+            broker: Broker::new(config, auth),
         })
     }
 
@@ -165,9 +168,9 @@ impl EventLoop {
         let mut stop = None;
         for signal in self.signals.pending() {
             match signal {
-                SIGHUP => log_warning!(
-                    "Received SIGHUP: reloading the configuration is not supported yet; nothing changed."
-                ),
+                // As in mosquitto: the password and ACL files are read again. The rest of
+                // the configuration is not (midge needs a restart for that).
+                SIGHUP => self.broker.reload_security(),
                 SIGINT | SIGTERM => stop = Some(Stop::Signal(signal)),
                 _ => {}
             }

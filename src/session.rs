@@ -172,6 +172,9 @@ pub struct Session {
     /// A will whose MQTT 5 delay is running: published at the instant unless the client
     /// comes back first.
     pub delayed_will: Option<Box<(Instant, crate::protocol::Will)>>,
+    /// The client's username and ACL rules, when the broker has password or ACL files;
+    /// kept while offline too, since queued messages are checked as they are routed.
+    pub auth: Option<Box<crate::auth::ClientAuth>>,
     last_packet_id: u16,
     /// Marks the session as already matched by the publish being routed (see the router).
     pub(crate) route_mark: u64,
@@ -192,6 +195,7 @@ impl Session {
             incoming: Vec::new(),
             dropped: 0,
             delayed_will: None,
+            auth: None,
             last_packet_id: 0,
             route_mark: 0,
             route_slot: 0,

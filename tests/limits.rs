@@ -93,20 +93,6 @@ fn anonymous_mqtt5_clients_are_refused_with_reason_0x87() {
     c.expect_closed();
 }
 
-/// Until password files are implemented, a configured one locks everyone out rather than
-/// letting everyone in.
-#[test]
-fn a_password_file_that_cannot_be_checked_yet_refuses_everyone() {
-    if common::midge_only() {
-        return;
-    }
-    let broker = Broker::start_with("password_file /nonexistent/passwd");
-    let mut c = Raw::connect(&broker);
-    c.send(&Connect::v311("u").username(b"user").password(b"pw").build());
-    c.expect(&connack(false, 5));
-    c.expect_closed();
-}
-
 #[test]
 fn max_queued_messages_zero_means_unlimited() {
     let broker = Broker::start_with("max_queued_messages 0");

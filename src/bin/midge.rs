@@ -51,6 +51,11 @@ fn main() -> ExitCode {
         config.log_types = LogTypes::ALL;
     }
     if args.test_config {
+        // The password and ACL files are part of the configuration: check them too.
+        if let Err(e) = midge::auth::Auth::load(&config, &config.effective_listeners()) {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
         let origin = args.config_file.as_deref().map(|p| p.display().to_string());
         eprintln!(
             "{}: configuration is valid.",

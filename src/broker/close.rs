@@ -12,7 +12,7 @@ use crate::connection::State;
 use crate::message::{Delivery, Message};
 use crate::protocol::{DecodeError, Disconnect, Packet, Version, Will, reason};
 use crate::session::{Expiry, OutState, SessionKey};
-use crate::{log_info, log_notice};
+use crate::{log_debug, log_info, log_notice};
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -183,8 +183,22 @@ impl Broker {
     }
 
     /// Publishes a will as if its client had published it: `origin` is the client's
-    /// session, so that its own no-local subscriptions do not receive it.
+    /// session, so that its own no-local subscriptions do not receive it. Like mosquitto,
+    /// it is checked as a PUBLISH would be when it goes out (`$SYS`, `$share`, the ACL), and
+    /// dropped if the client may not publish there.
     pub(super) fn publish_will(&mut self, will: Will, origin: Option<SessionKey>) {
+        let allowed = match origin {
+            Some(key) => self.may_write(key, &will.topic),
+            None => super::publish::client_may_publish_to(&will.topic),
+        };
+        if !allowed {
+            log_debug!(
+                "Denied will of {} bytes to '{}'.",
+                will.payload.len(),
+                will.topic
+            );
+            return;
+        }
         let message = Message::from_will(will, self.now);
         self.publish_message(Rc::new(message), origin);
     }

@@ -40,6 +40,12 @@ impl Broker {
                 Close::Refused
             });
         }
+        // Last, as in mosquitto: the password file and allow_anonymous.
+        let Ok(client_auth) = self.login(token, &connect, &client_id) else {
+            let code = refusal(version, reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
+            self.refuse(token, ConnAck::new(false, code));
+            return Err(Close::NotAuthorized);
+        };
 
         if let Some(&key) = self.session_ids.get(client_id.as_str())
             && let Some(old) = self.sessions[key].conn
@@ -55,6 +61,10 @@ impl Broker {
         let (key, session_present) =
             self.open_session(&client_id, version, connect.clean_start, expiry);
         self.sessions[key].conn = Some(token);
+        self.sessions[key].auth = client_auth;
+        if session_present {
+            self.drop_unreadable(key);
+        }
 
         let keep_alive = self.keep_alive_for(&connect);
         let inflight_max = self.limits.inflight_max;
@@ -101,9 +111,10 @@ impl Broker {
         p.maximum_packet_size = self.config.max_packet_size;
     }
 
-    /// The CONNACK refusing this CONNECT, if it is refused: a client id without the
-    /// required prefix, a will the listener cannot honour, an enhanced authentication method
-    /// we do not have, or no authorisation. The checks run in mosquitto's order.
+    /// The CONNACK refusing this CONNECT before its credentials are checked, if it is
+    /// refused: a client id without the required prefix, a will the listener cannot honour,
+    /// or an enhanced authentication method we do not have. The checks run in mosquitto's
+    /// order.
     fn refuse_because(&self, connect: &Connect, client_id: &str, token: Token) -> Option<ConnAck> {
         let v5 = connect.version == Version::V5;
         let refuse = |v3_code: u8, v5_code: u8| {
@@ -135,9 +146,6 @@ impl Broker {
                 reason::v3::NOT_AUTHORIZED,
                 reason::BAD_AUTHENTICATION_METHOD,
             );
-        }
-        if !self.authorised(connect) {
-            return not_authorised;
         }
         None
     }
@@ -173,13 +181,6 @@ impl Broker {
         let uuid = uuid::Uuid::new_v4().hyphenated().encode_upper(&mut buf);
         let id = format!("{}{uuid}", self.config.auto_id_prefix);
         Some((ByteStr::from(id), true))
-    }
-
-    /// mosquitto 2.0's rules without a password file: everyone or no one, by
-    /// `allow_anonymous`. With a password file, whose checking is not implemented yet,
-    /// nobody gets in: refusing is the only safe answer.
-    fn authorised(&self, _connect: &Connect) -> bool {
-        self.config.password_file.is_none() && self.config.anonymous_allowed()
     }
 
     fn refuse(&mut self, token: Token, connack: ConnAck) {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::Broker;
+use super::{Broker, security};
 use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
@@ -113,6 +113,7 @@ impl Broker {
     ) -> usize {
         if message.retain {
             self.retained.set(&message);
+            self.note_retained(&message, origin);
         }
         self.route(&message, origin)
     }
@@ -137,6 +138,7 @@ impl Broker {
         self.route_mark += 1;
         let mark = self.route_mark;
         let mut delivered = 0;
+        let acl = self.acl_on;
         for subscriber in &matches {
             let key = match subscriber.target {
                 Target::Session(key) => key,
@@ -152,6 +154,12 @@ impl Broker {
                 continue;
             }
             let session = &mut self.sessions[key];
+            // Denied subscribers still count as matching, as in mosquitto: the publisher is
+            // not told "no matching subscribers" (0x10) about them.
+            if acl && !security::may_read(session, &message.topic) {
+                delivered += 1;
+                continue;
+            }
             if session.version == Version::V5 {
                 let mut delivery = Delivery::new(
                     Rc::clone(message),
@@ -207,6 +215,10 @@ impl Broker {
         let Some(member) = self.shared.pick(group, online, except) else {
             return false;
         };
+        // As in mosquitto, a member the ACL denies loses its turn and the message.
+        if self.acl_on && !security::may_read(&self.sessions[member.session], &message.topic) {
+            return true;
+        }
         let mut delivery = Delivery::new(
             Rc::clone(message),
             member.options.qos.min(message.qos),

@@ -10,6 +10,7 @@ mod close;
 mod connect;
 mod deliver;
 mod publish;
+mod security;
 mod subscribe;
 
 pub use close::Close;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 use slab::Slab;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::connection::{Connection, State};
 use crate::protocol::{
@@ -79,6 +81,9 @@ impl Limits {
 pub struct Broker {
     config: Config,
     limits: Limits,
+    /// Password and ACL files; `acl_on` says whether messages need checking at all.
+    auth: Auth,
+    acl_on: bool,
     conns: Slab<Connection>,
     sessions: Slab<Session>,
     session_ids: HashMap<ByteStr, SessionKey>,
@@ -104,10 +109,14 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(config: Config) -> Broker {
+    /// A broker with the given configuration and its loaded security files
+    /// (`Auth::load`).
+    pub fn new(config: Config, auth: Auth) -> Broker {
         Broker {
             limits: Limits::from_config(&config),
             config,
+            acl_on: auth.has_acl(),
+            auth,
             conns: Slab::new(),
             sessions: Slab::new(),
             session_ids: HashMap::new(),
@@ -407,6 +416,7 @@ impl Broker {
         self.ticks += 1;
         if self.ticks.is_multiple_of(RETAINED_SWEEP_TICKS) {
             self.retained.sweep_expired(now);
+            self.auth.sweep();
         }
     }
 
@@ -424,18 +434,19 @@ impl Broker {
     }
 
     /// Forgets a session and its subscriptions. A will still waiting for its delay goes
-    /// out now: the session's end is the latest a will may wait [MQTT-3.1.3-9].
+    /// out now: the session's end is the latest a will may wait [MQTT-3.1.3-9]. It goes out
+    /// while the session still exists, to be checked against its client's ACL, but after
+    /// its subscriptions are gone, so its own no-local ones have nothing to spare.
     fn remove_session(&mut self, key: SessionKey) {
         let filters = self.sessions[key].subscriptions.filters();
         for filter in filters {
             self.unsubscribe(key, &filter);
         }
+        if let Some(delayed) = self.sessions[key].delayed_will.take() {
+            let (_, will) = *delayed;
+            self.publish_will(will, Some(key));
+        }
         let session = self.sessions.remove(key);
         self.session_ids.remove(session.client_id.as_str());
-        // The session is gone, and with it any subscription no-local could spare.
-        if let Some(delayed) = session.delayed_will {
-            let (_, will) = *delayed;
-            self.publish_will(will, None);
-        }
     }
 }

@@ -37,15 +37,21 @@ impl Broker {
             return Err(Close::RetainNotSupported);
         }
         let (qos, packet_id) = (publish.qos, publish.packet_id);
-        if let Some(refusal) = self.refusal(&publish) {
-            log_notice!(
-                "Dropped PUBLISH from {id} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes)): reason {refusal:#04x}",
-                u8::from(publish.dup),
-                qos as u8,
-                u8::from(publish.retain),
-                publish.topic,
-                publish.payload.len()
-            );
+        if let Some(refusal) = self.refusal(key, &publish) {
+            let (dup, retain) = (u8::from(publish.dup), u8::from(publish.retain));
+            let (topic, len) = (&publish.topic, publish.payload.len());
+            if refusal == reason::NOT_AUTHORIZED {
+                // mosquitto's words, for `$SYS`, `$share` and the ACL alike.
+                log_debug!(
+                    "Denied PUBLISH from {id} (d{dup}, q{}, r{retain}, m{packet_id}, '{topic}', ... ({len} bytes))",
+                    qos as u8
+                );
+            } else {
+                log_notice!(
+                    "Dropped PUBLISH from {id} (d{dup}, q{}, r{retain}, m{packet_id}, '{topic}', ... ({len} bytes)): reason {refusal:#04x}",
+                    qos as u8
+                );
+            }
             // Acknowledged all the same, as mosquitto does, so the client does not resend it.
             self.acknowledge(token, qos, packet_id, refusal);
             return Ok(());
@@ -80,7 +86,7 @@ impl Broker {
     }
 
     /// Why a well-formed PUBLISH is dropped rather than delivered, if it is.
-    fn refusal(&self, publish: &Publish) -> Option<u8> {
+    fn refusal(&self, key: SessionKey, publish: &Publish) -> Option<u8> {
         if self
             .limits
             .payload_bytes_max
@@ -88,7 +94,7 @@ impl Broker {
         {
             return Some(reason::PACKET_TOO_LARGE);
         }
-        if !client_may_publish_to(&publish.topic) {
+        if !self.may_write(key, &publish.topic) {
             return Some(reason::NOT_AUTHORIZED);
         }
         None
@@ -249,7 +255,7 @@ impl Broker {
 
 /// mosquitto's rule for `$` topics: clients may not publish into `$SYS` (bar the bridge
 /// status topics) nor to `$share`, which only names shared subscriptions.
-fn client_may_publish_to(topic: &str) -> bool {
+pub(super) fn client_may_publish_to(topic: &str) -> bool {
     if topic.starts_with("$SYS") {
         return crate::protocol::topic::matches("$SYS/broker/connection/+/state", topic);
     }

@@ -88,6 +88,9 @@ impl Broker {
         // After the SUBACK, as mosquitto does: the client knows the subscription exists
         // before its retained messages arrive.
         for (message, options, id) in retained {
+            if !self.may_receive_retained(key, &message) {
+                continue;
+            }
             let qos = options.qos.min(message.qos);
             let mut delivery = Delivery::new(message, qos, true);
             if id != 0 {

@@ -10,6 +10,7 @@
 pub mod clients;
 pub mod mqtt5;
 pub mod packets;
+pub mod security;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -98,6 +99,32 @@ impl Broker {
                 unreachable!("the loop returns or panics")
             }
         }
+    }
+
+    /// A broker whose whole config file is `conf(port_a, port_b)`, for configurations the
+    /// default test lines would spoil (`per_listener_settings` must come first). The ports
+    /// were free a moment ago; if one was taken meanwhile, it tries again with others.
+    /// `port` is `port_a`; the second port is returned beside the broker.
+    pub fn start_config(kind: Kind, conf: impl Fn(u16, u16) -> String) -> (Broker, u16) {
+        let program = match kind {
+            Kind::Midge => env!("CARGO_BIN_EXE_midge"),
+            Kind::Mosquitto => "mosquitto",
+        };
+        for attempt in 1.. {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (a, b) = (free_port(), free_port());
+            let mut broker = Broker::spawn(program, &conf(a, b), dir, Some(a));
+            if broker.mosquitto_started() {
+                broker.wait_until_listening();
+                return (broker, b);
+            }
+            assert!(
+                attempt < 5,
+                "{program} did not start; log:\n{}",
+                broker.log()
+            );
+        }
+        unreachable!("the loop returns or panics")
     }
 
     /// Waits for mosquitto's "running" line; false if it failed (port taken, say) instead.
@@ -368,10 +395,21 @@ impl Raw {
         packet
     }
 
+    /// One read, retried when a signal interrupts it: a read with a timeout fails with EINTR
+    /// whenever another test thread's child process exits.
+    fn read_uninterrupted(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.stream.read(buf) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+        }
+    }
+
     /// Asserts the broker closes the connection (EOF or reset) without sending anything more.
     pub fn expect_closed(&mut self) {
         let mut buf = [0u8; 256];
-        match self.stream.read(&mut buf) {
+        match self.read_uninterrupted(&mut buf) {
             Ok(0) => {}
             Ok(n) => panic!("expected close, got {}", hex(&buf[..n])),
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
@@ -387,7 +425,7 @@ impl Raw {
             .set_read_timeout(Some(limit))
             .expect("set read timeout");
         let mut buf = [0u8; 256];
-        let result = self.stream.read(&mut buf);
+        let result = self.read_uninterrupted(&mut buf);
         let elapsed = start.elapsed();
         match result {
             Ok(0) => {}
@@ -423,7 +461,7 @@ impl Raw {
             .set_read_timeout(Some(Duration::from_millis(ms)))
             .expect("set read timeout");
         let mut buf = [0u8; 256];
-        match self.stream.read(&mut buf) {
+        match self.read_uninterrupted(&mut buf) {
             Ok(0) => panic!("expected silence, the broker closed the connection"),
             Ok(n) => panic!("expected silence, got {}", hex(&buf[..n])),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
