@@ -25,6 +25,9 @@ use std::time::Duration;
 
 use crate::log::{LogDest, LogTypes};
 
+mod tls;
+pub use tls::{ListenerTls, TlsVersion};
+
 /// The broker's whole configuration. `Default` is mosquitto 2.0 with no config file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -88,6 +91,8 @@ pub struct ListenerConfig {
     pub max_topic_alias: u16,
     /// Used only with `per_listener_settings true`.
     pub security: ListenerSecurity,
+    /// `certfile`, `keyfile`, `cafile`, ...: TLS once `certfile` is set.
+    pub tls: ListenerTls,
 }
 
 /// Per-listener security settings; None = not set for this listener.
@@ -164,6 +169,7 @@ impl Default for ListenerConfig {
             max_qos: 2,
             max_topic_alias: 10,
             security: ListenerSecurity::default(),
+            tls: ListenerTls::default(),
         }
     }
 }
@@ -294,9 +300,9 @@ const UNSUPPORTED: &[(&str, Arg, &str)] = &[
     ("persistence", Arg::Bool, "persistence autosave_on_changes"),
     ("persistence", Arg::Text, "persistence_file persistence_location"),
     ("persistence", Arg::Int, "autosave_interval"),
-    ("TLS", Arg::Text, "cafile capath certfile keyfile ciphers ciphers_tls1.3 crlfile dhparamfile"),
-    ("TLS", Arg::Text, "tls_engine tls_engine_kpass_sha1 tls_keyform tls_version psk_hint psk_file"),
-    ("TLS", Arg::Bool, "require_certificate use_identity_as_username use_subject_as_username"),
+    ("TLS-PSK", Arg::Text, "psk_hint psk_file"),
+    ("TLS engines", Arg::Text, "tls_engine tls_engine_kpass_sha1"),
+    ("TLS subject as user name", Arg::Bool, "use_subject_as_username"),
     ("plugins", Arg::Text, "plugin auth_plugin"),
     ("plugins", Arg::Bool, "auth_plugin_deny_special_chars"),
     ("websockets", Arg::Text, "http_dir"),
@@ -652,6 +658,7 @@ impl Parser {
                     self.warn(format!("bridges are not supported yet; bridge '{name}' and all bridge settings are ignored"));
                 }
             }
+            key if tls::KEYS.contains(&key) => self.tls_key(key, rest)?,
             _ => self.unsupported(key, rest)?,
         }
         Ok(())
@@ -870,11 +877,11 @@ impl Parser {
             self.warn(format!("unknown configuration key '{key}'"));
             return Ok(());
         };
-        if feature == "TLS" {
+        if feature.starts_with("TLS") {
             // Ignoring these would serve plain text where the user asked for encryption.
             return Err(self.err(format!(
-                "'{key}': TLS is not supported yet, and midge will not serve a listener \
-                 in plain text that was configured for TLS"
+                "'{key}' ({feature}) is not supported yet, and midge will not serve a \
+                 listener in plain text that was configured for TLS"
             )));
         }
         match arg {
@@ -912,6 +919,10 @@ impl Parser {
                 self.warn_at(place, format!("'{key}' before any 'listener' line opens mosquitto's default listener on port 1883, all interfaces{anonymous}"));
             }
             self.config.listeners.push(default);
+        }
+        for i in 0..self.config.listeners.len() {
+            let listener = self.config.listeners[i].clone();
+            self.check_tls(&listener)?;
         }
         if let Some(place) = self.anonymous_false_at.take()
             && !self.config.listener_configured

@@ -22,6 +22,7 @@
 //! - [`config`]: the mosquitto-style config file and its defaults.
 //! - [`log`]: mosquitto-style log lines and `log_type` masks.
 //! - [`server`]: start-up and shut-down around the loop.
+//! - [`tls`]: TLS listeners with rustls: configs from mosquitto's keys, the TLS data path.
 //! - [`client`]: a blocking MQTT client and the `midge_pub` / `midge_sub` tools.
 
 pub mod broker;
@@ -39,3 +40,4 @@ pub mod send_queue;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tls;

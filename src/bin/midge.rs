@@ -51,6 +51,11 @@ fn main() -> ExitCode {
         config.log_types = LogTypes::ALL;
     }
     if args.test_config {
+        // The TLS files too: a certificate that will not load is as fatal as a bad line.
+        if let Err(e) = midge::tls::check(&config) {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
         let origin = args.config_file.as_deref().map(|p| p.display().to_string());
         eprintln!(
             "{}: configuration is valid.",

@@ -12,7 +12,8 @@ use crate::connection::State;
 use crate::message::{Delivery, Message};
 use crate::protocol::{DecodeError, Disconnect, Packet, Version, Will, reason};
 use crate::session::{Expiry, OutState, SessionKey};
-use crate::{log_info, log_notice};
+use crate::tls::TlsFailure;
+use crate::{log_error, log_info, log_notice};
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -25,6 +26,9 @@ pub enum Close {
     /// The client closed the socket without DISCONNECT.
     ConnectionLost,
     SocketError(io::Error),
+    /// A TLS failure: a handshake that did not complete (a plain-TCP client on a TLS port, an
+    /// unknown CA, no certificate where one is required), or a bad record later.
+    Tls(TlsFailure),
     /// The byte stream was not valid MQTT.
     Decode(DecodeError),
     /// A valid packet at the wrong time (a second CONNECT, anything before CONNECT, ...).
@@ -50,6 +54,17 @@ pub enum Close {
 }
 
 impl Close {
+    /// A read or write error: a socket's, or TLS's carried inside it.
+    pub fn from_io(e: io::Error) -> Close {
+        if !e.get_ref().is_some_and(|inner| inner.is::<TlsFailure>()) {
+            return Close::SocketError(e);
+        }
+        match e.into_inner().map(|inner| inner.downcast::<TlsFailure>()) {
+            Some(Ok(failure)) => Close::Tls(*failure),
+            _ => Close::SocketError(io::ErrorKind::InvalidData.into()),
+        }
+    }
+
     /// The reason code of the DISCONNECT an MQTT 5 client is sent before we close.
     fn disconnect_reason(&self) -> Option<u8> {
         Some(match self {
@@ -76,7 +91,8 @@ impl Close {
     }
 
     /// mosquitto's log line for this ending.
-    fn log(&self, id: &str, peer: std::net::IpAddr) {
+    fn log(&self, id: &str, peer_address: std::net::SocketAddr) {
+        let peer = peer_address.ip();
         match self {
             Close::Disconnected | Close::DisconnectedWithWill => {
                 log_notice!("Client {id} disconnected.")
@@ -84,6 +100,18 @@ impl Close {
             Close::ConnectionLost => log_notice!("Client {id} closed its connection."),
             Close::SocketError(e) => {
                 log_notice!("Socket error on client {id}, disconnecting: {e}.")
+            }
+            Close::Tls(TlsFailure {
+                during_handshake: true,
+                error,
+            }) => {
+                // mosquitto's "OpenSSL Error[0]: ..." line, with the client it concerns.
+                log_error!("TLS handshake failed for {peer_address}: {error}.");
+                log_notice!("Client {id} disconnected due to protocol error.");
+            }
+            Close::Tls(failure) => {
+                log_error!("TLS error on client {id}: {failure}.");
+                log_notice!("Client {id} disconnected due to protocol error.");
             }
             Close::Decode(DecodeError::Malformed(why)) => {
                 log_info!("Malformed packet from {id} ({why}).");
@@ -146,8 +174,8 @@ impl Broker {
         }
         // A refusing CONNACK or a DISCONNECT should reach the client if the socket takes it;
         // if it does not, the client learns from the close instead.
-        let _ = conn.flush();
-        reason.log(conn.log_id(), conn.peer.ip());
+        conn.flush_last();
+        reason.log(conn.log_id(), conn.peer);
 
         let Some(key) = conn.session else {
             return;

@@ -185,6 +185,9 @@ impl Broker {
             match conn.read_chunk() {
                 Ok(0) => return self.close(token, Close::ConnectionLost),
                 Ok(_) => {
+                    if conn.tls_wants_write() {
+                        self.mark_flush(token);
+                    }
                     if let Err(reason) = self.handle_input(token) {
                         return self.close(token, reason);
                     }
@@ -196,7 +199,7 @@ impl Broker {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.close(token, Close::SocketError(e)),
+                Err(e) => return self.close(token, Close::from_io(e)),
             }
         }
         self.to_read.push(token);
