@@ -250,6 +250,11 @@ impl Rig {
         rig.max_footprint
     }
 
+    /// What the broker holds now.
+    pub fn footprint(&self) -> Footprint {
+        self.broker.footprint()
+    }
+
     fn now(&self) -> Instant {
         self.start + self.elapsed
     }
