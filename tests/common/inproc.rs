@@ -37,6 +37,11 @@ const KEEP_RECEIVED_BYTES: usize = 64 * 1024;
 const READ_ROUNDS_MAX: usize = 64;
 /// Reads per client per drain.
 const DRAIN_READS_MAX: usize = 64;
+/// Flushes per turn for connections whose socket was full.
+const FLUSH_ROUNDS_MAX: usize = 64;
+/// Output in one turn below which no loopback socket can have filled up (a socket's
+/// receive buffer starts at 128 KiB on Linux).
+const FULL_SOCKET_BYTES: usize = 64 * 1024;
 
 const BYSTANDER_ID: &[u8] = b"bystander";
 const BYSTANDER_TOPIC: &[u8] = b"bystander/check";
@@ -156,6 +161,10 @@ pub const CONFIGS: [&str; 4] = [
     "allow_anonymous true\nallow_zero_length_clientid false\nmax_queued_messages 0\n\
      max_inflight_messages 65535\nmax_queued_bytes 0\n",
 ];
+
+/// Per session: the in-flight window (`max_inflight_messages`, which also bounds inbound
+/// QoS 2 awaiting PUBREL) and the queue (`max_queued_messages`) of each of `CONFIGS`.
+const SESSION_LIMITS: [(usize, usize); 4] = [(20, 1000), (2, 3), (20, 1000), (65535, usize::MAX)];
 
 /// A hostile client: our end of one connection, and what we know of the broker's end.
 struct Client {
@@ -411,14 +420,43 @@ impl Rig {
             self.broker.tick();
         }
         self.broker.flush();
+        let drained = self.drain_all();
+        let left = self.broker.footprint().send_queued_bytes;
+        // A flush stops only at a full socket, and loopback sockets take far more than a
+        // small turn's output: bytes left then are bytes nobody flushed.
+        assert!(
+            left == 0 || drained >= FULL_SOCKET_BYTES,
+            "{left} bytes left unsent after a turn that delivered only {drained}"
+        );
+        // What a full socket held back goes out when it is writable again, as the event
+        // loop's writable events make it; the clients read as fast as they can.
+        for _ in 0..FLUSH_ROUNDS_MAX {
+            if self.broker.footprint().send_queued_bytes == 0 {
+                break;
+            }
+            for c in std::iter::once(&self.bystander).chain(&self.clients) {
+                if c.on_broker {
+                    self.broker.on_writable(c.token);
+                }
+            }
+            self.broker.flush();
+            self.drain_all();
+        }
+    }
+
+    /// Notes the connections the broker closed, and reads what each client was sent;
+    /// returns how many bytes that was.
+    fn drain_all(&mut self) -> usize {
+        let mut total = 0;
         // No connection is accepted during a turn, so a vacant token is one the broker
         // closed (or forgot after our close) in this turn.
         for c in std::iter::once(&mut self.bystander).chain(&mut self.clients) {
             if c.on_broker && self.broker.socket_mut(c.token).is_none() {
                 c.on_broker = false;
             }
-            drain(c);
+            total += drain(c);
         }
+        total
     }
 
     /// What must hold after every op, whatever the script sent.
@@ -458,6 +496,24 @@ impl Rig {
             f.read_buffered_bytes <= sent,
             "the broker buffers {} bytes but the open connections sent {sent}",
             f.read_buffered_bytes
+        );
+        assert_eq!(
+            f.send_queued_bytes, 0,
+            "output left unsent to clients that read everything"
+        );
+        let (inflight_max, queued_max) = SESSION_LIMITS[self.variant];
+        assert!(
+            f.inflight <= f.sessions * inflight_max && f.incoming <= f.sessions * inflight_max,
+            "{} in flight out and {} in, for {} sessions of at most {inflight_max}",
+            f.inflight,
+            f.incoming,
+            f.sessions
+        );
+        assert!(
+            f.queued <= f.sessions.saturating_mul(queued_max),
+            "{} queued for {} sessions of at most {queued_max}",
+            f.queued,
+            f.sessions
         );
         // A read reserves one 16 KiB chunk; growth to hold a packet at most doubles.
         let capacity_bound = 2 * f.read_buffered_bytes + 64 * 1024 * f.connections;
@@ -575,31 +631,37 @@ fn send(c: &mut Client, bytes: &[u8]) {
     c.sent += done;
 }
 
-/// Reads what the broker sent until the socket is empty, noting EOF or a reset.
-fn drain(c: &mut Client) {
-    let Some(stream) = &mut c.stream else { return };
+/// Reads what the broker sent until the socket is empty, noting EOF or a reset; returns
+/// the number of bytes read.
+fn drain(c: &mut Client) -> usize {
+    let mut total = 0;
+    let Some(stream) = &mut c.stream else {
+        return total;
+    };
     let mut buf = [0u8; 16 * 1024];
     for _ in 0..DRAIN_READS_MAX {
         match stream.read(&mut buf) {
             Ok(0) => {
                 c.eof = true;
-                return;
+                return total;
             }
             Ok(n) => {
+                total += n;
                 c.received.extend_from_slice(&buf[..n]);
                 if c.received.len() > KEEP_RECEIVED_BYTES {
                     let cut = c.received.len() - KEEP_RECEIVED_BYTES;
                     c.received.drain(..cut);
                 }
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return total,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => {
                 c.eof = true;
-                return;
+                return total;
             }
         }
     }
+    total
 }
 
 /// The broker dropped this connection: its client must see the close (at once on loopback;
