@@ -9,10 +9,12 @@
 mod close;
 mod connect;
 mod deliver;
+mod footprint;
 mod publish;
 mod subscribe;
 
 pub use close::Close;
+pub use footprint::Footprint;
 
 use std::collections::HashMap;
 use std::io;
