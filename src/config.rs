@@ -56,6 +56,14 @@ pub struct Config {
     /// None: unset (midge's bounded default); Some(0): explicitly unlimited.
     pub max_queued_bytes: Option<usize>,
     pub queue_qos0_messages: bool,
+    /// midge extension: when a client's queue is full, disconnect it (MQTT 5: reason 0x97,
+    /// quota exceeded) instead of dropping the message, as mosquitto does. Default false.
+    pub disconnect_on_full_queue: bool,
+    /// midge extension: new connections accepted per second, over all listeners; more are
+    /// closed at once. None: no limit.
+    pub max_connection_rate: Option<u32>,
+    /// Bytes of heap the broker may use before it refuses new connections and messages.
+    pub memory_limit: Option<usize>,
     pub retain_available: bool,
     pub persistent_client_expiration: Option<Duration>,
     pub max_keepalive: u16,
@@ -191,6 +199,9 @@ impl Default for Config {
             max_inflight_bytes: None,
             max_queued_messages: Some(1000),
             max_queued_bytes: None,
+            disconnect_on_full_queue: false,
+            max_connection_rate: None,
+            memory_limit: None,
             queue_qos0_messages: false,
             retain_available: true,
             persistent_client_expiration: None,
@@ -309,7 +320,6 @@ const UNSUPPORTED: &[(&str, Arg, &str)] = &[
     ("websockets", Arg::Int, "websockets_log_level websockets_headers_size"),
     ("syslog", Arg::Int, "log_facility"),
     ("$SYS topics", Arg::Int, "sys_interval"),
-    ("memory limits", Arg::Int, "memory_limit"),
     ("listener options", Arg::Text, "bind_interface"),
     ("listener options", Arg::Bool, "use_username_as_clientid"),
     ("no longer in mosquitto", Arg::Int, "retry_interval"),
@@ -613,6 +623,14 @@ impl Parser {
                 self.config.max_queued_bytes = Some(usize::try_from(n).unwrap_or(0));
             }
             "queue_qos0_messages" => self.config.queue_qos0_messages = self.boolean(key, rest)?,
+            "disconnect_on_full_queue" => {
+                self.config.disconnect_on_full_queue = self.boolean(key, rest)?
+            }
+            "max_connection_rate" => {
+                let n = self.int_in(key, rest, 0..=i64::from(u32::MAX))?;
+                self.config.max_connection_rate = u32::try_from(n).ok().filter(|&n| n > 0);
+            }
+            "memory_limit" => self.config.memory_limit = self.limit(key, rest)?,
             "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
             "persistent_client_expiration" => {
                 self.config.persistent_client_expiration = Some(self.expiration(key, rest)?);

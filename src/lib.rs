@@ -32,6 +32,7 @@ pub mod connection;
 pub mod event_loop;
 pub mod listener;
 pub mod log;
+pub mod memory;
 pub mod message;
 pub mod protocol;
 pub mod retain;

@@ -44,6 +44,8 @@ pub enum Close {
     NotAuthorized,
     /// A retained PUBLISH while `retain_available false`.
     RetainNotSupported,
+    /// The client's queue overflowed and `disconnect_on_full_queue` is set.
+    QuotaExceeded,
     /// A PUBLISH above the listener's `max_qos`.
     QosNotSupported,
     /// An MQTT 5 topic alias of 0 or above our maximum.
@@ -75,6 +77,7 @@ impl Close {
             Close::RetainNotSupported => reason::RETAIN_NOT_SUPPORTED,
             Close::TopicAliasInvalid => reason::TOPIC_ALIAS_INVALID,
             Close::QosNotSupported => reason::QOS_NOT_SUPPORTED,
+            Close::QuotaExceeded => reason::QUOTA_EXCEEDED,
             Close::ReceiveMaximumExceeded => reason::RECEIVE_MAXIMUM_EXCEEDED,
             Close::Shutdown => reason::SERVER_SHUTTING_DOWN,
             _ => return None,
@@ -145,6 +148,9 @@ impl Close {
             Close::RetainNotSupported => log_notice!(
                 "Client {id} disconnected due to using not allowed feature (retain not supported)."
             ),
+            Close::QuotaExceeded => {
+                log_notice!("Client {id} disconnected: its queue of outgoing messages is full.")
+            }
             Close::QosNotSupported => log_notice!(
                 "Client {id} disconnected due to using not allowed feature (QoS too high)."
             ),
@@ -243,6 +249,8 @@ impl Broker {
             }
             !shared(d)
         });
+        session.inflight_bytes = session.inflight.iter().map(|i| i.delivery.size()).sum();
+        session.queued_bytes = session.queued.iter().map(Delivery::size).sum();
         for delivery in handed {
             let Some(group) = delivery.group else {
                 continue;

@@ -38,6 +38,7 @@ impl Broker {
         }
         let (qos, packet_id) = (publish.qos, publish.packet_id);
         if let Some(refusal) = self.refusal(&publish) {
+            let id = &self.sessions[key].client_id;
             log_notice!(
                 "Dropped PUBLISH from {id} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes)): reason {refusal:#04x}",
                 u8::from(publish.dup),
@@ -80,7 +81,10 @@ impl Broker {
     }
 
     /// Why a well-formed PUBLISH is dropped rather than delivered, if it is.
-    fn refusal(&self, publish: &Publish) -> Option<u8> {
+    fn refusal(&mut self, publish: &Publish) -> Option<u8> {
+        if self.memory_exhausted() {
+            return Some(reason::QUOTA_EXCEEDED);
+        }
         if self
             .limits
             .payload_bytes_max
@@ -200,8 +204,10 @@ impl Broker {
     /// Ends an outgoing flow that is waiting in `state`, and refills the window.
     fn complete_inflight(&mut self, key: SessionKey, packet_id: u16, state: OutState) {
         let session = &mut self.sessions[key];
-        if let Some(i) = session.inflight_position(packet_id, state) {
-            session.inflight.remove(i);
+        if let Some(i) = session.inflight_position(packet_id, state)
+            && let Some(done) = session.inflight.remove(i)
+        {
+            session.inflight_bytes -= done.delivery.size();
             self.fill_window(key);
         }
     }
