@@ -25,6 +25,9 @@ use std::time::Duration;
 
 use crate::log::{LogDest, LogTypes};
 
+mod tls;
+pub use tls::{ListenerTls, TlsVersion};
+
 /// The broker's whole configuration. `Default` is mosquitto 2.0 with no config file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -56,6 +59,14 @@ pub struct Config {
     /// None: unset (midge's bounded default); Some(0): explicitly unlimited.
     pub max_queued_bytes: Option<usize>,
     pub queue_qos0_messages: bool,
+    /// midge extension: when a client's queue is full, disconnect it (MQTT 5: reason 0x97,
+    /// quota exceeded) instead of dropping the message, as mosquitto does. Default false.
+    pub disconnect_on_full_queue: bool,
+    /// midge extension: new connections accepted per second, over all listeners; more are
+    /// closed at once. None: no limit.
+    pub max_connection_rate: Option<u32>,
+    /// Bytes of heap the broker may use before it refuses new connections and messages.
+    pub memory_limit: Option<usize>,
     pub retain_available: bool,
     pub persistent_client_expiration: Option<Duration>,
     pub max_keepalive: u16,
@@ -91,6 +102,8 @@ pub struct ListenerConfig {
     pub max_topic_alias: u16,
     /// Used only with `per_listener_settings true`.
     pub security: ListenerSecurity,
+    /// `certfile`, `keyfile`, `cafile`, ...: TLS once `certfile` is set.
+    pub tls: ListenerTls,
 }
 
 /// Per-listener security settings; None = not set for this listener.
@@ -167,6 +180,7 @@ impl Default for ListenerConfig {
             max_qos: 2,
             max_topic_alias: 10,
             security: ListenerSecurity::default(),
+            tls: ListenerTls::default(),
         }
     }
 }
@@ -189,6 +203,9 @@ impl Default for Config {
             max_inflight_bytes: None,
             max_queued_messages: Some(1000),
             max_queued_bytes: None,
+            disconnect_on_full_queue: false,
+            max_connection_rate: None,
+            memory_limit: None,
             queue_qos0_messages: false,
             retain_available: true,
             persistent_client_expiration: None,
@@ -298,16 +315,15 @@ const UNSUPPORTED: &[(&str, Arg, &str)] = &[
     ("persistence", Arg::Bool, "persistence autosave_on_changes"),
     ("persistence", Arg::Text, "persistence_file persistence_location"),
     ("persistence", Arg::Int, "autosave_interval"),
-    ("TLS", Arg::Text, "cafile capath certfile keyfile ciphers ciphers_tls1.3 crlfile dhparamfile"),
-    ("TLS", Arg::Text, "tls_engine tls_engine_kpass_sha1 tls_keyform tls_version psk_hint psk_file"),
-    ("TLS", Arg::Bool, "require_certificate use_identity_as_username use_subject_as_username"),
+    ("TLS-PSK", Arg::Text, "psk_hint psk_file"),
+    ("TLS engines", Arg::Text, "tls_engine tls_engine_kpass_sha1"),
+    ("TLS subject as user name", Arg::Bool, "use_subject_as_username"),
     ("plugins", Arg::Text, "plugin auth_plugin"),
     ("plugins", Arg::Bool, "auth_plugin_deny_special_chars"),
     ("websockets", Arg::Text, "http_dir"),
     ("websockets", Arg::Int, "websockets_log_level websockets_headers_size"),
     ("syslog", Arg::Int, "log_facility"),
     ("$SYS topics", Arg::Int, "sys_interval"),
-    ("memory limits", Arg::Int, "memory_limit"),
     ("listener options", Arg::Text, "bind_interface"),
     ("listener options", Arg::Bool, "use_username_as_clientid"),
     ("no longer in mosquitto", Arg::Int, "retry_interval"),
@@ -616,6 +632,14 @@ impl Parser {
                 self.config.max_queued_bytes = Some(usize::try_from(n).unwrap_or(0));
             }
             "queue_qos0_messages" => self.config.queue_qos0_messages = self.boolean(key, rest)?,
+            "disconnect_on_full_queue" => {
+                self.config.disconnect_on_full_queue = self.boolean(key, rest)?
+            }
+            "max_connection_rate" => {
+                let n = self.int_in(key, rest, 0..=i64::from(u32::MAX))?;
+                self.config.max_connection_rate = u32::try_from(n).ok().filter(|&n| n > 0);
+            }
+            "memory_limit" => self.config.memory_limit = self.limit(key, rest)?,
             "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
             "persistent_client_expiration" => {
                 self.config.persistent_client_expiration = Some(self.expiration(key, rest)?);
@@ -661,6 +685,7 @@ impl Parser {
                     self.warn(format!("bridges are not supported yet; bridge '{name}' and all bridge settings are ignored"));
                 }
             }
+            key if tls::KEYS.contains(&key) => self.tls_key(key, rest)?,
             _ => self.unsupported(key, rest)?,
         }
         Ok(())
@@ -879,11 +904,11 @@ impl Parser {
             self.warn(format!("unknown configuration key '{key}'"));
             return Ok(());
         };
-        if feature == "TLS" {
+        if feature.starts_with("TLS") {
             // Ignoring these would serve plain text where the user asked for encryption.
             return Err(self.err(format!(
-                "'{key}': TLS is not supported yet, and midge will not serve a listener \
-                 in plain text that was configured for TLS"
+                "'{key}' ({feature}) is not supported yet, and midge will not serve a \
+                 listener in plain text that was configured for TLS"
             )));
         }
         match arg {
@@ -918,6 +943,10 @@ impl Parser {
                 self.warn_at(place, format!("'{key}' before any 'listener' line opens mosquitto's default listener on port 1883, all interfaces{anonymous}"));
             }
             self.config.listeners.push(default);
+        }
+        for i in 0..self.config.listeners.len() {
+            let listener = self.config.listeners[i].clone();
+            self.check_tls(&listener)?;
         }
         if let Some(place) = self.anonymous_false_at.take()
             && !self.config.listener_configured

@@ -1,5 +1,6 @@
-//! One client's TCP connection: its socket, what has been read but not yet decoded, what is
-//! waiting to be written, and where it stands in the protocol.
+//! One client's connection: its socket (and TLS session, on a TLS listener), what has been
+//! read but not yet decoded, what is waiting to be written, and where it stands in the
+//! protocol.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -12,6 +13,7 @@ use mio::net::TcpStream;
 use crate::protocol::{ByteStr, QoS, Version, Will};
 use crate::send_queue::SendQueue;
 use crate::session::SessionKey;
+use crate::tls::{Identity, TlsStream};
 
 /// Bytes asked of the kernel per read. Large enough that a busy publisher needs few reads
 /// per turn; the buffer is only held while a packet is incomplete.
@@ -27,6 +29,9 @@ pub enum State {
 
 pub struct Connection {
     pub socket: TcpStream,
+    /// The TLS session on a TLS listener; `None` on plain TCP, whose path stays as it was:
+    /// one pointer per connection and a null check per read and flush.
+    pub tls: Option<Box<TlsStream>>,
     pub peer: SocketAddr,
     /// Index of the listener it came in on, and that listener's port, for limits and logs.
     pub listener: u16,
@@ -69,6 +74,7 @@ impl Connection {
     ) -> Connection {
         Connection {
             socket,
+            tls: None,
             peer,
             listener,
             local_port,
@@ -96,9 +102,12 @@ impl Connection {
         self.client_id.as_deref().unwrap_or("<unknown>")
     }
 
-    /// Reads what the socket has, up to one chunk, into the read buffer.
-    /// Returns `Ok(0)` when the peer has closed its side.
+    /// Reads what the socket has, up to one chunk, into the read buffer (TLS: the plaintext
+    /// of what the socket had). Returns `Ok(0)` when the peer has closed its side.
     pub fn read_chunk(&mut self) -> io::Result<usize> {
+        if let Some(tls) = &mut self.tls {
+            return tls.read(&self.socket, &mut self.read_buf);
+        }
         self.read_buf.reserve(READ_CHUNK_BYTES);
         let spare = self.read_buf.spare_capacity_mut();
         let len = READ_CHUNK_BYTES.min(spare.len());
@@ -111,7 +120,32 @@ impl Connection {
 
     /// Writes queued bytes until done or the socket is full. Returns true when all is sent.
     pub fn flush(&mut self) -> io::Result<bool> {
-        self.send.write_to(&mut self.socket)
+        match &mut self.tls {
+            None => self.send.write_to(&mut self.socket),
+            Some(tls) => tls.flush(&self.socket, &mut self.send),
+        }
+    }
+
+    /// The last write before the socket closes: what the socket takes of the queue, then
+    /// for TLS the close_notify alert (or the alert of a failed handshake).
+    pub fn flush_last(&mut self) {
+        match &mut self.tls {
+            None => drop(self.send.write_to(&mut self.socket)),
+            Some(tls) => tls.finish(&self.socket, &mut self.send),
+        }
+    }
+
+    /// True when a read left TLS records to send (the handshake's, say): the connection
+    /// must be flushed though nothing was queued.
+    pub fn tls_wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.wants_write())
+    }
+
+    /// The user name the client's certificate gives, on a `use_identity_as_username` listener.
+    pub fn identity(&self) -> Identity {
+        self.tls
+            .as_ref()
+            .map_or(Identity::NotUsed, |tls| tls.identity())
     }
 
     /// Drops the read buffer's memory once nothing partial is left in it: idle connections

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::listener::{self, Listener};
 use crate::protocol::QoS;
+use crate::tls::TlsStream;
 use crate::{log_error, log_notice, log_warning};
 
 const SIGNALS: Token = Token(usize::MAX - 1);
@@ -143,6 +144,16 @@ impl EventLoop {
             let now = Instant::now();
             let listener_index = u16::try_from(index).unwrap_or(u16::MAX);
             let mut conn = Connection::new(socket, peer, listener_index, listener.port, now);
+            if let Some(tls) = &listener.tls {
+                // The handshake happens in the loop, as the client's bytes arrive.
+                match TlsStream::new(tls) {
+                    Ok(stream) => conn.tls = Some(Box::new(stream)),
+                    Err(e) => {
+                        log_error!("Unable to start TLS for {peer}: {e}.");
+                        continue;
+                    }
+                }
+            }
             conn.max_qos = QoS::from_u8(listener.config.max_qos).unwrap_or(QoS::ExactlyOnce);
             conn.topic_alias_max_in = listener.config.max_topic_alias;
             let Some(token) = self.broker.accept(conn, listener.config.max_connections) else {

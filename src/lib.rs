@@ -23,6 +23,7 @@
 //! - [`config`]: the mosquitto-style config file and its defaults.
 //! - [`log`]: mosquitto-style log lines and `log_type` masks.
 //! - [`server`]: start-up and shut-down around the loop.
+//! - [`tls`]: TLS listeners with rustls: configs from mosquitto's keys, the TLS data path.
 //! - [`client`]: a blocking MQTT client and the `midge_pub` / `midge_sub` tools.
 
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod connection;
 pub mod event_loop;
 pub mod listener;
 pub mod log;
+pub mod memory;
 pub mod message;
 pub mod protocol;
 pub mod retain;
@@ -41,3 +43,4 @@ pub mod send_queue;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tls;

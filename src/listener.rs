@@ -7,6 +7,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ListenerConfig, SocketDomain};
 use crate::log_notice;
+use crate::tls::ServerTls;
 
 /// Pending connections the kernel may hold for us (capped by net.core.somaxconn). Large, so
 /// that a storm of reconnecting devices is queued rather than refused.
@@ -17,11 +18,18 @@ pub struct Listener {
     /// The port actually bound (differs from the configured one for port 0).
     pub port: u16,
     pub config: ListenerConfig,
+    /// Set on a TLS listener: what each of its connections starts from.
+    pub tls: Option<ServerTls>,
 }
 
 /// Opens the sockets of one configured listener: one per address its bind address resolves
-/// to (both IPv4 and IPv6 for "all interfaces", as mosquitto does).
+/// to (both IPv4 and IPv6 for "all interfaces", as mosquitto does). A TLS listener's files
+/// are read first: a bad one is an error before anything listens.
 pub fn open(config: &ListenerConfig) -> io::Result<Vec<Listener>> {
+    let tls = match config.tls.enabled() {
+        true => Some(ServerTls::load(config).map_err(io::Error::other)?),
+        false => None,
+    };
     let mut listeners = Vec::new();
     for addr in addresses(config)? {
         let socket = bind(addr)?;
@@ -32,6 +40,7 @@ pub fn open(config: &ListenerConfig) -> io::Result<Vec<Listener>> {
             socket,
             port,
             config: config.clone(),
+            tls: tls.clone(),
         });
     }
     Ok(listeners)

@@ -146,6 +146,11 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// What the message costs in memory, near enough, for the byte limits on queues.
+    pub fn size(&self) -> usize {
+        self.message.topic.len() + self.message.payload.len() + self.message.properties.len()
+    }
+
     pub fn new(message: Rc<Message>, qos: QoS, retain: bool) -> Delivery {
         Delivery {
             message,

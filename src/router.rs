@@ -259,6 +259,22 @@ impl Router {
         }
     }
 
+    /// Shrinks the tables if they hold far less than they have room for (after a storm of
+    /// subscribers has gone). Returns true if anything was shrunk.
+    pub fn shrink_if_sparse(&mut self) -> bool {
+        let sparse = |len: usize, capacity: usize| capacity > 1024 && len * 4 < capacity;
+        let mut shrunk = false;
+        if sparse(self.exact.len(), self.exact.capacity()) {
+            self.exact.shrink_to_fit();
+            shrunk = true;
+        }
+        if sparse(self.nodes.len(), self.nodes.capacity()) {
+            self.nodes.shrink_to_fit();
+            shrunk = true;
+        }
+        shrunk
+    }
+
     /// Number of trie nodes besides the root; for tests and statistics.
     pub fn wildcard_nodes(&self) -> usize {
         self.nodes.len() - 1

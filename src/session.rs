@@ -167,6 +167,10 @@ pub struct Session {
     /// reach subscribers only on PUBREL, so a re-sent PUBLISH is never delivered twice.
     /// A vector: it holds at most the receive maximum, and usually nothing.
     pub incoming: Vec<(u16, Rc<Message>)>,
+    /// Bytes of the messages in `inflight` and `queued`, for `max_inflight_bytes` and
+    /// `max_queued_bytes`; kept up to date by whoever changes those queues.
+    pub inflight_bytes: usize,
+    pub queued_bytes: usize,
     /// Messages dropped because the queue was full, for the log and statistics.
     pub dropped: u64,
     /// A will whose MQTT 5 delay is running: published at the instant unless the client
@@ -193,6 +197,8 @@ impl Session {
             inflight: VecDeque::new(),
             queued: VecDeque::new(),
             incoming: Vec::new(),
+            inflight_bytes: 0,
+            queued_bytes: 0,
             dropped: 0,
             delayed_will: None,
             auth: None,

@@ -65,11 +65,13 @@ fn test_config_checks_the_file_and_exits() {
 #[test]
 fn tls_settings_refuse_to_start_rather_than_serve_plain_text() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // mosquitto 2.0.11 serves this listener in plain text; midge will not.
     let conf = write_config(&dir, "listener 0 127.0.0.1\ncertfile /etc/ssl/cert.pem\n");
     let done = run(midge(), &["-c", &conf], None);
     assert_eq!(done.code, Some(1), "{}", done.describe());
     assert!(
-        done.stderr.contains("TLS is not supported yet"),
+        done.stderr
+            .contains(":2: listener 0: certfile and keyfile must both be given"),
         "{}",
         done.describe()
     );

@@ -242,10 +242,33 @@ impl Auth {
             _ if domain.allow_anonymous => None,
             _ => return Err(Refused),
         };
+        Ok(self.admit(index, client_id, username, credential))
+    }
+
+    /// A client whose username its TLS certificate gives (`use_identity_as_username`): as
+    /// in mosquitto, no password is asked, but the username's ACL rules apply.
+    pub fn certified(
+        &self,
+        socket: u16,
+        client_id: &str,
+        username: &str,
+    ) -> Option<Box<ClientAuth>> {
+        self.admit(self.domain_of(socket), client_id, Some(username), None)
+    }
+
+    /// The rules of an admitted client; none to keep when its domain has no files.
+    fn admit(
+        &self,
+        index: usize,
+        client_id: &str,
+        username: Option<&str>,
+        credential: Option<Rc<PasswordHash>>,
+    ) -> Option<Box<ClientAuth>> {
+        let domain = &self.domains[index];
         if domain.password_path.is_none() && domain.acl_path.is_none() {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(Box::new(ClientAuth {
+        Some(Box::new(ClientAuth {
             domain: index,
             username: username.map(Box::from),
             credential,
@@ -253,7 +276,7 @@ impl Auth {
                 .acl
                 .as_ref()
                 .map(|acl| acl.for_client(client_id, username)),
-        })))
+        }))
     }
 
     /// After a reload: whether a connected client would still get in. Only a client that

@@ -51,8 +51,14 @@ fn main() -> ExitCode {
         config.log_types = LogTypes::ALL;
     }
     if args.test_config {
-        // The password and ACL files are part of the configuration: check them too.
-        if let Err(e) = midge::auth::Auth::load(&config, &config.effective_listeners()) {
+        // The TLS, password and ACL files too: one that will not load is as fatal as a
+        // bad line.
+        let files = midge::tls::check(&config).and_then(|()| {
+            midge::auth::Auth::load(&config, &config.effective_listeners())
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = files {
             eprintln!("Error: {e}");
             return ExitCode::FAILURE;
         }

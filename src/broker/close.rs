@@ -12,7 +12,8 @@ use crate::connection::State;
 use crate::message::{Delivery, Message};
 use crate::protocol::{DecodeError, Disconnect, Packet, Version, Will, reason};
 use crate::session::{Expiry, OutState, SessionKey};
-use crate::{log_debug, log_info, log_notice};
+use crate::tls::TlsFailure;
+use crate::{log_debug, log_error, log_info, log_notice};
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -25,6 +26,9 @@ pub enum Close {
     /// The client closed the socket without DISCONNECT.
     ConnectionLost,
     SocketError(io::Error),
+    /// A TLS failure: a handshake that did not complete (a plain-TCP client on a TLS port, an
+    /// unknown CA, no certificate where one is required), or a bad record later.
+    Tls(TlsFailure),
     /// The byte stream was not valid MQTT.
     Decode(DecodeError),
     /// A valid packet at the wrong time (a second CONNECT, anything before CONNECT, ...).
@@ -40,6 +44,8 @@ pub enum Close {
     NotAuthorized,
     /// A retained PUBLISH while `retain_available false`.
     RetainNotSupported,
+    /// The client's queue overflowed and `disconnect_on_full_queue` is set.
+    QuotaExceeded,
     /// A PUBLISH above the listener's `max_qos`.
     QosNotSupported,
     /// An MQTT 5 topic alias of 0 or above our maximum.
@@ -50,6 +56,17 @@ pub enum Close {
 }
 
 impl Close {
+    /// A read or write error: a socket's, or TLS's carried inside it.
+    pub fn from_io(e: io::Error) -> Close {
+        if !e.get_ref().is_some_and(|inner| inner.is::<TlsFailure>()) {
+            return Close::SocketError(e);
+        }
+        match e.into_inner().map(|inner| inner.downcast::<TlsFailure>()) {
+            Some(Ok(failure)) => Close::Tls(*failure),
+            _ => Close::SocketError(io::ErrorKind::InvalidData.into()),
+        }
+    }
+
     /// The reason code of the DISCONNECT an MQTT 5 client is sent before we close.
     fn disconnect_reason(&self) -> Option<u8> {
         Some(match self {
@@ -60,6 +77,7 @@ impl Close {
             Close::RetainNotSupported => reason::RETAIN_NOT_SUPPORTED,
             Close::TopicAliasInvalid => reason::TOPIC_ALIAS_INVALID,
             Close::QosNotSupported => reason::QOS_NOT_SUPPORTED,
+            Close::QuotaExceeded => reason::QUOTA_EXCEEDED,
             Close::ReceiveMaximumExceeded => reason::RECEIVE_MAXIMUM_EXCEEDED,
             Close::Shutdown => reason::SERVER_SHUTTING_DOWN,
             _ => return None,
@@ -76,7 +94,8 @@ impl Close {
     }
 
     /// mosquitto's log line for this ending.
-    fn log(&self, id: &str, peer: std::net::IpAddr) {
+    fn log(&self, id: &str, peer_address: std::net::SocketAddr) {
+        let peer = peer_address.ip();
         match self {
             Close::Disconnected | Close::DisconnectedWithWill => {
                 log_notice!("Client {id} disconnected.")
@@ -84,6 +103,18 @@ impl Close {
             Close::ConnectionLost => log_notice!("Client {id} closed its connection."),
             Close::SocketError(e) => {
                 log_notice!("Socket error on client {id}, disconnecting: {e}.")
+            }
+            Close::Tls(TlsFailure {
+                during_handshake: true,
+                error,
+            }) => {
+                // mosquitto's "OpenSSL Error[0]: ..." line, with the client it concerns.
+                log_error!("TLS handshake failed for {peer_address}: {error}.");
+                log_notice!("Client {id} disconnected due to protocol error.");
+            }
+            Close::Tls(failure) => {
+                log_error!("TLS error on client {id}: {failure}.");
+                log_notice!("Client {id} disconnected due to protocol error.");
             }
             Close::Decode(DecodeError::Malformed(why)) => {
                 log_info!("Malformed packet from {id} ({why}).");
@@ -117,6 +148,9 @@ impl Close {
             Close::RetainNotSupported => log_notice!(
                 "Client {id} disconnected due to using not allowed feature (retain not supported)."
             ),
+            Close::QuotaExceeded => {
+                log_notice!("Client {id} disconnected: its queue of outgoing messages is full.")
+            }
             Close::QosNotSupported => log_notice!(
                 "Client {id} disconnected due to using not allowed feature (QoS too high)."
             ),
@@ -146,8 +180,8 @@ impl Broker {
         }
         // A refusing CONNACK or a DISCONNECT should reach the client if the socket takes it;
         // if it does not, the client learns from the close instead.
-        let _ = conn.flush();
-        reason.log(conn.log_id(), conn.peer.ip());
+        conn.flush_last();
+        reason.log(conn.log_id(), conn.peer);
 
         let Some(key) = conn.session else {
             return;
@@ -229,6 +263,8 @@ impl Broker {
             }
             !shared(d)
         });
+        session.inflight_bytes = session.inflight.iter().map(|i| i.delivery.size()).sum();
+        session.queued_bytes = session.queued.iter().map(Delivery::size).sum();
         for delivery in handed {
             let Some(group) = delivery.group else {
                 continue;

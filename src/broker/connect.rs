@@ -7,10 +7,15 @@ use super::{Broker, Close};
 use crate::connection::{OutAliases, State};
 use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Properties, QoS, Version, Will, reason};
 use crate::session::{Expiry, OutState, Session, SessionKey};
+use crate::tls::Identity;
 use crate::{log_debug, log_notice};
 
 impl Broker {
-    pub(super) fn handle_connect(&mut self, token: Token, connect: Connect) -> Result<(), Close> {
+    pub(super) fn handle_connect(
+        &mut self,
+        token: Token,
+        mut connect: Connect,
+    ) -> Result<(), Close> {
         let version = connect.version;
         let conn = &mut self.conns[token.0];
         conn.version = version;
@@ -28,10 +33,19 @@ impl Broker {
                 return Err(Close::Refused);
             }
         };
-        if let Some(connack) = self.refuse_because(&connect, &client_id, token) {
+        // use_identity_as_username: the certificate names the user, whatever CONNECT says.
+        let identity = self.conns[token.0].identity();
+        if let Identity::Name(name) = &identity {
+            connect.username = Some(ByteStr::from(name.as_str()));
+            connect.password = None;
+        }
+        if let Some(connack) = self.refuse_because(&connect, &client_id, token, &identity) {
             let not_authorised = matches!(
                 connack.code,
-                reason::v3::NOT_AUTHORIZED | reason::NOT_AUTHORIZED
+                reason::v3::NOT_AUTHORIZED
+                    | reason::NOT_AUTHORIZED
+                    | reason::v3::BAD_USERNAME_OR_PASSWORD
+                    | reason::BAD_USER_NAME_OR_PASSWORD
             );
             self.refuse(token, connack);
             return Err(if not_authorised {
@@ -41,7 +55,7 @@ impl Broker {
             });
         }
         // Last, as in mosquitto: the password file and allow_anonymous.
-        let Ok(client_auth) = self.login(token, &connect, &client_id) else {
+        let Ok(client_auth) = self.login(token, &connect, &client_id, &identity) else {
             let code = refusal(version, reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
             self.refuse(token, ConnAck::new(false, code));
             return Err(Close::NotAuthorized);
@@ -113,9 +127,15 @@ impl Broker {
 
     /// The CONNACK refusing this CONNECT before its credentials are checked, if it is
     /// refused: a client id without the required prefix, a will the listener cannot honour,
-    /// or an enhanced authentication method we do not have. The checks run in mosquitto's
-    /// order.
-    fn refuse_because(&self, connect: &Connect, client_id: &str, token: Token) -> Option<ConnAck> {
+    /// an enhanced authentication method we do not have, or no certificate to name the user.
+    /// The checks run in mosquitto's order.
+    fn refuse_because(
+        &self,
+        connect: &Connect,
+        client_id: &str,
+        token: Token,
+        identity: &Identity,
+    ) -> Option<ConnAck> {
         let v5 = connect.version == Version::V5;
         let refuse = |v3_code: u8, v5_code: u8| {
             Some(ConnAck::new(false, if v5 { v5_code } else { v3_code }))
@@ -138,6 +158,13 @@ impl Broker {
             if will.retain && !self.config.retain_available {
                 return refuse(reason::v3::NOT_AUTHORIZED, reason::RETAIN_NOT_SUPPORTED);
             }
+        }
+        if *identity == Identity::Missing {
+            // No client certificate, or no CN in it: mosquitto's answer.
+            return refuse(
+                reason::v3::BAD_USERNAME_OR_PASSWORD,
+                reason::BAD_USER_NAME_OR_PASSWORD,
+            );
         }
         if let Some(method) = &connect.properties.authentication_method {
             // No enhanced authentication method is implemented yet [MQTT-4.12.0-1].

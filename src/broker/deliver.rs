@@ -252,9 +252,7 @@ impl Broker {
                 session.dropped += 1;
                 return;
             }
-        } else if session.queued.is_empty()
-            && session.inflight.len() < usize::from(conn.inflight_max)
-        {
+        } else if session.queued.is_empty() && window_open(session, conn, &self.limits, &delivery) {
             send_in_flight(session, conn, delivery, now, cache);
         } else {
             return self.enqueue(key, delivery);
@@ -262,10 +260,15 @@ impl Broker {
         self.mark_flush(token);
     }
 
-    /// Queues a message for later, dropping it if the queue is at `max_queued_messages`.
+    /// Queues a message for later. A full queue (`max_queued_messages`, `max_queued_bytes`)
+    /// drops it and counts it, as mosquitto does, or with `disconnect_on_full_queue`
+    /// disconnects the client (MQTT 5: 0x97, quota exceeded) at the end of the turn.
     fn enqueue(&mut self, key: SessionKey, delivery: Delivery) {
         let session = &mut self.sessions[key];
-        if session.queued.len() >= self.limits.queued_max {
+        let size = delivery.size();
+        if session.queued.len() >= self.limits.queued_max
+            || session.queued_bytes + size > self.limits.queued_bytes_max
+        {
             if session.dropped == 0 {
                 log_debug!(
                     "Outgoing messages are being dropped for client {}.",
@@ -273,8 +276,15 @@ impl Broker {
                 );
             }
             session.dropped += 1;
+            if self.config.disconnect_on_full_queue
+                && let Some(token) = session.conn
+                && !self.to_close.iter().any(|(t, _)| *t == token)
+            {
+                self.to_close.push((token, super::Close::QuotaExceeded));
+            }
             return;
         }
+        session.queued_bytes += size;
         session.queued.push_back(delivery);
     }
 
@@ -289,9 +299,11 @@ impl Broker {
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
         let mut sent = false;
-        while session.inflight.len() < usize::from(conn.inflight_max)
+        while let Some(next) = session.queued.front()
+            && (next.qos == QoS::AtMostOnce || window_open(session, conn, &self.limits, next))
             && let Some(delivery) = session.queued.pop_front()
         {
+            session.queued_bytes -= delivery.size();
             if delivery.message.is_expired(now) {
                 continue;
             }
@@ -306,6 +318,20 @@ impl Broker {
             self.mark_flush(token);
         }
     }
+}
+
+/// Whether the client's in-flight window has room for `delivery`: fewer messages than its
+/// receive maximum and our `max_inflight_messages`, and, unless nothing is in flight, fewer
+/// bytes than `max_inflight_bytes`.
+fn window_open(
+    session: &Session,
+    conn: &Connection,
+    limits: &super::Limits,
+    delivery: &Delivery,
+) -> bool {
+    session.inflight.len() < usize::from(conn.inflight_max)
+        && (session.inflight.is_empty()
+            || session.inflight_bytes + delivery.size() <= limits.inflight_bytes_max)
 }
 
 /// Gives a QoS 1/2 delivery a packet id, writes it, and records it as in flight. A message
@@ -327,6 +353,7 @@ fn send_in_flight(
     } else {
         OutState::AwaitPubAck
     };
+    session.inflight_bytes += delivery.size();
     session.inflight.push_back(Inflight {
         packet_id,
         state,

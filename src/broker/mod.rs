@@ -9,11 +9,13 @@
 mod close;
 mod connect;
 mod deliver;
+mod footprint;
 mod publish;
 mod security;
 mod subscribe;
 
 pub use close::Close;
+pub use footprint::Footprint;
 
 use std::collections::HashMap;
 use std::io;
@@ -32,7 +34,7 @@ use crate::retain::RetainStore;
 use crate::router::{Router, Subscriber};
 use crate::session::{Expiry, Session, SessionKey};
 use crate::shared::{GroupKey, SharedGroups};
-use crate::{log_debug, log_notice};
+use crate::{log_debug, log_notice, log_warning};
 
 const CONNECT_FIRST_BYTE: u8 = 0x10;
 
@@ -45,6 +47,10 @@ const READS_PER_TURN: usize = 16;
 /// QoS 0 messages instead of growing the broker's memory without bound.
 const SEND_QUEUE_BYTES_DEFAULT: usize = 1024 * 1024;
 
+/// With `memory_limit`, resident memory is also sampled every this many publishes, so that a
+/// flood cannot run far past the limit between two ticks.
+const MEMORY_SAMPLE_PUBLISHES: u32 = 4096;
+
 /// Expired retained messages nobody asked for are swept this often (in ticks of 250 ms).
 const RETAINED_SWEEP_TICKS: u64 = 240;
 
@@ -53,6 +59,8 @@ struct Limits {
     packet_bytes_max: usize,
     inflight_max: usize,
     queued_max: usize,
+    queued_bytes_max: usize,
+    inflight_bytes_max: usize,
     send_queue_bytes_max: usize,
     payload_bytes_max: Option<usize>,
 }
@@ -68,6 +76,13 @@ impl Limits {
                 .max_inflight_messages
                 .map_or(usize::from(u16::MAX) - 1, usize::from),
             queued_max: config.max_queued_messages.unwrap_or(usize::MAX),
+            // mosquitto's meaning: QoS 1/2 messages beyond the in-flight window; none by
+            // default (the count bounds them), 0 for none explicitly.
+            queued_bytes_max: config
+                .max_queued_bytes
+                .filter(|&n| n > 0)
+                .unwrap_or(usize::MAX),
+            inflight_bytes_max: config.max_inflight_bytes.unwrap_or(usize::MAX),
             send_queue_bytes_max: match config.max_queued_bytes {
                 None => SEND_QUEUE_BYTES_DEFAULT,
                 Some(0) => usize::MAX,
@@ -95,6 +110,9 @@ pub struct Broker {
     to_flush: Vec<Token>,
     /// Connections that still had input when their read budget ran out.
     to_read: Vec<Token>,
+    /// Connections to close at the end of the turn: decided where closing at once would pull
+    /// a session out from under a loop over subscribers.
+    to_close: Vec<(Token, Close)>,
     /// Open connections per listener, for its `max_connections`.
     listener_conns: Vec<usize>,
     /// Scratch space for routing, reused so a publish does not allocate.
@@ -106,12 +124,21 @@ pub struct Broker {
     shared: SharedGroups,
     /// Ticks since start, to run rare chores every so many ticks.
     ticks: u64,
+    /// `max_connection_rate`: connections that may still be accepted now (a token bucket
+    /// refilled at the rate, holding at most one second's worth), and when it was refilled.
+    accept_tokens: f64,
+    accept_refilled: Instant,
+    /// Set while resident memory is above `memory_limit`: new connections and messages are
+    /// refused until it falls back. Sampled at each tick and every `MEMORY_SAMPLE_PUBLISHES`.
+    over_memory_limit: bool,
+    publishes_since_memory_sample: u32,
 }
 
 impl Broker {
     /// A broker with the given configuration and its loaded security files
     /// (`Auth::load`).
     pub fn new(config: Config, auth: Auth) -> Broker {
+        let accept_tokens = f64::from(config.max_connection_rate.unwrap_or(0));
         Broker {
             limits: Limits::from_config(&config),
             config,
@@ -125,6 +152,7 @@ impl Broker {
             now: Instant::now(),
             to_flush: Vec::new(),
             to_read: Vec::new(),
+            to_close: Vec::new(),
             listener_conns: Vec::new(),
             route_matches: Vec::new(),
             route_targets: Vec::new(),
@@ -133,6 +161,10 @@ impl Broker {
             publish_cache: deliver::PublishCache::default(),
             shared: SharedGroups::default(),
             ticks: 0,
+            accept_tokens,
+            accept_refilled: Instant::now(),
+            over_memory_limit: false,
+            publishes_since_memory_sample: 0,
         }
     }
 
@@ -156,16 +188,23 @@ impl Broker {
         if self.listener_conns.len() <= listener {
             self.listener_conns.resize(listener + 1, 0);
         }
-        let count = &mut self.listener_conns[listener];
+        let count = self.listener_conns[listener];
         let over = |max: Option<usize>, n: usize| max.is_some_and(|max| n >= max);
-        if over(listener_max, *count) || over(self.config.max_connections, self.conns.len()) {
-            log_notice!(
-                "Client connection from {} denied: max_connections exceeded.",
-                conn.peer.ip()
-            );
+        let refusal =
+            if over(listener_max, count) || over(self.config.max_connections, self.conns.len()) {
+                Some("max_connections exceeded")
+            } else if self.over_memory_limit {
+                Some("memory_limit exceeded")
+            } else if !self.take_accept_token() {
+                Some("max_connection_rate exceeded")
+            } else {
+                None
+            };
+        if let Some(why) = refusal {
+            log_notice!("Client connection from {} denied: {why}.", conn.peer.ip());
             return None;
         }
-        *count += 1;
+        self.listener_conns[listener] += 1;
         log_notice!(
             "New connection from {}:{} on port {}.",
             conn.peer.ip(),
@@ -178,6 +217,82 @@ impl Broker {
     /// Forgets a connection that could not be set up (registration with the poller failed).
     pub fn drop_connection(&mut self, token: Token) {
         self.close(token, Close::SocketError(io::ErrorKind::Other.into()));
+    }
+
+    /// Gives back what a storm of connections left behind: slab and table capacity far above
+    /// what is in use, and the allocator's free memory. Checked every tick, which costs a
+    /// few comparisons; the work happens only when a table is down to a quarter of its room.
+    fn reclaim_memory(&mut self) {
+        fn sparse(len: usize, capacity: usize) -> bool {
+            capacity > 1024 && len * 4 < capacity
+        }
+        let mut shrunk = false;
+        if sparse(self.conns.len(), self.conns.capacity()) {
+            self.conns.shrink_to_fit();
+            shrunk = true;
+        }
+        if sparse(self.sessions.len(), self.sessions.capacity()) {
+            self.sessions.shrink_to_fit();
+            shrunk = true;
+        }
+        if sparse(self.session_ids.len(), self.session_ids.capacity()) {
+            self.session_ids.shrink_to_fit();
+            shrunk = true;
+        }
+        shrunk |= self.router.shrink_if_sparse();
+        if shrunk {
+            crate::memory::return_free_memory();
+        }
+    }
+
+    /// `max_connection_rate`'s token bucket: true if one more connection may come in now.
+    fn take_accept_token(&mut self) -> bool {
+        let Some(rate) = self.config.max_connection_rate else {
+            return true;
+        };
+        let rate = f64::from(rate);
+        let now = self.now.max(self.accept_refilled);
+        let elapsed = now.duration_since(self.accept_refilled).as_secs_f64();
+        self.accept_tokens = (self.accept_tokens + elapsed * rate).min(rate);
+        self.accept_refilled = now;
+        if self.accept_tokens < 1.0 {
+            return false;
+        }
+        self.accept_tokens -= 1.0;
+        true
+    }
+
+    /// Samples resident memory against `memory_limit`, logging when the state changes.
+    fn sample_memory(&mut self) {
+        let Some(limit) = self.config.memory_limit else {
+            return;
+        };
+        self.publishes_since_memory_sample = 0;
+        let Some(resident) = crate::memory::resident_bytes() else {
+            return;
+        };
+        let over = resident > limit;
+        if over && !self.over_memory_limit {
+            log_warning!(
+                "Memory limit of {limit} bytes reached ({resident} resident): refusing new connections and messages."
+            );
+        } else if !over && self.over_memory_limit {
+            log_notice!("Memory back under the limit ({resident} of {limit} bytes).");
+        }
+        self.over_memory_limit = over;
+    }
+
+    /// Counts a publish towards the next memory sample; true if the broker is over its
+    /// memory limit and the message should be refused.
+    pub(super) fn memory_exhausted(&mut self) -> bool {
+        if self.config.memory_limit.is_none() {
+            return false;
+        }
+        self.publishes_since_memory_sample += 1;
+        if self.publishes_since_memory_sample >= MEMORY_SAMPLE_PUBLISHES {
+            self.sample_memory();
+        }
+        self.over_memory_limit
     }
 
     /// A connection's socket, to register it with the poller.
@@ -194,6 +309,9 @@ impl Broker {
             match conn.read_chunk() {
                 Ok(0) => return self.close(token, Close::ConnectionLost),
                 Ok(_) => {
+                    if conn.tls_wants_write() {
+                        self.mark_flush(token);
+                    }
                     if let Err(reason) = self.handle_input(token) {
                         return self.close(token, reason);
                     }
@@ -205,7 +323,7 @@ impl Broker {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.close(token, Close::SocketError(e)),
+                Err(e) => return self.close(token, Close::from_io(e)),
             }
         }
         self.to_read.push(token);
@@ -341,6 +459,9 @@ impl Broker {
     /// Writes out everything queued this turn: one vectored write per connection, however
     /// many packets it received.
     pub fn flush(&mut self) {
+        for (token, reason) in std::mem::take(&mut self.to_close) {
+            self.close(token, reason);
+        }
         while !self.to_flush.is_empty() {
             let mut batch = std::mem::take(&mut self.to_flush);
             for token in batch.drain(..) {
@@ -383,6 +504,7 @@ impl Broker {
             self.close(token, reason);
         }
         self.expire_sessions();
+        self.sample_memory();
     }
 
     /// Ends offline sessions whose time is up, and publishes wills whose delay has run out.
@@ -418,6 +540,7 @@ impl Broker {
             self.retained.sweep_expired(now);
             self.auth.sweep();
         }
+        self.reclaim_memory();
     }
 
     /// How long the event loop may sleep before `tick` has work to do.

@@ -38,6 +38,7 @@ impl Broker {
         }
         let (qos, packet_id) = (publish.qos, publish.packet_id);
         if let Some(refusal) = self.refusal(key, &publish) {
+            let id = &self.sessions[key].client_id;
             let (dup, retain) = (u8::from(publish.dup), u8::from(publish.retain));
             let (topic, len) = (&publish.topic, publish.payload.len());
             if refusal == reason::NOT_AUTHORIZED {
@@ -86,7 +87,10 @@ impl Broker {
     }
 
     /// Why a well-formed PUBLISH is dropped rather than delivered, if it is.
-    fn refusal(&self, key: SessionKey, publish: &Publish) -> Option<u8> {
+    fn refusal(&mut self, key: SessionKey, publish: &Publish) -> Option<u8> {
+        if self.memory_exhausted() {
+            return Some(reason::QUOTA_EXCEEDED);
+        }
         if self
             .limits
             .payload_bytes_max
@@ -206,8 +210,10 @@ impl Broker {
     /// Ends an outgoing flow that is waiting in `state`, and refills the window.
     fn complete_inflight(&mut self, key: SessionKey, packet_id: u16, state: OutState) {
         let session = &mut self.sessions[key];
-        if let Some(i) = session.inflight_position(packet_id, state) {
-            session.inflight.remove(i);
+        if let Some(i) = session.inflight_position(packet_id, state)
+            && let Some(done) = session.inflight.remove(i)
+        {
+            session.inflight_bytes -= done.delivery.size();
             self.fill_window(key);
         }
     }

@@ -11,6 +11,7 @@ use crate::auth::{self, Access, ClientAuth, Refused};
 use crate::message::Message;
 use crate::protocol::Connect;
 use crate::session::{Session, SessionKey};
+use crate::tls::Identity;
 use crate::{log_debug, log_info};
 
 /// Whether a session may receive messages on `topic`.
@@ -23,14 +24,19 @@ pub(super) fn may_read(session: &Session, topic: &str) -> bool {
 }
 
 impl Broker {
-    /// The password check of CONNECT, and the client's rules if it passes.
+    /// The password check of CONNECT (none for a user its certificate names), and the
+    /// client's rules if it passes.
     pub(super) fn login(
         &self,
         token: Token,
         connect: &Connect,
         client_id: &str,
+        identity: &Identity,
     ) -> Result<Option<Box<ClientAuth>>, Refused> {
         let socket = self.conns[token.0].listener;
+        if let Identity::Name(name) = identity {
+            return Ok(self.auth.certified(socket, client_id, name));
+        }
         let username = connect.username.as_deref();
         let password = connect.password.as_deref();
         self.auth.login(socket, client_id, username, password)

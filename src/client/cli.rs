@@ -20,6 +20,7 @@ pub use super::clap_words::from_clap;
 pub use super::cnum::{atoi, strtol_base0};
 use super::props::{self, PropertyArgs, Value};
 use super::session::{ConnectOptions, Logger};
+use super::tls::TlsArgs;
 use crate::protocol::{ByteStr, QoS, Version, Will, topic};
 
 /// A command line that mosquitto's clients would refuse, and how they report it.
@@ -89,6 +90,8 @@ pub struct CommonArgs {
     pub will_retain: bool,
     #[arg(short = 'x', allow_hyphen_values = true, value_parser = session_expiry)]
     pub session_expiry: Option<u32>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[arg(long = "help")]
     pub help: bool,
     #[arg(long = "version")]
@@ -189,6 +192,7 @@ impl CommonArgs {
                 "Error: Will retain given, but no will topic given.\n",
             ));
         }
+        self.tls.check()?;
         let version = match self.protocol_version {
             _ if forces_v5 => Version::V5,
             Some(version) => version,
@@ -233,10 +237,17 @@ impl CommonArgs {
             retain: self.will_retain,
             properties: properties.will.to_properties(),
         });
+        // client_opts_set's mosquitto_tls_set: files that cannot be read end the tool.
+        let tls = self
+            .tls
+            .client_config()
+            .map_err(|line| ArgError::Plain(if self.quiet { String::new() } else { line }))?;
+        // mosquitto's clients default to 8883 when they speak TLS.
+        let default_port = if tls.is_some() { 8883 } else { 1883 };
         Ok(ClientConfig {
             connect: ConnectOptions {
                 host: self.host.unwrap_or_else(|| "localhost".into()),
-                port: self.port.unwrap_or(1883),
+                port: self.port.unwrap_or(default_port),
                 version,
                 client_id,
                 clean_session,
@@ -245,6 +256,7 @@ impl CommonArgs {
                 password: self.password.map(|p| Bytes::from(p.into_vec())),
                 will,
                 properties: properties.connect.to_properties(),
+                tls,
             },
             debug: self.debug,
             quiet: self.quiet,

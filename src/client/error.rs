@@ -16,6 +16,7 @@ pub mod mosq_err {
     pub const INVAL: i32 = 3;
     pub const CONN_REFUSED: i32 = 5;
     pub const CONN_LOST: i32 = 7;
+    pub const TLS: i32 = 8;
     pub const ERRNO: i32 = 14;
     pub const EAI: i32 = 15;
     pub const KEEPALIVE: i32 = 19;
@@ -30,6 +31,9 @@ pub enum ClientError {
     Lookup,
     /// The TCP connection could not be made.
     Connect(io::Error),
+    /// The TLS handshake failed (the broker's certificate, ours, or no TLS at all); the
+    /// detail is rustls's, mosquitto's tools print only "A TLS error occurred.".
+    Tls(String),
     /// The broker answered CONNECT with a refusal (a 3.x return code or a v5 reason code).
     Refused { version: Version, code: u8 },
     /// The broker closed the connection.
@@ -57,6 +61,7 @@ impl ClientError {
             ClientError::Refused { code: 1..=5, .. } => mosq_err::CONN_REFUSED,
             ClientError::Refused { .. } | ClientError::Protocol(_) => mosq_err::PROTOCOL,
             ClientError::ConnectionLost => mosq_err::CONN_LOST,
+            ClientError::Tls(_) => mosq_err::TLS,
             ClientError::Keepalive => mosq_err::KEEPALIVE,
             ClientError::QosNotSupported => mosq_err::QOS_NOT_SUPPORTED,
             ClientError::InvalidTopic => mosq_err::INVAL,
@@ -77,6 +82,7 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Lookup => write!(f, "Unable to connect ({}).", strerror(mosq_err::EAI)),
+            ClientError::Tls(_) => write!(f, "Unable to connect ({}).", strerror(mosq_err::TLS)),
             ClientError::Refused {
                 version: Version::V5,
                 code: code @ 0x84,
@@ -127,6 +133,7 @@ pub fn strerror(code: i32) -> &'static str {
         4 => "The client is not currently connected.",
         mosq_err::CONN_REFUSED => "The connection was refused.",
         mosq_err::CONN_LOST => "The connection was lost.",
+        mosq_err::TLS => "A TLS error occurred.",
         9 => "Payload too large.",
         mosq_err::EAI => "Lookup error.",
         // mosquitto 2.0.11 has no text for its keep-alive error and says "Unknown error."
@@ -251,5 +258,11 @@ mod tests {
         assert_eq!(ClientError::ConnectionLost.code(), 7);
         assert_eq!(ClientError::Keepalive.to_string(), "Error: Unknown error.");
         assert_eq!(ClientError::Keepalive.code(), 19);
+        let tls = ClientError::Tls("invalid peer certificate: UnknownIssuer".into());
+        assert_eq!(
+            tls.to_string(),
+            "Unable to connect (A TLS error occurred.)."
+        );
+        assert_eq!(tls.code(), 8);
     }
 }

@@ -2,8 +2,8 @@
 //! `midge_rr` command-line tools built on it, which behave like mosquitto_pub,
 //! mosquitto_sub and mosquitto_rr.
 //!
-//! - [`session`]: one MQTT session over a `TcpStream` ([`Client`], [`ConnectOptions`],
-//!   [`Event`]).
+//! - [`session`]: one MQTT session over TCP or TLS ([`Client`], [`ConnectOptions`],
+//!   [`Event`]); [`tls`]: the TLS flags and stream.
 //! - [`error`]: [`ClientError`] and libmosquitto's texts for it.
 //! - [`pub_cli`], [`sub_cli`], [`rr_cli`]: the tools; their `main` is all the binaries call.
 //! - [`cli`]: what the tools share: connection flags, argument errors, the console.
@@ -21,6 +21,7 @@ pub mod pub_cli;
 pub mod rr_cli;
 pub mod session;
 pub mod sub_cli;
+pub mod tls;
 mod usage;
 mod wire;
 

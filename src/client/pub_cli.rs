@@ -258,7 +258,7 @@ fn failure(e: &ClientError, report: &dyn Fn(&str)) -> i32 {
     report(&format!("{e}\n"));
     match e {
         // Failures to connect leave mosquitto_pub through its generic cleanup path.
-        ClientError::Lookup | ClientError::Connect(_) => 1,
+        ClientError::Lookup | ClientError::Connect(_) | ClientError::Tls(_) => 1,
         ClientError::Refused { code, .. } => {
             report(&format!("Error: {}\n", e.strerror()));
             i32::from(*code)

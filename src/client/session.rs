@@ -1,4 +1,4 @@
-//! One blocking MQTT session over a `TcpStream`: CONNECT, publish and subscribe with the full
+//! One blocking MQTT session over TCP or TLS: CONNECT, publish and subscribe with the full
 //! QoS 1/2 acknowledgement flows, keep-alive pings, DISCONNECT.
 //!
 //! Everything the broker sends is read by [`Client::poll`], which acknowledges what needs
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::error::ClientError;
+use super::tls::Stream;
 use super::wire;
 use crate::protocol::{
     self, ByteStr, Connect, Disconnect, Packet, Properties, PubResp, Publish, QoS, SubAck,
@@ -56,6 +57,8 @@ pub struct ConnectOptions {
     pub will: Option<Will>,
     /// MQTT 5 CONNECT properties (ignored for 3.1 and 3.1.1).
     pub properties: Properties,
+    /// Speak TLS with this configuration (`--cafile` and friends).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ConnectOptions {
@@ -72,6 +75,7 @@ impl ConnectOptions {
             password: None,
             will: None,
             properties: Properties::default(),
+            tls: None,
         }
     }
 }
@@ -101,7 +105,7 @@ pub enum Event {
 }
 
 pub struct Client {
-    stream: TcpStream,
+    stream: Stream,
     version: Version,
     /// Empty until known; debug lines then say "(null)" as libmosquitto does.
     id: String,
@@ -126,8 +130,14 @@ pub struct Client {
     interrupt: Option<Arc<AtomicBool>>,
 }
 
-/// Resolves the broker's host and connects to the first address that answers.
-fn open_stream(opts: &ConnectOptions) -> Result<TcpStream, ClientError> {
+/// Resolves the broker's host, connects to the first address that answers, and completes
+/// the TLS handshake if the options ask for TLS.
+fn open_stream(opts: &ConnectOptions) -> Result<Stream, ClientError> {
+    let tcp = connect_tcp(opts)?;
+    Stream::start(tcp, opts.tls.as_ref(), &opts.host, CONNECT_TIMEOUT)
+}
+
+fn connect_tcp(opts: &ConnectOptions) -> Result<TcpStream, ClientError> {
     let addrs = (opts.host.as_str(), opts.port)
         .to_socket_addrs()
         .map_err(|_| ClientError::Lookup)?;
@@ -671,12 +681,16 @@ impl Client {
     fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
         let mut out = BytesMut::new();
         packet.encode(self.version, &mut out);
-        self.stream.write_all(&out).map_err(|e| match e.kind() {
-            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
-                ClientError::ConnectionLost
-            }
-            _ => ClientError::Io(e),
-        })?;
+        let written = self.stream.write_all(&out);
+        // TLS holds records until flushed; plain TCP's flush does nothing.
+        written
+            .and_then(|()| self.stream.flush())
+            .map_err(|e| match e.kind() {
+                ErrorKind::BrokenPipe
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted => ClientError::ConnectionLost,
+                _ => ClientError::Io(e),
+            })?;
         self.last_out = Instant::now();
         Ok(())
     }

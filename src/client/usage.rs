@@ -30,6 +30,22 @@ const WILL: &str =
  --will-topic : the topic on which to publish the client Will.
 ";
 
+/// The TLS flags midge's tools take, in mosquitto 2.0's words.
+const TLS: &str =
+    " --cafile : path to a file containing trusted CA certificates to enable encrypted
+            communication.
+ --capath : path to a directory containing trusted CA certificates to enable encrypted
+            communication.
+ --cert : client certificate for authentication, if required by server.
+ --key : client private key for authentication, if required by server.
+ --tls-version : TLS protocol version, can be one of tlsv1.3 tlsv1.2 or tlsv1.1.
+                 Defaults to tlsv1.2 if available.
+ --insecure : do not check that the server certificate hostname matches the remote
+              hostname. Using this option means that you cannot be sure that the
+              remote host is the server you wish to connect to and so is insecure.
+              Do not use this option in a production environment.
+";
+
 const PRETTY: &str =
     " --pretty : print formatted output rather than minimised output when using the
             JSON output format option.
@@ -48,6 +64,8 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}}
 {pad}[-d] [--quiet]
 {pad}[-V protocol_version]
 {pad}[--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+{pad}[{{--cafile file | --capath dir}} [--cert file] [--key file]
+{pad}  [--insecure] [--tls-version version]]
 {pad}[-D command identifier value]
        {program} --help
 
@@ -62,7 +80,7 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}}
  -l : read messages from stdin, sending a separate message for each line.
  -m : message payload to send.
  -n : send a null (zero length) message.
- -p : network port to connect to. Defaults to 1883.
+ -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
  -P : provide a password
  -q : quality of service level to use for all messages. Defaults to 0.
  -r : message should be retained.
@@ -74,7 +92,7 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}}
 {EXPIRY} --help : display this message.
  --quiet : don't print error messages.
  --version : display the version.
-{WILL}
+{WILL}{TLS}
 See https://mosquitto.org/ for more information on mosquitto_pub, which {program} follows.
 
 "
@@ -97,6 +115,8 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}}
 {pad}[-d] [-N] [--quiet] [-v]
 {pad}[-V protocol_version]
 {pad}[--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+{pad}[{{--cafile file | --capath dir}} [--cert file] [--key file]
+{pad}  [--insecure] [--tls-version version]]
 {pad}[-D command identifier value]
        {program} --help
 
@@ -111,7 +131,7 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}}
       broker is using the clientid_prefixes option.
  -k : keep alive in seconds for this client. Defaults to 60.
  -N : do not add an end of line character when printing the payload.
- -p : network port to connect to. Defaults to 1883.
+ -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
  -P : provide a password
  -q : quality of service level to use for the subscription. Defaults to 0.
  -R : do not print stale messages (those with retain set).
@@ -132,7 +152,7 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}}
  --rh : MQTT v5 retain handling: 0 send retained messages on subscribe, 1 only for a new
         subscription, 2 never. -R implies 2.
  --version : display the version.
-{WILL}
+{WILL}{TLS}
 See https://mosquitto.org/ for more information on mosquitto_sub, which {program} follows.
 
 "
@@ -155,6 +175,8 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}} -e
 {pad}[-i id] [-I id_prefix]
 {pad}[-d] [-N] [--quiet] [-v]
 {pad}[--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+{pad}[{{--cafile file | --capath dir}} [--cert file] [--key file]
+{pad}  [--insecure] [--tls-version version]]
 {pad}[-D command identifier value]
        {program} --help
 
@@ -169,7 +191,7 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}} -e
  -m : request payload to send.
  -n : send a null (zero length) request.
  -N : do not add an end of line character when printing the payload.
- -p : network port to connect to. Defaults to 1883.
+ -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
  -P : provide a password
  -q : quality of service level to use for communications. Defaults to 0.
  -R : do not print stale messages (those with retain set).
@@ -183,7 +205,7 @@ Usage: {program} {{[-h host] [-p port] [-u username] [-P password] -t topic}} -e
 {EXPIRY} --help : display this message.
 {PRETTY} --quiet : don't print error messages.
  --version : display the version.
-{WILL}
+{WILL}{TLS}
 See https://mosquitto.org/ for more information on mosquitto_rr, which {program} follows.
 
 "

@@ -535,16 +535,21 @@ fn unsupported_key_warns_once_and_is_ignored() {
 }
 
 #[test]
-fn tls_keys_are_errors_rather_than_a_plain_text_listener() {
+fn tls_keys_midge_lacks_are_errors_rather_than_a_plain_text_listener() {
     assert_error(
-        "listener 8883\ncertfile a.pem\n",
+        "listener 8883\npsk_hint hint\n",
         2,
-        "TLS is not supported yet",
+        "'psk_hint' (TLS-PSK) is not supported yet",
     );
     assert_error(
-        "listener 8883\nrequire_certificate true\n",
+        "listener 8883\ntls_engine pkcs11\n",
         2,
-        "TLS is not supported yet",
+        "(TLS engines) is not supported yet",
+    );
+    assert_error(
+        "listener 8883\nuse_subject_as_username true\n",
+        2,
+        "will not serve a listener in plain text",
     );
 }
 

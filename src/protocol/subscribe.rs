@@ -223,9 +223,16 @@ impl UnsubAck {
     pub(super) fn decode(r: &mut Reader, version: Version) -> Result<UnsubAck, DecodeError> {
         let packet_id = read_packet_id(r)?;
         let properties = decode_properties(r, version, PropertyContext::UnsubAck)?;
+        // Only MQTT 5 has reason codes; in 3.1.1 anything after the packet id is left over,
+        // and so malformed.
+        let reason_codes = if version == Version::V5 {
+            r.rest().to_vec()
+        } else {
+            Vec::new()
+        };
         Ok(UnsubAck {
             packet_id,
-            reason_codes: r.rest().to_vec(),
+            reason_codes,
             properties,
         })
     }

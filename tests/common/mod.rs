@@ -228,6 +228,17 @@ impl Broker {
         }
     }
 
+    /// The broker's resident memory in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("broker status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Sends a signal (`"TERM"`, `"INT"`, `"HUP"`) to the broker process.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
