@@ -16,8 +16,10 @@
 //! access decides. Nothing matching means no. A client id or username containing `+` or `#`
 //! gets no pattern rules at all, so it cannot widen a pattern into a wildcard (mosquitto 2.0
 //! lets `/` through, and so does midge: a `/` only reaches deeper into the client's own
-//! place). Subscriptions are not checked: as in mosquitto 2.0 they are granted, and each
-//! message is checked against the subscriber's read access when it is delivered.
+//! place). Each message is checked against the subscriber's read access when it is delivered,
+//! as in mosquitto. Beyond mosquitto 2.0, which grants every subscription, a filter that can
+//! match no readable topic is refused in the SUBACK, so the client learns at once that it
+//! will get nothing.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -252,6 +254,36 @@ impl ClientAcl {
     }
 }
 
+impl ClientAcl {
+    /// Whether a subscription to `filter` could ever deliver a message: some topic it
+    /// matches may be readable. When unsure it says yes, since every message is checked again
+    /// on delivery; what it refuses is a filter whose every topic is denied or granted by no
+    /// rule.
+    pub fn may_subscribe(&self, filter: &str) -> bool {
+        let denied = |rules: &[Rule]| {
+            rules
+                .iter()
+                .any(|r| r.access == DENY && topic::covers(&r.filter, filter))
+        };
+        let readable = |rules: &[Rule]| {
+            rules
+                .iter()
+                .any(|r| r.access & Access::Read as u8 != 0 && topic::overlaps(&r.filter, filter))
+        };
+        let own = self.own.as_deref().unwrap_or_default();
+        if denied(own) {
+            return false;
+        }
+        if readable(own) {
+            return true;
+        }
+        match &self.patterns {
+            Patterns::Rules(rules) => !denied(rules) && readable(rules),
+            Patterns::Refused => false,
+        }
+    }
+}
+
 fn decide(rules: &[Rule], topic: &str, access: Access) -> Option<bool> {
     for rule in rules {
         if topic::matches(&rule.filter, topic) {
@@ -322,6 +354,23 @@ mod tests {
         let b = acl("pattern deny %c/secret\npattern readwrite %c/#\n");
         assert!(can(&b, "dev", None, "dev/x", Write));
         assert!(!can(&b, "dev", None, "dev/secret", Write));
+    }
+
+    #[test]
+    fn a_subscription_is_refused_only_when_no_topic_of_it_could_be_read() {
+        let a = acl("topic read public/#\ntopic write inbox\ntopic deny public/secret/#\n\
+                     pattern read devices/%c/#\n");
+        let may = |filter| a.for_client("dev1", None).may_subscribe(filter);
+        // Something in them is readable; the rest is filtered out on delivery.
+        for filter in ["#", "+/x", "public/a", "public/+/b", "devices/dev1/state", "+/+/+"] {
+            assert!(may(filter), "{filter}");
+        }
+        // Nothing in them ever is: unreadable, write-only, denied, another client's place.
+        for filter in ["secret/#", "inbox", "public/secret/+", "devices/dev2/#", "$SYS/#"] {
+            assert!(!may(filter), "{filter}");
+        }
+        // A dangerous client id gets no patterns, so its own place is not readable either.
+        assert!(!a.for_client("#", None).may_subscribe("devices/+/state"));
     }
 
     #[test]

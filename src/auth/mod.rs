@@ -110,6 +110,13 @@ impl ClientAuth {
             .is_none_or(|acl| acl.allows(topic, access))
     }
 
+    /// Whether the ACL lets this client subscribe to `filter` (see `ClientAcl::may_subscribe`).
+    pub fn may_subscribe(&self, filter: &str) -> bool {
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.may_subscribe(filter))
+    }
+
     pub fn username(&self) -> Option<&str> {
         self.username.as_deref()
     }

@@ -153,6 +153,8 @@ pub mod reason {
         pub const SERVER_UNAVAILABLE: u8 = 3;
         pub const BAD_USERNAME_OR_PASSWORD: u8 = 4;
         pub const NOT_AUTHORIZED: u8 = 5;
+        /// SUBACK: the subscription is refused.
+        pub const SUBSCRIBE_FAILURE: u8 = 0x80;
     }
 }
 
