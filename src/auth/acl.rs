@@ -358,15 +358,30 @@ mod tests {
 
     #[test]
     fn a_subscription_is_refused_only_when_no_topic_of_it_could_be_read() {
-        let a = acl("topic read public/#\ntopic write inbox\ntopic deny public/secret/#\n\
-                     pattern read devices/%c/#\n");
+        let a = acl(
+            "topic read public/#\ntopic write inbox\ntopic deny public/secret/#\n\
+                     pattern read devices/%c/#\n",
+        );
         let may = |filter| a.for_client("dev1", None).may_subscribe(filter);
         // Something in them is readable; the rest is filtered out on delivery.
-        for filter in ["#", "+/x", "public/a", "public/+/b", "devices/dev1/state", "+/+/+"] {
+        for filter in [
+            "#",
+            "+/x",
+            "public/a",
+            "public/+/b",
+            "devices/dev1/state",
+            "+/+/+",
+        ] {
             assert!(may(filter), "{filter}");
         }
         // Nothing in them ever is: unreadable, write-only, denied, another client's place.
-        for filter in ["secret/#", "inbox", "public/secret/+", "devices/dev2/#", "$SYS/#"] {
+        for filter in [
+            "secret/#",
+            "inbox",
+            "public/secret/+",
+            "devices/dev2/#",
+            "$SYS/#",
+        ] {
             assert!(!may(filter), "{filter}");
         }
         // A dangerous client id gets no patterns, so its own place is not readable either.
