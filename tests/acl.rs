@@ -753,6 +753,23 @@ fn a_will_is_published_only_to_a_topic_its_client_may_write() {
     watch.expect(&publish("wills/ok", b"good", 0, false, 0));
 }
 
+/// A takeover that ends the old session publishes its will: checked against the old client's
+/// rules even though its session is gone by the time the will goes out. (The fuzz harness
+/// found midge panicking here.)
+#[test]
+fn a_will_published_on_takeover_is_checked_against_the_old_clients_rules() {
+    let files = Files::new();
+    let broker = acl_broker(&files, "topic write wills/ok\ntopic read wills/#");
+    let mut watch = watcher(&broker, "watch", "wills/#");
+    for (id, topic) in [("bad", "wills/bad"), ("good", "wills/ok")] {
+        let old = Connect::v311(id).will(topic, id.as_bytes(), 0, false);
+        let _old = Raw::handshake(&broker, &old.build(), &CONNACK_OK);
+        let _new = Raw::handshake(&broker, &Connect::v311(id).build(), &CONNACK_OK);
+    }
+    watch.expect(&publish("wills/ok", b"good", 0, false, 0));
+    watch.expect_silence(300);
+}
+
 // --- check_retain_source and the SIGHUP reload ---
 
 #[test]

@@ -221,6 +221,13 @@ impl Broker {
     /// it is checked as a PUBLISH would be when it goes out (`$SYS`, `$share`, the ACL), and
     /// dropped if the client may not publish there.
     pub(super) fn publish_will(&mut self, will: Will, origin: Option<SessionKey>) {
+        if self.will_allowed(&will, origin) {
+            self.publish_allowed_will(will, origin);
+        }
+    }
+
+    /// Whether a will may go out; `origin`, if given, must still be a session.
+    pub(super) fn will_allowed(&self, will: &Will, origin: Option<SessionKey>) -> bool {
         let allowed = match origin {
             Some(key) => self.may_write(key, &will.topic),
             None => super::publish::client_may_publish_to(&will.topic),
@@ -231,8 +238,13 @@ impl Broker {
                 will.payload.len(),
                 will.topic
             );
-            return;
         }
+        allowed
+    }
+
+    /// Publishes a will already checked by `will_allowed`. `origin` is only compared with
+    /// subscribers (no local), so it may name a session that has just ended.
+    pub(super) fn publish_allowed_will(&mut self, will: Will, origin: Option<SessionKey>) {
         let message = Message::from_will(will, self.now);
         self.publish_message(Rc::new(message), origin);
     }

@@ -222,12 +222,14 @@ impl Broker {
 
     /// Closes the connection that holds `key` today. Its will goes out only if the session
     /// ends with it, as in mosquitto: a persistent session carried over keeps its will quiet.
+    /// The will is checked against the ACL before the close, which may end the session.
     fn take_over(&mut self, old: Token, key: SessionKey, new_clean_start: bool) {
         let session_ends = self.sessions[key].expiry == Expiry::AtDisconnect || new_clean_start;
         let will = self.conns.get_mut(old.0).and_then(|c| c.will.take());
+        let will = will.filter(|w| session_ends && self.will_allowed(w, Some(key)));
         self.close(old, Close::TakenOver);
-        if session_ends && let Some(will) = will {
-            self.publish_will(*will, Some(key));
+        if let Some(will) = will {
+            self.publish_allowed_will(*will, Some(key));
         }
     }
 
