@@ -279,7 +279,7 @@ def main():
         "huge-claim-slow": op_hello(4, 0) + op_write(b"\x30\xff\xff\xff\x7f\x00\x01a")
         + op_write(b"b" * 200) + op_tick(4) + op_write(b"c" * 200),
     }
-    for variant in range(4):
+    for variant in range(5):
         for name, script in flows.items():
             write("broker_session", f"cfg{variant}-{name}", bytes([variant]) + script)
 

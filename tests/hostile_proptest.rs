@@ -587,7 +587,7 @@ proptest! {
 
     #[test]
     fn arbitrary_scripts_never_panic_the_broker_and_others_stay_served(
-        variant in 0u8..4,
+        variant in 0u8..5,
         ops in prop::collection::vec(op(), 1..24),
     ) {
         init_log();
@@ -596,7 +596,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_read_as_a_script_never_panic_the_broker(
-        variant in 0u8..4,
+        variant in 0u8..5,
         script in prop::collection::vec(any::<u8>(), 0..600),
     ) {
         init_log();

@@ -153,7 +153,7 @@ impl ByteReader<'_> {
 
 /// Broker configurations a script can run under: the defaults, and tight limits that make
 /// the bounds themselves reachable with small inputs.
-pub const CONFIGS: [&str; 4] = [
+pub const CONFIGS: [&str; 5] = [
     "allow_anonymous true\n",
     "allow_anonymous true\nmax_packet_size 300\nmax_inflight_messages 2\n\
      max_queued_messages 3\nmax_queued_bytes 2000\nmessage_size_limit 100\n",
@@ -161,11 +161,34 @@ pub const CONFIGS: [&str; 4] = [
      persistent_client_expiration 1m\nqueue_qos0_messages true\nconnect_timeout 1\n",
     "allow_anonymous true\nallow_zero_length_clientid false\nmax_queued_messages 0\n\
      max_inflight_messages 65535\nmax_queued_bytes 0\n",
+    "allow_anonymous true\nacl_file {ACL}\ncheck_retain_source true\n",
 ];
+
+/// The ACL of the last configuration, for the canned packets' topics: `t/a` denied (its
+/// publishes refused, its subscription refused), `t/r` written but never read (retained
+/// messages withheld), `t/e` free, wills allowed by a pattern.
+const ACL: &str = "topic readwrite bystander/#\ntopic deny t/a\ntopic readwrite t/e\n\
+                   topic write t/r\ntopic read t/will\npattern write t/will\n";
+
+/// `ACL` in a file of its own, written once per process.
+fn acl_file() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("midge-inproc-{}.acl", std::process::id()));
+        std::fs::write(&path, ACL).expect("write the ACL file");
+        path.display().to_string()
+    })
+}
 
 /// Per session: the in-flight window (`max_inflight_messages`, which also bounds inbound
 /// QoS 2 awaiting PUBREL) and the queue (`max_queued_messages`) of each of `CONFIGS`.
-const SESSION_LIMITS: [(usize, usize); 4] = [(20, 1000), (2, 3), (20, 1000), (65535, usize::MAX)];
+const SESSION_LIMITS: [(usize, usize); 5] = [
+    (20, 1000),
+    (2, 3),
+    (20, 1000),
+    (65535, usize::MAX),
+    (20, 1000),
+];
 
 /// A hostile client: our end of one connection, and what we know of the broker's end.
 struct Client {
@@ -201,7 +224,7 @@ pub struct Rig {
 }
 
 impl Rig {
-    /// A broker with configuration `CONFIGS[variant % 4]`, a bystander connected and
+    /// A broker with configuration `CONFIGS[variant % 5]`, a bystander connected and
     /// subscribed to its topic. `listener` is any loopback listener (the fuzz target keeps
     /// one for the whole run).
     pub fn new(variant: u8, listener: TcpListener) -> Rig {
@@ -211,9 +234,9 @@ impl Rig {
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
-        let text = CONFIGS[usize::from(variant) % CONFIGS.len()];
-        let config = Config::parse(text, "inproc").expect("valid config").0;
-        let auth = Auth::load(&config, []).expect("no security files");
+        let text = CONFIGS[usize::from(variant) % CONFIGS.len()].replace("{ACL}", acl_file());
+        let config = Config::parse(&text, "inproc").expect("valid config").0;
+        let auth = Auth::load(&config, []).expect("readable security files");
         let start = Instant::now();
         let mut rig = Rig {
             broker: Broker::new(config, auth),
