@@ -71,7 +71,7 @@ impl AclFile {
     pub fn parse(text: &str) -> Result<(AclFile, Vec<Warning>), (usize, String)> {
         let mut warnings = Vec::new();
         let mut user: Option<String> = None;
-        let mut lists: Vec<(Option<String>, Vec<Rule>)> = Vec::new();
+        let mut lists: HashMap<Option<String>, Vec<Rule>> = HashMap::new();
         let mut patterns = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let line_no = index + 1;
@@ -101,10 +101,7 @@ impl AclFile {
                             rule,
                         });
                     } else {
-                        match lists.iter_mut().find(|(u, _)| *u == user) {
-                            Some((_, rules)) => rules.push(rule),
-                            None => lists.push((user.clone(), vec![rule])),
-                        }
+                        lists.entry(user.clone()).or_default().push(rule);
                     }
                 }
                 "user" => {
