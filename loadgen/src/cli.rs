@@ -172,6 +172,9 @@ pub struct Common {
     /// No live progress on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// TLS, as mosquitto's clients take it: on with `--cafile` or `--capath`.
+    #[command(flatten)]
+    pub tls: midge::client::tls::TlsArgs,
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,

@@ -2,7 +2,7 @@
 //! every readable connection in large reads and parses every frame in them, lets each
 //! publisher append what is due, and writes each connection's output with one write.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use midge::protocol::{Packet, QoS, Version};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::link::{self, TlsClient};
 use crate::pacing::Schedule;
 use crate::plan::{Accounting, Plan};
 use crate::shared::{Phase, Shared};
@@ -124,6 +125,8 @@ enum Role {
 
 struct Conn {
     sock: TcpStream,
+    /// The TLS session, with `--cafile`/`--capath`.
+    tls: Option<Box<rustls::ClientConnection>>,
     state: State,
     role: Role,
     out: Vec<u8>,
@@ -347,8 +350,24 @@ impl Worker {
             );
             let mut out = Vec::new();
             wire::encode_connect(self.version, &client_id, KEEP_ALIVE_S, &mut out);
+            let tls = match self
+                .plan
+                .tls
+                .as_ref()
+                .map(TlsClient::connection)
+                .transpose()
+            {
+                Ok(tls) => tls,
+                Err(e) => {
+                    self.failed += 1;
+                    self.counters.connects_failed += 1;
+                    self.note_error(format!("TLS: {e}"));
+                    continue;
+                }
+            };
             self.conns.push(Conn {
                 sock,
+                tls,
                 state: State::Connecting,
                 role,
                 out,
@@ -488,7 +507,7 @@ impl Worker {
             }
             rbuf[..have].copy_from_slice(&conn.pending);
             conn.pending.clear();
-            match conn.sock.read(&mut rbuf[have..]) {
+            match link::read(&mut conn.sock, conn.tls.as_deref_mut(), &mut rbuf[have..]) {
                 Ok(0) => {
                     self.fail(ci, "connection closed by the broker".into());
                     more = false;
@@ -528,6 +547,10 @@ impl Worker {
         // Every read filled the buffer: there is more, read next turn without waiting.
         if more && !self.unfinished.contains(&ci) {
             self.unfinished.push(ci);
+        }
+        // A TLS read may leave handshake messages or alerts to send.
+        if link::pending(self.conns[ci].tls.as_deref()) {
+            self.queue_flush(ci);
         }
         self.rbuf = rbuf;
     }
@@ -867,17 +890,23 @@ impl Worker {
         for &ci in &list {
             let conn = &mut self.conns[ci];
             conn.queued_for_flush = false;
-            if !conn.writable || conn.state == State::Closed || conn.out_pending() == 0 {
+            let records_waiting = link::pending(conn.tls.as_deref());
+            if !conn.writable
+                || conn.state == State::Closed
+                || (conn.out_pending() == 0 && !records_waiting)
+            {
                 continue;
             }
-            match conn.sock.write(&conn.out[conn.out_pos..]) {
+            let unsent = &conn.out[conn.out_pos..];
+            match link::write(&mut conn.sock, conn.tls.as_deref_mut(), unsent) {
                 Ok(n) => {
                     conn.out_pos += n;
                     conn.last_send_ns = now;
                     if conn.out_pos == conn.out.len() {
                         conn.out.clear();
                         conn.out_pos = 0;
-                    } else {
+                    }
+                    if conn.out_pos != 0 || link::pending(conn.tls.as_deref()) {
                         // The socket is full: wait for its writable edge.
                         conn.writable = false;
                         if conn.out_pos >= 256 << 10 {

@@ -3,6 +3,7 @@
 //! - [`cli`]: the command line.
 //! - [`plan`]: a scenario turned into publishers, subscribers and their topics.
 //! - [`engine`]: one worker thread's mio loop over its connections.
+//! - [`link`]: a connection's bytes in and out, in clear or through rustls.
 //! - [`shared`]: the clock, phase and counters the threads share.
 //! - [`run`]: one run, start to end: threads, phases, progress, the result.
 //! - [`wire`]: the payload stamp, the PUBLISH template and the fast frame reader.
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod compare;
 pub mod engine;
+pub mod link;
 pub mod pacing;
 pub mod plan;
 pub mod report;

@@ -2,6 +2,7 @@
 //! subscribes to what, how many subscribers each message should reach, and which worker
 //! thread and source address each connection gets.
 
+use crate::link::TlsClient;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
@@ -45,6 +46,8 @@ pub struct Plan {
     /// Tags this run's stamps, so leftovers from another run are recognised.
     pub run_tag: u32,
     pub payload: usize,
+    /// With `--cafile` or `--capath`: every connection speaks TLS.
+    pub tls: Option<TlsClient>,
 }
 
 impl Plan {
@@ -107,7 +110,16 @@ impl Plan {
             })
             .collect();
         let target = resolve(&common.host, common.port, common.allow_remote)?;
+        let tls = match common
+            .tls
+            .client_config()
+            .map_err(|e| e.trim_end().to_string())?
+        {
+            Some(config) => Some(TlsClient::new(config, &common.host)?),
+            None => None,
+        };
         Ok(Plan {
+            tls,
             scenario,
             payload: common.payload.max(STAMP_LEN),
             common,

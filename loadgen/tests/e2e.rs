@@ -1,6 +1,8 @@
 //! Short runs against a midge started in this process: nothing may go missing at a modest
 //! rate, and a QoS 1 run may lose nothing at all.
 
+mod common;
+
 use std::sync::OnceLock;
 
 use clap::Parser;
@@ -11,20 +13,7 @@ use loadgen::report::RunResult;
 fn broker_port() -> u16 {
     static PORT: OnceLock<u16> = OnceLock::new();
     *PORT.get_or_init(|| {
-        // The loop is not Send: it is bound on its own thread, which reports the port.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let (config, _warnings) = midge::config::Config::parse(
-                "listener 0 127.0.0.1\nallow_anonymous true\n",
-                "test",
-            )
-            .expect("config");
-            let event_loop = midge::event_loop::EventLoop::bind(config).expect("bind");
-            tx.send(event_loop.ports()[0])
-                .expect("the test waits for the port");
-            event_loop.run()
-        });
-        rx.recv().expect("the broker started")
+        common::start_broker("listener 0 127.0.0.1\nallow_anonymous true\n".to_string())
     })
 }
 
