@@ -14,12 +14,19 @@
 # (default 1), BASE_PORT (default 21883), ONLY (a regular expression: run only the
 # scenarios whose names match), RUMQTTD (the rumqttd binary; by default built once with
 # `cargo install rumqttd` into ~/.cache/midge-bench, outside the repository).
+# TLS=1 runs every scenario over TLS (midge and mosquitto only): a CA and a certificate for
+# 127.0.0.1 are made with openssl, the brokers get certfile/keyfile, the generator --cafile.
 # Adding a broker: write start_NAME (config in $work, listen on $1, print nothing, leave the
 # server running in the background and its pid in $pid) and put NAME in BROKERS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BROKERS=${BROKERS:-"midge mosquitto rumqttd"}
+TLS=${TLS:-0}
+if [ "$TLS" = 1 ]; then
+    BROKERS=${BROKERS:-"midge mosquitto"}
+else
+    BROKERS=${BROKERS:-"midge mosquitto rumqttd"}
+fi
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-4}
 BROKER_CPU=${BROKER_CPU:-0}
@@ -44,6 +51,24 @@ cargo build --release --quiet --workspace --bins
 loadgen=target/release/midge_loadgen
 export PATH="$PATH:/usr/sbin"
 
+tls_args=()
+if [ "$TLS" = 1 ]; then
+    # mosquitto reads its files after dropping to its own user: make them readable.
+    chmod 755 "$work"
+    (
+        cd "$work"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout ca.key -out ca.pem -days 2 -subj "/CN=midge bench CA" 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out server.pem -days 2 -extfile server.ext 2>/dev/null
+        chmod 644 server.key
+    )
+    tls_args=(--cafile "$work/ca.pem")
+fi
+
 # Queues unbounded and in-flight windows wide for both: the run measures speed, not limits.
 write_config() { # PORT FILE
     cat >"$2" <<EOF
@@ -54,6 +79,9 @@ max_queued_messages 0
 max_inflight_messages 0
 max_queued_bytes 0
 EOF
+    if [ "$TLS" = 1 ]; then
+        printf 'certfile %s\nkeyfile %s\n' "$work/server.pem" "$work/server.key" >>"$2"
+    fi
 }
 
 start_midge() {
@@ -83,6 +111,7 @@ rumqttd_bin() {
 }
 
 start_rumqttd() {
+    if [ "$TLS" = 1 ]; then echo "TLS=1: rumqttd is not set up for TLS here" >&2; return 1; fi
     cat >"$work/rumqttd.toml" <<EOF
 id = 0
 [router]
@@ -153,7 +182,7 @@ summary="$out/summary.md"
 {
     echo "# midge vs the others: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Brokers on core $BROKER_CPU, load generator on core $LOADGEN_CPU ($(nproc) cores), loopback,"
+    echo "Brokers on core $BROKER_CPU, load generator on core $LOADGEN_CPU ($(nproc) cores), loopback$([ "$TLS" = 1 ] && echo ' over TLS'),"
     echo "${DURATION} s measured after 1 s warm-up per scenario; each figure is the median of"
     echo "$RUNS runs. Ratios are against ${BROKERS%% *}."
     echo
@@ -175,7 +204,7 @@ for entry in "${scenarios[@]}"; do
             echo "== $name: $broker run $run (pid $pid, port $port)" >&2
             result="$out/$name-$broker-run$run"
             # shellcheck disable=SC2086 # $args is a list of arguments
-            if ! timeout 180 taskset -c "$LOADGEN_CPU" "$loadgen" $args -p "$port" \
+            if ! timeout 180 taskset -c "$LOADGEN_CPU" "$loadgen" $args -p "$port" "${tls_args[@]}" \
                 --duration "$DURATION" --warmup 1 --drain 5 --name "$broker" --broker-pid "$pid" \
                 --json --hgrm "$result.hgrm" >"$result.json"; then
                 echo "!! $name against $broker did not pass its checks" >&2
