@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::listener::{self, Listener};
 use crate::protocol::QoS;
-use crate::tls::TlsStream;
+use crate::tls::{ServerTls, TlsStream};
 use crate::{log_error, log_notice, log_warning};
 
 const SIGNALS: Token = Token(usize::MAX - 1);
@@ -179,14 +179,31 @@ impl EventLoop {
         let mut stop = None;
         for signal in self.signals.pending() {
             match signal {
-                // As in mosquitto: the password and ACL files are read again. The rest of
-                // the configuration is not (midge needs a restart for that).
-                SIGHUP => self.broker.reload_security(),
+                // As in mosquitto: the password and ACL files are read again, and the TLS
+                // listeners' files. The rest of the configuration is not (midge needs a
+                // restart for that).
+                SIGHUP => {
+                    self.broker.reload_security();
+                    self.reload_tls();
+                }
                 SIGINT | SIGTERM => stop = Some(Stop::Signal(signal)),
                 _ => {}
             }
         }
         stop
+    }
+
+    /// SIGHUP: every TLS listener reads its certificate, key, CAs and CRL again, so that a
+    /// renewed certificate or a revocation holds from the next handshake on (mosquitto does
+    /// this only for listeners with a CRL). Connections already up keep their session. A
+    /// file that no longer loads leaves that listener as it was.
+    fn reload_tls(&mut self) {
+        for listener in self.listeners.iter_mut().filter(|l| l.tls.is_some()) {
+            match ServerTls::load(&listener.config) {
+                Ok(fresh) => listener.tls = Some(fresh),
+                Err(e) => log_error!("{e} The listener keeps its earlier TLS files."),
+            }
+        }
     }
 
     fn shut_down(&mut self, stop: Stop) {

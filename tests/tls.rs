@@ -20,7 +20,9 @@ use common::clients::{ClientPrograms, Proc, on_path, run, tool_available};
 use common::packets::*;
 use common::{Broker, Kind, REPLY_TIMEOUT, Raw, broker_kind, hex, midge_only};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber,
+    date_time_ymd,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -56,6 +58,8 @@ impl Certs {
         );
         certs.leaf(&issuer, "alice", vec![], Some("alice"), true);
         certs.leaf(&issuer, "nameless", vec![], None, true);
+        certs.crl(&issuer, "crl-none.pem", &[]);
+        certs.crl(&issuer, "crl-alice.pem", &["alice"]);
 
         // A second CA that nobody trusts, with a client of its own.
         let rogue_key = KeyPair::generate().expect("key");
@@ -85,6 +89,7 @@ impl Certs {
         if let Some(cn) = cn {
             params.distinguished_name.push(DnType::CommonName, cn);
         }
+        params.serial_number = Some(serial(name));
         params.extended_key_usages = vec![if client {
             ExtendedKeyUsagePurpose::ClientAuth
         } else {
@@ -93,6 +98,31 @@ impl Certs {
         let cert = params.signed_by(&key, issuer).expect("certificate");
         self.write(&format!("{name}.pem"), &cert.pem());
         self.write(&format!("{name}.key"), &key.serialize_pem());
+    }
+
+    /// A CRL of `issuer` revoking the certificates of `names`.
+    fn crl(&self, issuer: &Issuer<'_, KeyPair>, file: &str, names: &[&str]) {
+        let revoked_certs = names
+            .iter()
+            .map(|name| RevokedCertParams {
+                serial_number: serial(name),
+                revocation_time: date_time_ymd(2025, 1, 1),
+                reason_code: None,
+                invalidity_date: None,
+            })
+            .collect();
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2025, 1, 1),
+            next_update: date_time_ymd(2035, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        self.write(
+            file,
+            &crl.signed_by(issuer).expect("CRL").pem().expect("PEM"),
+        );
     }
 
     fn write(&self, name: &str, contents: &str) {
@@ -146,6 +176,11 @@ impl Certs {
         };
         Arc::new(config)
     }
+}
+
+/// A certificate's serial number: its name's bytes, so that a CRL can name it.
+fn serial(name: &str) -> SerialNumber {
+    SerialNumber::from(name.as_bytes().to_vec())
 }
 
 /// Raw MQTT over TLS, for exact expectations on the wire.
@@ -511,4 +546,37 @@ fn bad_tls_files_stop_the_broker_at_start_up_naming_the_line() {
         "{}",
         done.describe()
     );
+}
+
+/// SIGHUP reads a TLS listener's files again (mosquitto: those with `require_certificate`
+/// and a `crlfile`): a certificate revoked meanwhile is refused from the next handshake on,
+/// while a connection made before stays up.
+#[test]
+fn sighup_rereads_the_crl_and_a_revoked_certificate_is_refused() {
+    let certs = Certs::new();
+    std::fs::copy(certs.path("crl-none.pem"), certs.path("crl.pem")).expect("copy");
+    let crl = format!(
+        "require_certificate true\ncrlfile {}\n",
+        certs.arg("crl.pem")
+    );
+    let broker = Broker::start_with(&certs.listener(&crl));
+    let alice = certs.client("ca.pem", Some("alice"));
+    let mut before = TlsRaw::connected(&broker, alice.clone(), "alice-before");
+
+    std::fs::copy(certs.path("crl-alice.pem"), certs.path("crl.pem")).expect("copy");
+    common::security::reload(&broker);
+    // A failed handshake is a refusal too. With TLS 1.3 the client's side of the handshake
+    // ends before the server has judged its certificate, so the refusal may only come as
+    // the answer to CONNECT.
+    if let Ok(mut after) = TlsRaw::open(&broker, alice) {
+        let connect = connect_v311("alice-after", true, 60);
+        after.stream.write_all(&connect).ok();
+        after.stream.flush().ok();
+        after.expect_refused();
+    }
+    before.send(&PINGREQ);
+    before.expect(&PINGRESP);
+    // Others still get in.
+    let other = certs.client("ca.pem", Some("nameless"));
+    TlsRaw::connected(&broker, other, "nameless");
 }
