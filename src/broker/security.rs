@@ -17,10 +17,15 @@ use crate::{log_debug, log_info};
 /// Whether a session may receive messages on `topic`.
 #[inline]
 pub(super) fn may_read(session: &Session, topic: &str) -> bool {
+    allowed(session, topic, Access::Read)
+}
+
+/// Whether a session's client has `access` to `topic`: always, when it has no ACL rules.
+fn allowed(session: &Session, topic: &str, access: Access) -> bool {
     session
         .auth
         .as_deref()
-        .is_none_or(|client| client.allows(topic, Access::Read))
+        .is_none_or(|client| client.allows(topic, access))
 }
 
 impl Broker {
@@ -48,11 +53,7 @@ impl Broker {
         if !super::publish::client_may_publish_to(topic) {
             return false;
         }
-        !self.acl_on
-            || self.sessions[key]
-                .auth
-                .as_deref()
-                .is_none_or(|client| client.allows(topic, Access::Write))
+        !self.acl_on || allowed(&self.sessions[key], topic, Access::Write)
     }
 
     /// Whether `key`'s client may subscribe to `filter` (the topic filter of a shared

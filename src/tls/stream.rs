@@ -96,15 +96,9 @@ impl TlsStream {
     /// Encrypts the queue and writes the records until both are empty (`Ok(true)`) or the
     /// socket is full (`Ok(false)`). Records rustls already holds go first: they are older.
     pub fn flush(&mut self, socket: &TcpStream, queue: &mut SendQueue) -> io::Result<bool> {
-        let mut socket = socket;
         loop {
-            while self.conn.wants_write() {
-                match self.conn.write_tls(&mut socket) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+            if !self.send_records(socket)? {
+                return Ok(false);
             }
             // Nothing is queued before CONNECT, which needs a finished handshake; checked
             // anyway so that no plaintext waits inside rustls unbounded.
@@ -125,14 +119,21 @@ impl TlsStream {
             let _ = queue.write_to(&mut Plaintext(&mut self.conn));
             self.conn.send_close_notify();
         }
-        let mut socket = socket;
+        let _ = self.send_records(socket);
+    }
+
+    /// Writes the records rustls holds: `Ok(true)` once none is left, `Ok(false)` when the
+    /// socket is full.
+    fn send_records(&mut self, mut socket: &TcpStream) -> io::Result<bool> {
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut socket) {
                 Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
+                Err(e) => return Err(e),
             }
         }
+        Ok(true)
     }
 
     /// The user name from the client's certificate, if the listener takes it from there.
