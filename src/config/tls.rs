@@ -8,7 +8,8 @@
 
 use std::path::PathBuf;
 
-use super::{ConfigError, ListenerConfig, Parser, Place};
+use super::parse::{Parser, Place};
+use super::{ConfigError, ListenerConfig};
 
 /// The oldest TLS version a listener accepts: mosquitto's `tls_version` is a minimum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
