@@ -8,7 +8,7 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A set of log types, as mosquitto's `log_type` lines build it.
@@ -67,6 +67,8 @@ pub enum LogDest {
 }
 
 static ENABLED: AtomicU16 = AtomicU16::new(LogTypes::DEFAULT.0);
+/// `log_timestamp`: whether lines start with the time.
+static TIMESTAMP: AtomicBool = AtomicBool::new(true);
 static SINKS: Mutex<Vec<Sink>> = Mutex::new(Vec::new());
 
 enum Sink {
@@ -95,6 +97,11 @@ pub fn init(types: LogTypes, dests: &[LogDest]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `log_timestamp false` leaves the time out of every line.
+pub fn set_timestamp(on: bool) {
+    TIMESTAMP.store(on, Ordering::Relaxed);
+}
+
 /// True when lines of this type are written; check before formatting anything costly.
 #[inline]
 pub fn enabled(ty: LogTypes) -> bool {
@@ -106,10 +113,14 @@ pub fn write(ty: LogTypes, args: fmt::Arguments<'_>) {
     if !enabled(ty) {
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let line = format!("{now}: {args}\n");
+    let line = if TIMESTAMP.load(Ordering::Relaxed) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("{now}: {args}\n")
+    } else {
+        format!("{args}\n")
+    };
     // No sink (`log_dest none`, or a library user who never called `init`): nothing.
     let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
     for sink in sinks.iter_mut() {

@@ -15,6 +15,7 @@ pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> 
         eprintln!("Error: unable to open log file: {e}");
         return Err(e);
     }
+    crate::log::set_timestamp(config.log_timestamp);
     log_notice!("midge version {VERSION} starting");
     match config_file {
         Some(path) => log_notice!("Config loaded from {}.", path.display()),

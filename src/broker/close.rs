@@ -181,7 +181,9 @@ impl Broker {
         // A refusing CONNACK or a DISCONNECT should reach the client if the socket takes it;
         // if it does not, the client learns from the close instead.
         conn.flush_last();
-        reason.log(conn.log_id(), conn.peer);
+        if self.config.connection_messages {
+            reason.log(conn.log_id(), conn.peer);
+        }
 
         let Some(key) = conn.session else {
             return;

@@ -64,7 +64,9 @@ impl Broker {
         if let Some(&key) = self.session_ids.get(client_id.as_str())
             && let Some(old) = self.sessions[key].conn
         {
-            log_notice!("Client {client_id} already connected, closing old connection.");
+            if self.config.connection_messages {
+                log_notice!("Client {client_id} already connected, closing old connection.");
+            }
             self.take_over(old, key, connect.clean_start);
         }
         let expiry = Expiry::requested(
@@ -95,7 +97,9 @@ impl Broker {
         conn.inflight_max = theirs.receive_maximum.map_or(ours, |n| ours.min(n));
         conn.max_packet_out = theirs.maximum_packet_size.unwrap_or(u32::MAX);
         conn.out_aliases = OutAliases::new(theirs.topic_alias_maximum.unwrap_or(0));
-        log_connected(conn, &connect, &client_id);
+        if self.config.connection_messages {
+            log_connected(conn, &connect, &client_id);
+        }
 
         let mut connack = ConnAck::new(session_present, reason::SUCCESS);
         if version == Version::V5 {

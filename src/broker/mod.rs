@@ -205,12 +205,14 @@ impl Broker {
             return None;
         }
         self.listener_conns[listener] += 1;
-        log_notice!(
-            "New connection from {}:{} on port {}.",
-            conn.peer.ip(),
-            conn.peer.port(),
-            conn.local_port
-        );
+        if self.config.connection_messages {
+            log_notice!(
+                "New connection from {}:{} on port {}.",
+                conn.peer.ip(),
+                conn.peer.port(),
+                conn.local_port
+            );
+        }
         Some(Token(self.conns.insert(conn)))
     }
 

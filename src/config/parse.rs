@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::keys::{Arg, UNSUPPORTED};
+use super::keys::{self, Arg, Key, Status};
 use super::tls;
 use super::{
     Config, ConfigError, ConfigWarning, ListenerConfig, ListenerProtocol, ListenerSecurity,
@@ -43,13 +43,14 @@ pub(super) struct Parser {
     port_set: bool,
     bind_address_set: bool,
     security_seen: bool,
-    plugin_seen: bool,
     bridge_seen: bool,
     log_file_seen: bool,
     anonymous_false_at: Option<Place>,
     log_types: Option<LogTypes>,
     log_dest: Option<Vec<LogDest>>,
     pub(super) warned: HashSet<&'static str>,
+    /// Keys refused so far; reported together at the end of the file.
+    refused: Vec<ConfigError>,
 }
 
 /// A value's words, up to a trailing `# comment`.
@@ -180,7 +181,21 @@ impl Parser {
         }
     }
 
+    /// One `key value` line: dispatched on the key's status in [`keys::KEYS`].
     fn entry(&mut self, key: &str, rest: &str, main: bool) -> Result<(), ConfigError> {
+        let Some(known) = keys::find(key) else {
+            self.warn(format!("unknown configuration key '{key}'"));
+            return Ok(());
+        };
+        match known.status {
+            Status::Implemented | Status::MidgeOnly => self.implemented(key, rest, main),
+            _ => self.not_implemented(key, known, rest),
+        }
+    }
+
+    /// The keys midge honours. Each has its status `Implemented` or `MidgeOnly` in
+    /// [`keys::KEYS`]; a unit test checks that none falls through to the last arm.
+    fn implemented(&mut self, key: &str, rest: &str, main: bool) -> Result<(), ConfigError> {
         match key {
             "listener" => self.new_listener(rest)?,
             "port" | "bind_address" => {
@@ -219,7 +234,7 @@ impl Parser {
             "clientid_prefixes" => {
                 self.config.clientid_prefixes = Some(self.text(key, rest)?.to_string());
             }
-            "max_qos" => {
+            "max_qos" | "maximum_qos" => {
                 let qos = self.int_in(key, rest, 0..=2)?;
                 self.listener().max_qos = qos as u8;
                 self.touch_default(key);
@@ -240,6 +255,9 @@ impl Parser {
                 };
                 if self.listener().protocol != ListenerProtocol::Mqtt {
                     self.touch_default(key);
+                    // Ignored, it would serve plain MQTT where WebSocket clients are expected.
+                    let refusal = self.err("'protocol websockets' is not supported yet: midge would serve plain MQTT on this port");
+                    self.refused.push(refusal);
                 }
             }
             "mount_point" => {
@@ -254,6 +272,8 @@ impl Parser {
                     return Err(self.err("duplicate mount_point value for this listener"));
                 }
                 self.touch_default(key);
+                let refusal = self.err("'mount_point' is not implemented yet, and ignoring it would let this listener's clients reach every topic");
+                self.refused.push(refusal);
             }
             "per_listener_settings" => {
                 let on = self.boolean(key, rest)?;
@@ -352,14 +372,12 @@ impl Parser {
                     self.include_dir(Path::new(dir))?; // mosquitto ignores it in included files
                 }
             }
-            "connection" => {
-                let name = self.one(key, rest)?;
-                if !std::mem::replace(&mut self.bridge_seen, true) {
-                    self.warn(format!("bridges are not supported yet; bridge '{name}' and all bridge settings are ignored"));
-                }
-            }
             key if tls::KEYS.contains(&key) => self.tls_key(key, rest)?,
-            _ => self.unsupported(key, rest)?,
+            _ => {
+                return Err(self.err(format!(
+                    "internal error: '{key}' is listed as implemented but has no parser"
+                )));
+            }
         }
         Ok(())
     }
@@ -560,51 +578,54 @@ impl Parser {
         Ok(())
     }
 
-    fn unsupported(&mut self, key: &str, rest: &str) -> Result<(), ConfigError> {
-        if key.starts_with("auth_opt_") || key.starts_with("plugin_opt_") {
-            if !self.plugin_seen {
-                return Err(self.err(format!("'{key}' without a plugin before it")));
-            }
-            return Ok(()); // the plugin line already warned
-        }
-        let known = UNSUPPORTED.iter().find_map(|&(feature, arg, names)| {
-            names
-                .split(' ')
-                .find(|&name| name == key)
-                .map(|name| (name, arg, feature))
-        });
-        let Some((name, arg, feature)) = known else {
-            self.warn(format!("unknown configuration key '{key}'"));
-            return Ok(());
-        };
-        if feature.starts_with("TLS") {
-            // Ignoring these would serve plain text where the user asked for encryption.
-            return Err(self.err(format!(
-                "'{key}' ({feature}) is not supported yet, and midge will not serve a \
-                 listener in plain text that was configured for TLS"
-            )));
-        }
-        match arg {
+    /// A key midge does not honour: its value is checked, then it warns once or is refused.
+    fn not_implemented(&mut self, key: &str, known: &Key, rest: &str) -> Result<(), ConfigError> {
+        match known.arg {
             Arg::Bool => drop(self.boolean(key, rest)?),
             Arg::Int => drop(self.int(key, rest)?),
             Arg::Text => drop(self.text(key, rest)?),
-            Arg::Bridge if self.bridge_seen => return Ok(()), // the connection line warned
+            Arg::Bridge if self.bridge_seen => return Ok(()), // its `connection` line warned
             Arg::Bridge => {
                 return Err(self.err(format!(
                     "'{key}' is a bridge setting; it must follow a 'connection' line"
                 )));
             }
         }
-        self.plugin_seen |= matches!(key, "plugin" | "auth_plugin");
+        match known.status {
+            Status::Refused(why) => {
+                // Refusals are collected, so that one run names every key to remove.
+                let refusal = self.err(format!("'{key}' {why}"));
+                self.refused.push(refusal);
+            }
+            Status::Warn(why) | Status::Later { warning: why, .. } => {
+                if key == "connection" {
+                    self.bridge_seen = true;
+                    let name = self.one(key, rest)?;
+                    self.warn(format!(
+                        "bridge '{name}' does not run: bridges are not supported yet"
+                    ));
+                } else if known.quiet != words(rest).first().copied()
+                    && self.warned.insert(known.name)
+                {
+                    self.warn(format!("'{key}' {why}"));
+                }
+            }
+            Status::Implemented | Status::MidgeOnly => {}
+        }
         // mosquitto counts these as security settings for the per_listener_settings order check.
         self.security_seen |= matches!(key, "plugin" | "auth_plugin" | "psk_file");
-        if self.warned.insert(name) {
-            self.warn(format!("'{key}' is not supported yet ({feature}); ignored"));
-        }
         Ok(())
     }
 
     pub(super) fn finish(mut self) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        let mut refused = std::mem::take(&mut self.refused).into_iter();
+        if let Some(mut first) = refused.next() {
+            // One line per refused key; the first one carries the others.
+            for more in refused {
+                first.message.push_str(&format!("\n{more}"));
+            }
+            return Err(first);
+        }
         if let Some((place, key)) = self.default_made_by.take() {
             let default = std::mem::take(&mut self.default);
             self.check_duplicate(&default, place.clone())?;

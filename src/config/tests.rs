@@ -248,8 +248,8 @@ fn listener_lines_make_listeners_in_file_order() {
 #[test]
 fn listener_scoped_settings_apply_to_the_latest_listener() {
     let c = config(
-        "listener 1883\nmax_connections 10\nlistener 9001\nprotocol websockets\n\
-         socket_domain ipv6\nmount_point site/a/\nmax_connections -1\n",
+        "listener 1883\nmax_connections 10\nlistener 9001\nprotocol mqtt\n\
+         socket_domain ipv6\nmax_connections -1\n",
     );
     assert_eq!(
         c.listeners[0],
@@ -261,12 +261,9 @@ fn listener_scoped_settings_apply_to_the_latest_listener() {
     let ws = &c.listeners[1];
     assert_eq!(
         (ws.protocol, ws.socket_domain),
-        (ListenerProtocol::Websockets, Some(SocketDomain::Ipv6))
+        (ListenerProtocol::Mqtt, Some(SocketDomain::Ipv6))
     );
-    assert_eq!(
-        (ws.mount_point.as_deref(), ws.max_connections),
-        (Some("site/a/"), None)
-    );
+    assert_eq!(ws.max_connections, None);
     assert_eq!(
         c.max_connections, None,
         "per-listener max_connections is not the global cap"
@@ -530,27 +527,34 @@ fn unsupported_key_warns_once_and_is_ignored() {
     assert!(
         warnings[1]
             .message
-            .contains("'autosave_interval' is not supported yet (persistence)")
+            .starts_with("'autosave_interval' has no effect: midge keeps no state on disk")
     );
 }
 
 #[test]
-fn tls_keys_midge_lacks_are_errors_rather_than_a_plain_text_listener() {
+fn keys_whose_loss_would_expose_something_are_errors() {
     assert_error(
         "listener 8883\npsk_hint hint\n",
         2,
-        "'psk_hint' (TLS-PSK) is not supported yet",
+        "'psk_hint' is not supported yet (TLS-PSK)",
     );
     assert_error(
         "listener 8883\ntls_engine pkcs11\n",
         2,
-        "(TLS engines) is not supported yet",
+        "'tls_engine' is not supported: give the key as a PEM file",
     );
     assert_error(
         "listener 8883\nuse_subject_as_username true\n",
         2,
-        "will not serve a listener in plain text",
+        "instead of their certificate's",
     );
+    assert_error("plugin /p.so\n", 1, "midge loads no plugins");
+    assert_error(
+        "listener 9001\nprotocol websockets\n",
+        2,
+        "midge would serve plain MQTT on this port",
+    );
+    assert_error("listener 1\nmount_point a/\n", 2, "reach every topic");
 }
 
 #[test]
@@ -561,12 +565,16 @@ fn unsupported_key_with_a_broken_value_is_an_error() {
 }
 
 #[test]
-fn bridge_section_warns_once() {
+fn each_bridge_warns_once_that_it_does_not_run() {
     let text =
         "connection upstream\naddress 10.0.0.1:1883\ntopic # both 0\nconnection other\naddress b\n";
     let (c, warnings) = parse(text);
-    assert_eq!(warnings.len(), 1);
-    assert!(warnings[0].line == 1 && warnings[0].message.contains("bridge 'upstream'"));
+    let lines: Vec<_> = warnings.iter().map(|w| w.line).collect();
+    assert_eq!(lines, [1, 4]);
+    assert_eq!(
+        warnings[0].message,
+        "bridge 'upstream' does not run: bridges are not supported yet"
+    );
     assert_eq!(c, Config::default());
 }
 
@@ -576,9 +584,13 @@ fn bridge_setting_without_connection_is_an_error() {
 }
 
 #[test]
-fn plugin_option_without_plugin_is_an_error() {
-    assert_error("plugin_opt_db x\n", 1, "without a plugin");
-    assert!(Config::parse("plugin /p.so\nplugin_opt_db x\n", "t").is_ok());
+fn plugin_options_are_errors() {
+    assert_error("plugin_opt_db x\n", 1, "configures a plugin");
+    assert_error(
+        "auth_plugin_deny_special_chars true\n",
+        1,
+        "configures a plugin",
+    );
 }
 
 #[test]

@@ -61,9 +61,6 @@ pub(super) const KEYS: &[&str] = &[
     "use_identity_as_username",
     "tls_version",
     "tls_keyform",
-    "ciphers",
-    "ciphers_tls1.3",
-    "dhparamfile",
 ];
 
 impl Parser {
@@ -107,15 +104,6 @@ impl Parser {
                         "'tls_keyform engine': TLS engines are not supported; use a PEM key file",
                     )),
                     v => return Err(self.bad(key, v, "expected pem or engine")),
-                }
-            }
-            "ciphers" | "ciphers_tls1.3" | "dhparamfile" => {
-                self.text(key, rest)?;
-                if self.warned.insert(tls_static(key)) {
-                    self.warn(format!(
-                        "'{key}' is not supported: midge offers rustls's cipher suites (all \
-                         with forward secrecy); ignored"
-                    ));
                 }
             }
             _ => {
@@ -191,11 +179,6 @@ impl Parser {
         }
         Ok(())
     }
-}
-
-/// The `'static` name of a key in [`KEYS`], for the warned-once set.
-fn tls_static(key: &str) -> &'static str {
-    KEYS.iter().find(|&&k| k == key).copied().unwrap_or("tls")
 }
 
 #[cfg(test)]
