@@ -14,7 +14,7 @@ use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
 use common::packets::*;
-use common::{Broker, Bystander, Kind, REPLY_TIMEOUT, Raw, broker_kind, hex};
+use common::{Broker, Bystander, REPLY_TIMEOUT, Raw, hex};
 
 // --- helpers ---
 
@@ -42,13 +42,13 @@ fn read_until_closed(c: &mut Raw, what: &str) -> Vec<u8> {
 /// An MQTT 5 client's connection ends over its error: midge sends DISCONNECT with `reason`
 /// first [MQTT-4.13.2-1]; mosquitto 2.0.11 does so in most cases and closes silently in
 /// some, so either is accepted from it.
-fn expect_closed_v5(c: &mut Raw, reason: u8, what: &str) {
+fn expect_closed_v5(c: &mut Raw, reason: Option<u8>, what: &str) {
     let got = read_until_closed(c, what);
-    let disconnect = disconnect5(reason, &[]);
-    let ok = got == disconnect || (broker_kind() == Kind::Mosquitto && got.is_empty());
+    let expected = reason.map_or_else(Vec::new, |code| disconnect5(code, &[]));
     assert!(
-        ok,
-        "{what}: expected DISCONNECT {reason:#04x} and the close, got {}",
+        got == expected,
+        "{what}: expected {} and the close, got {}",
+        reason.map_or("nothing".to_string(), |r| format!("DISCONNECT {r:#04x}")),
         hex(&got)
     );
 }
@@ -239,7 +239,7 @@ fn remaining_length_that_cuts_a_field_short_closes_only_that_connection() {
         for len in 0..body.len() {
             let mut bad = Raw::connected_v5(&broker, "short");
             bad.send(&packet(*first, &body[..len]));
-            expect_closed_v5(&mut bad, 0x81, &format!("{first:#04x} cut to {len}"));
+            expect_closed_v5(&mut bad, Some(0x81), &format!("{first:#04x} cut to {len}"));
         }
     }
     bystander.assert_still_served(&broker);
@@ -248,12 +248,14 @@ fn remaining_length_that_cuts_a_field_short_closes_only_that_connection() {
 // --- remaining length ---
 
 #[test]
-fn remaining_length_of_five_bytes_from_an_mqtt5_client_gets_0x81() {
+// mosquitto gives up on such a packet while reading its fixed header (packet_mosq.c), before
+// any handler could send a reason code: malformed, and closed without a word.
+fn remaining_length_of_five_bytes_from_an_mqtt5_client_is_closed_without_a_reason() {
     let broker = Broker::start();
     let mut bystander = Bystander::new(&broker);
     let mut bad = Raw::connected_v5(&broker, "bad");
     bad.send(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]);
-    expect_closed_v5(&mut bad, 0x81, "five-byte remaining length");
+    expect_closed_v5(&mut bad, None, "five-byte remaining length");
     bystander.assert_still_served(&broker);
 }
 
@@ -281,7 +283,9 @@ fn remaining_length_far_beyond_the_data_keeps_others_served_then_close() {
 // --- strings ---
 
 /// Packets with a bad string in a field other than the PUBLISH topic (whose cases are in
-/// `protocol_errors.rs`): 3.1.1 connections are closed, MQTT 5 ones get DISCONNECT 0x81.
+/// `protocol_errors.rs`): 3.1.1 connections are closed; MQTT 5 ones get DISCONNECT 0x81 for a
+/// bad filter, and nothing for a bad string property, as from mosquitto (whose handlers pass
+/// its MALFORMED_UTF8 on without a DISCONNECT).
 fn bad_strings_after_connect(bad: &[u8]) {
     let broker = Broker::start();
     let mut bystander = Bystander::new(&broker);
@@ -300,24 +304,33 @@ fn bad_strings_after_connect(bad: &[u8]) {
         (
             "MQTT 5 SUBSCRIBE filter",
             packet(0x82, &[&[0, 1, 0][..], &str16(bad), &[0]].concat()),
+            Some(0x81),
         ),
         (
             "MQTT 5 UNSUBSCRIBE filter",
             packet(0xa2, &[&[0, 1, 0][..], &str16(bad)].concat()),
+            Some(0x81),
         ),
         (
             "PUBLISH user property",
             Publish5::new("t", b"x").properties(&user_property).build(),
+            None,
         ),
         (
             "PUBLISH content type",
             Publish5::new("t", b"x").properties(&content_type).build(),
+            None,
+        ),
+        (
+            "SUBSCRIBE user property",
+            subscribe5(1, &user_property, &[("t", 0)]),
+            None,
         ),
     ];
-    for (what, bytes) in v5 {
+    for (what, bytes, reason) in v5 {
         let mut c = Raw::connected_v5(&broker, "strings");
         c.send(&bytes);
-        expect_closed_v5(&mut c, 0x81, what);
+        expect_closed_v5(&mut c, reason, what);
     }
     bystander.assert_still_served(&broker);
 }
@@ -374,7 +387,7 @@ fn wildcards_in_publish_topics_close_only_that_connection() {
         expect_closed_v311(&mut c, topic);
         let mut c = Raw::connected_v5(&broker, "wild5");
         c.send(&Publish5::new(topic, b"x").qos(1, 1).build());
-        expect_closed_v5(&mut c, 0x82, topic);
+        expect_closed_v5(&mut c, Some(0x82), topic);
     }
     bystander.assert_still_served(&broker);
 }
@@ -432,10 +445,10 @@ fn topics_and_filters_of_201_levels_pass_and_of_202_are_refused() {
 
     let mut publ5 = Raw::connected_v5(&broker, "deep-pub5");
     publ5.send(&Publish5::new(&levels(202), b"deeper").build());
-    expect_closed_v5(&mut publ5, 0x82, "MQTT 5 PUBLISH to 202 levels");
+    expect_closed_v5(&mut publ5, Some(0x82), "MQTT 5 PUBLISH to 202 levels");
     let mut sub5 = Raw::connected_v5(&broker, "deep-sub5");
     sub5.send(&subscribe5(1, &[], &[(&levels(202), 0)]));
-    expect_closed_v5(&mut sub5, 0x81, "MQTT 5 SUBSCRIBE to 202 levels");
+    expect_closed_v5(&mut sub5, Some(0x81), "MQTT 5 SUBSCRIBE to 202 levels");
     bystander.assert_still_served(&broker);
 }
 
@@ -450,10 +463,10 @@ fn qos_3_anywhere_closes_only_that_connection() {
     expect_closed_v311(&mut c, "PUBLISH QoS 3");
     let mut c = Raw::connected_v5(&broker, "q3");
     c.send(&packet(0x36, b"\x00\x01t\x00\x01\x00x"));
-    expect_closed_v5(&mut c, 0x81, "MQTT 5 PUBLISH QoS 3");
+    expect_closed_v5(&mut c, Some(0x81), "MQTT 5 PUBLISH QoS 3");
     let mut c = Raw::connected_v5(&broker, "q3");
     c.send(&subscribe5(1, &[], &[("a", 3)]));
-    expect_closed_v5(&mut c, 0x81, "MQTT 5 SUBSCRIBE QoS 3");
+    expect_closed_v5(&mut c, Some(0x81), "MQTT 5 SUBSCRIBE QoS 3");
     let mut c = Raw::connect(&broker);
     c.send(&Connect::v5("q3").flags(0x1e).build());
     read_until_closed(&mut c, "CONNECT with will QoS 3");
@@ -461,7 +474,13 @@ fn qos_3_anywhere_closes_only_that_connection() {
 }
 
 /// Sends each packet with reserved fixed header flags set, as 3.1.1 and as MQTT 5.
-fn reserved_flags_close_only_that_connection(broker: &Broker, cases: &[(&str, Vec<u8>)]) {
+/// Each case closes a 3.1.1 connection, and an MQTT 5 one after DISCONNECT `reason_v5`
+/// (or none).
+fn reserved_flags_close_only_that_connection(
+    broker: &Broker,
+    cases: &[(&str, Vec<u8>)],
+    reason_v5: Option<u8>,
+) {
     let mut bystander = Bystander::new(broker);
     for (what, bytes) in cases {
         let mut c = Raw::connected(broker, "flags");
@@ -477,7 +496,7 @@ fn reserved_flags_close_only_that_connection(broker: &Broker, cases: &[(&str, Ve
         }
         let mut c = Raw::connected_v5(broker, "flags5");
         c.send(&bytes);
-        expect_closed_v5(&mut c, 0x81, what);
+        expect_closed_v5(&mut c, reason_v5, what);
     }
     bystander.assert_still_served(broker);
 }
@@ -494,11 +513,12 @@ fn subscribe_and_unsubscribe_with_reserved_flags_close_only_that_connection() {
         ("UNSUBSCRIBE 0xa0", unsubscribe_raw(0xa0, 1, &[b"a"])),
         ("UNSUBSCRIBE 0xa6", unsubscribe_raw(0xa6, 1, &[b"a"])),
     ];
-    reserved_flags_close_only_that_connection(&broker, &cases);
+    reserved_flags_close_only_that_connection(&broker, &cases, Some(0x81));
 }
 
 // midge only: mosquitto 2.0.11 ignores the flags of PUBACK, PUBREC, PUBCOMP and PINGREQ,
-// which the spec calls malformed [MQTT-2.2.2-2]; midge refuses them (see the README).
+// which the spec calls malformed [MQTT-2.2.2-2]; midge refuses them (see the README), and
+// without a word, as mosquitto closes for every other fault of these packets.
 #[test]
 fn acknowledgements_and_pingreq_with_reserved_flags_close_only_that_connection() {
     if common::midge_only() {
@@ -511,7 +531,7 @@ fn acknowledgements_and_pingreq_with_reserved_flags_close_only_that_connection()
         ("PUBCOMP 0x78", vec![0x78, 0x02, 0x00, 0x01]),
         ("PINGREQ 0xc2", vec![0xc2, 0x00]),
     ];
-    reserved_flags_close_only_that_connection(&broker, &cases);
+    reserved_flags_close_only_that_connection(&broker, &cases, None);
 }
 
 // --- order ---
@@ -531,7 +551,7 @@ fn duplicate_connect_in_the_same_write_closes_only_that_connection() {
     twice.extend(Connect::v5("twice5").build());
     c.send(&twice);
     c.expect(&connack5_ok(false));
-    expect_closed_v5(&mut c, 0x82, "second MQTT 5 CONNECT");
+    expect_closed_v5(&mut c, None, "second MQTT 5 CONNECT");
     bystander.assert_still_served(&broker);
 }
 
@@ -713,7 +733,7 @@ fn claim_of_200_mb_over_max_packet_size_is_refused_from_the_header() {
         hex(&connack)
     );
     c.send(&claim_200_mb());
-    expect_closed_v5(&mut c, 0x95, "MQTT 5: 200 MB claimed");
+    expect_closed_v5(&mut c, Some(0x95), "MQTT 5: 200 MB claimed");
     bystander.assert_still_served(&broker);
 }
 

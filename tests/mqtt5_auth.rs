@@ -53,14 +53,14 @@ fn refused_enhanced_authentication_leaves_no_session() {
 }
 
 // The client did not start enhanced authentication, so AUTH is a protocol error; mosquitto
-// 2.0.11 closes the connection without a DISCONNECT.
+// 2.0.11 closes the connection without a DISCONNECT, and so does midge, whatever the AUTH.
 #[test]
 fn auth_from_a_client_that_did_not_start_enhanced_authentication_is_a_protocol_error() {
     let broker = Broker::start();
     let mut bystander = Bystander::new(&broker);
     let mut c = Raw::connected_v5(&broker, "a");
     c.send(&auth(0x00, &[]));
-    c.expect_closed_with_reason(0x82);
+    c.expect_closed();
     bystander.assert_still_served(&broker);
 }
 
@@ -69,7 +69,7 @@ fn auth_continue_authentication_without_a_method_is_a_protocol_error() {
     let broker = Broker::start();
     let mut c = Raw::connected_v5(&broker, "a");
     c.send(&auth(0x18, &[]));
-    c.expect_closed_with_reason(0x82);
+    c.expect_closed();
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn auth_reauthenticate_with_a_method_is_a_protocol_error() {
         0x19,
         &Props::new().authentication_method("SCRAM-SHA-1"),
     ));
-    c.expect_closed_with_reason(0x82);
+    c.expect_closed();
 }
 
 #[test]

@@ -173,6 +173,37 @@ fn client_maximum_packet_size_drops_a_larger_qos1_message() {
     small.expect_silence(300);
 }
 
+// --- the CONNACK and the client's maximum packet size ---
+
+// [MQTT-3.1.2-24]: the server must not send a packet over the client's maximum, not even the
+// CONNACK (11 bytes here). The connection then ends as if it had been lost, as in mosquitto:
+// the session was made and stays.
+#[test]
+fn connack_larger_than_the_clients_maximum_packet_size_is_not_sent() {
+    let broker = Broker::start();
+    let tiny = Props::new()
+        .session_expiry_interval(60)
+        .maximum_packet_size(9);
+    let mut c = Raw::connect(&broker);
+    c.send(&Connect::v5("tiny").clean(false).properties(&tiny).build());
+    c.expect_closed();
+    let expiry = Props::new().session_expiry_interval(60);
+    let connect = Connect::v5("tiny").clean(false).properties(&expiry).build();
+    Raw::handshake(&broker, &connect, &connack5_ok(true));
+}
+
+#[test]
+fn connack_of_exactly_the_clients_maximum_packet_size_is_sent() {
+    let broker = Broker::start();
+    let connack = connack5_ok(false);
+    let exact = Props::new().maximum_packet_size(connack.len() as u32);
+    Raw::handshake(
+        &broker,
+        &Connect::v5("exact").properties(&exact).build(),
+        &connack,
+    );
+}
+
 // --- the broker's max_packet_size ---
 
 // The fixed header alone announces 50 bytes: the broker refuses without reading them.

@@ -109,6 +109,24 @@ fn pubrel_without_its_reserved_flag_bit_is_closed() {
     c.expect_closed();
 }
 
+// MQTT 3.1 sent PUBREL, SUBSCRIBE and UNSUBSCRIBE at QoS 1 with DUP set on a resend, and
+// reserved none of their flags; mosquitto checks them only from 3.1.1 on.
+#[test]
+fn mqtt31_pubrel_subscribe_and_unsubscribe_may_carry_dup() {
+    let broker = Broker::start();
+    let mut c = Raw::connect(&broker);
+    c.send(&connect_v31("c31", true, 60));
+    c.expect(&CONNACK_OK);
+    c.send(&publish("q2/31", b"x", 2, false, 5));
+    c.expect(&pubrec(5));
+    c.send(&packet(0x6a, &[0x00, 0x05]));
+    c.expect(&pubcomp(5));
+    c.send(&packet(0x8a, &[0x00, 0x06, 0x00, 0x01, b'a', 0x00]));
+    c.expect(&suback(6, 0));
+    c.send(&packet(0xaa, &[0x00, 0x07, 0x00, 0x01, b'a']));
+    c.expect(&unsuback(7));
+}
+
 // --- outbound flows (broker to subscriber) ---
 
 #[test]

@@ -10,7 +10,7 @@ use mio::Token;
 use super::Broker;
 use crate::connection::State;
 use crate::message::{Delivery, Message};
-use crate::protocol::{DecodeError, Disconnect, Packet, Version, Will, reason};
+use crate::protocol::{DecodeError, Disconnect, Packet, Version, Will, kind, reason};
 use crate::session::{Expiry, OutState, SessionKey};
 use crate::tls::TlsFailure;
 use crate::{log_debug, log_error, log_info, log_notice};
@@ -29,10 +29,23 @@ pub enum Close {
     /// A TLS failure: a handshake that did not complete (a plain-TCP client on a TLS port, an
     /// unknown CA, no certificate where one is required), or a bad record later.
     Tls(TlsFailure),
-    /// The byte stream was not valid MQTT.
-    Decode(DecodeError),
-    /// A valid packet at the wrong time (a second CONNECT, anything before CONNECT, ...).
+    /// A packet that could not be decoded: its type (the first byte's high nibble), since
+    /// what mosquitto tells the client depends on it, and why.
+    Decode {
+        packet_type: u8,
+        error: DecodeError,
+    },
+    /// A valid packet that breaks the protocol and is answered with 0x82: a DISCONNECT
+    /// reviving a session, an unknown topic alias, no local on a shared subscription; or
+    /// anything before CONNECT (no DISCONNECT before CONNECT).
     Protocol(&'static str),
+    /// A valid packet that breaks the protocol where mosquitto closes without a word: a
+    /// second CONNECT, a packet only a server sends, an acknowledgement of the wrong kind,
+    /// AUTH outside an exchange.
+    Unexpected(&'static str),
+    /// The CONNACK would be larger than the client's maximum packet size [MQTT-3.1.2-24]:
+    /// it is not sent, and, as in mosquitto, the connection ends as if lost.
+    ConnAckTooLarge,
     KeepAliveTimeout,
     /// The socket never sent CONNECT within `connect_timeout`.
     ConnectTimeout,
@@ -67,19 +80,33 @@ impl Close {
         }
     }
 
-    /// The reason code of the DISCONNECT an MQTT 5 client is sent before we close.
+    /// The reason code of the DISCONNECT an MQTT 5 client is sent before the close: where
+    /// mosquitto 2.0.11 sends one, the same code; where it closes without a word, none;
+    /// where it contradicts MQTT 5, the specification's (README, "How midge differs").
+    ///
+    /// | close | DISCONNECT | mosquitto 2.0.11 |
+    /// |---|---|---|
+    /// | a bad packet | see `decode_error_reason` | |
+    /// | a DISCONNECT reviving a session, an unknown topic alias | 0x82 | the same |
+    /// | QoS over `max_qos`, retain while unavailable | 0x9B, 0x9A | the same |
+    /// | topic alias 0 or over the maximum | 0x94 | 0x81 for 0 [MQTT-3.3.2-8] |
+    /// | no local on a shared subscription | 0x82 | grants it [MQTT-3.8.3-4] |
+    /// | QoS 2 beyond our receive maximum | 0x93 | PUBREC 0x97 [MQTT-3.3.4-9] |
+    /// | session taken over | 0x8E | none [MQTT-3.1.4-3] |
+    /// | queue full with `disconnect_on_full_queue` (midge's key) | 0x97 | |
+    /// | `Unexpected`, keep-alive, shutdown, a too large CONNACK, TLS | none | none |
     fn disconnect_reason(&self) -> Option<u8> {
         Some(match self {
-            Close::Decode(e) => e.reason_code(),
+            Close::Decode { packet_type, error } => {
+                return decode_error_reason(*packet_type, error);
+            }
             Close::Protocol(_) => reason::PROTOCOL_ERROR,
-            Close::KeepAliveTimeout => reason::KEEP_ALIVE_TIMEOUT,
             Close::TakenOver => reason::SESSION_TAKEN_OVER,
             Close::RetainNotSupported => reason::RETAIN_NOT_SUPPORTED,
             Close::TopicAliasInvalid => reason::TOPIC_ALIAS_INVALID,
             Close::QosNotSupported => reason::QOS_NOT_SUPPORTED,
             Close::QuotaExceeded => reason::QUOTA_EXCEEDED,
             Close::ReceiveMaximumExceeded => reason::RECEIVE_MAXIMUM_EXCEEDED,
-            Close::Shutdown => reason::SERVER_SHUTTING_DOWN,
             _ => return None,
         })
     }
@@ -116,25 +143,14 @@ impl Close {
                 log_error!("TLS error on client {id}: {failure}.");
                 log_notice!("Client {id} disconnected due to protocol error.");
             }
-            Close::Decode(DecodeError::Malformed(why)) => {
-                log_info!("Malformed packet from {id} ({why}).");
-                log_notice!("Client {id} disconnected due to malformed packet.");
-            }
-            Close::Decode(DecodeError::TooLarge { size, max }) => {
-                log_info!("Packet of {size} bytes from {id} exceeds the maximum of {max}.");
-                log_notice!("Client {id} disconnected due to oversize packet.");
-            }
-            Close::Decode(DecodeError::UnsupportedVersion(v)) => {
-                log_info!("Invalid protocol version {v} in CONNECT from {peer}.");
-                log_notice!("Client {id} disconnected due to protocol error.");
-            }
-            Close::Decode(DecodeError::InvalidProtocolName(name)) => {
-                log_info!("Invalid protocol \"{name}\" in CONNECT from {peer}.");
-                log_notice!("Client {id} disconnected due to protocol error.");
-            }
-            Close::Decode(DecodeError::Protocol(why)) | Close::Protocol(why) => {
+            Close::Decode { error, .. } => log_decode_error(error, id, peer),
+            Close::Protocol(why) | Close::Unexpected(why) => {
                 log_info!("Protocol error from {id} ({why}).");
                 log_notice!("Client {id} disconnected due to protocol error.");
+            }
+            Close::ConnAckTooLarge => {
+                log_info!("CONNACK for {id} exceeds its maximum packet size.");
+                log_notice!("Client {id} disconnected due to oversize packet.");
             }
             Close::KeepAliveTimeout => {
                 log_notice!("Client {id} has exceeded timeout, disconnecting.")
@@ -161,6 +177,70 @@ impl Close {
                 log_notice!("Client {id} disconnected for exceeding the receive maximum.")
             }
             Close::Shutdown => {}
+        }
+    }
+}
+
+/// What an MQTT 5 client is told of a packet that could not be decoded, by the packet's type,
+/// as mosquitto 2.0.11 decides it: `read_handle.c` sends a DISCONNECT only for the errors of
+/// PUBLISH, SUBSCRIBE, UNSUBSCRIBE and unknown types; the other handlers' errors, and those
+/// found while reading the fixed header (`packet_mosq.c`), close without a word, except a
+/// packet over `max_packet_size`.
+///
+/// | packet at fault | DISCONNECT |
+/// |---|---|
+/// | any, over `max_packet_size` | 0x95 |
+/// | any, a remaining length over four bytes, a duplicate property, bad UTF-8 in a property | none |
+/// | PUBLISH | 0x81 malformed, 0x82 protocol error (packet id 0, wildcards, ...) |
+/// | SUBSCRIBE, UNSUBSCRIBE | 0x81, packet id 0 too (mosquitto's MALFORMED for all) |
+/// | a reserved type (0; 15 before MQTT 5) | 0x82 |
+/// | CONNECT, CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH | none |
+fn decode_error_reason(packet_type: u8, error: &DecodeError) -> Option<u8> {
+    match (packet_type, error) {
+        (_, DecodeError::TooLarge { .. }) => Some(reason::PACKET_TOO_LARGE),
+        (
+            _,
+            DecodeError::FixedHeader(_)
+            | DecodeError::DuplicateProperty
+            | DecodeError::Utf8InProperty,
+        ) => None,
+        (kind::PUBLISH, _) => Some(error.reason_code()),
+        (kind::SUBSCRIBE | kind::UNSUBSCRIBE, _) => Some(reason::MALFORMED_PACKET),
+        (kind::RESERVED, _) => Some(reason::PROTOCOL_ERROR),
+        _ => None,
+    }
+}
+
+/// mosquitto's log lines for a packet that could not be decoded.
+fn log_decode_error(error: &DecodeError, id: &str, peer: std::net::IpAddr) {
+    match error {
+        DecodeError::Malformed(why) | DecodeError::FixedHeader(why) => {
+            log_info!("Malformed packet from {id} ({why}).");
+            log_notice!("Client {id} disconnected due to malformed packet.");
+        }
+        DecodeError::Utf8InProperty => {
+            log_info!("Malformed packet from {id} (string property is not valid UTF-8).");
+            log_notice!("Client {id} disconnected due to malformed packet.");
+        }
+        DecodeError::TooLarge { size, max } => {
+            log_info!("Packet of {size} bytes from {id} exceeds the maximum of {max}.");
+            log_notice!("Client {id} disconnected due to oversize packet.");
+        }
+        DecodeError::UnsupportedVersion(v) => {
+            log_info!("Invalid protocol version {v} in CONNECT from {peer}.");
+            log_notice!("Client {id} disconnected due to protocol error.");
+        }
+        DecodeError::InvalidProtocolName(name) => {
+            log_info!("Invalid protocol \"{name}\" in CONNECT from {peer}.");
+            log_notice!("Client {id} disconnected due to protocol error.");
+        }
+        DecodeError::Protocol(why) => {
+            log_info!("Protocol error from {id} ({why}).");
+            log_notice!("Client {id} disconnected due to protocol error.");
+        }
+        DecodeError::DuplicateProperty => {
+            log_info!("Protocol error from {id} (property included more than once).");
+            log_notice!("Client {id} disconnected due to protocol error.");
         }
     }
 }

@@ -19,6 +19,8 @@ impl Broker {
         let version = connect.version;
         let conn = &mut self.conns[token.0];
         conn.version = version;
+        // What the client accepts, from the start: a refusing CONNACK must fit too.
+        conn.max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
 
         let (client_id, assigned) = match self.client_id_for(&connect) {
             Some(id) => id,
@@ -61,6 +63,14 @@ impl Broker {
             return Err(Close::NotAuthorized);
         };
 
+        let keep_alive = self.keep_alive_for(&connect);
+        let mut connack = ConnAck::new(false, reason::SUCCESS);
+        if version == Version::V5 {
+            self.connack_properties(&mut connack.properties, token);
+            let p = &mut connack.properties;
+            p.assigned_client_identifier = assigned.then(|| client_id.clone());
+            p.server_keep_alive = (keep_alive != connect.keep_alive).then_some(keep_alive);
+        }
         if let Some(&key) = self.session_ids.get(client_id.as_str())
             && let Some(old) = self.sessions[key].conn
         {
@@ -82,7 +92,6 @@ impl Broker {
             self.drop_unreadable(key);
         }
 
-        let keep_alive = self.keep_alive_for(&connect);
         let inflight_max = self.limits.inflight_max;
         let conn = &mut self.conns[token.0];
         conn.state = State::Connected;
@@ -95,18 +104,16 @@ impl Broker {
         let theirs = &connect.properties;
         let ours = u16::try_from(inflight_max).unwrap_or(u16::MAX);
         conn.inflight_max = theirs.receive_maximum.map_or(ours, |n| ours.min(n));
-        conn.max_packet_out = theirs.maximum_packet_size.unwrap_or(u32::MAX);
         conn.out_aliases = OutAliases::new(theirs.topic_alias_maximum.unwrap_or(0));
         if self.config.connection_messages {
             log_connected(conn, &connect, &client_id);
         }
 
-        let mut connack = ConnAck::new(session_present, reason::SUCCESS);
-        if version == Version::V5 {
-            self.connack_properties(&mut connack.properties, token);
-            let p = &mut connack.properties;
-            p.assigned_client_identifier = assigned.then(|| client_id.clone());
-            p.server_keep_alive = (keep_alive != connect.keep_alive).then_some(keep_alive);
+        connack.session_present = session_present;
+        // [MQTT-3.1.2-24]: a CONNACK the client cannot take is not sent. As in mosquitto, the
+        // connection then ends as if lost: the session stays, the will goes out.
+        if !self.fits(token, connack.packet_len(version)) {
+            return Err(Close::ConnAckTooLarge);
         }
         log_debug!(
             "Sending CONNACK to {client_id} ({}, 0)",
@@ -214,14 +221,23 @@ impl Broker {
         Some((ByteStr::from(id), true))
     }
 
+    /// Queues a refusing CONNACK, unless it is larger than the client accepts.
     fn refuse(&mut self, token: Token, connack: ConnAck) {
         let conn = &self.conns[token.0];
+        if !self.fits(token, connack.packet_len(conn.version)) {
+            return;
+        }
         log_debug!(
             "Sending CONNACK to {} (0, {})",
             conn.peer.ip(),
             connack.code
         );
         self.send(token, &Packet::ConnAck(connack));
+    }
+
+    /// Whether a packet of `len` bytes is within the client's maximum packet size.
+    fn fits(&self, token: Token, len: usize) -> bool {
+        u32::try_from(len).is_ok_and(|len| len <= self.conns[token.0].max_packet_out)
     }
 
     /// Closes the connection that holds `key` today. Its will goes out only if the session

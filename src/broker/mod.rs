@@ -356,6 +356,8 @@ impl Broker {
             {
                 return Err(Close::Protocol("first packet is not CONNECT"));
             }
+            // What the client is told of a bad packet depends on its type (see close.rs).
+            let packet_type = conn.read_buf.first().map_or(0, |b| b >> 4);
             let packet = match protocol::decode(
                 &mut conn.read_buf,
                 conn.version,
@@ -363,14 +365,16 @@ impl Broker {
             ) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return Ok(()),
-                Err(e @ protocol::DecodeError::UnsupportedVersion(_)) => {
+                Err(error @ protocol::DecodeError::UnsupportedVersion(_))
+                    if conn.state == State::AwaitingConnect =>
+                {
                     // 3.1.1's "unacceptable protocol version", whatever the client speaks.
                     log_debug!("Sending CONNACK to {} (0, 1)", conn.peer.ip());
                     let connack = ConnAck::new(false, reason::v3::UNACCEPTABLE_PROTOCOL_VERSION);
                     connack.encode(protocol::Version::V311, conn.send.tail());
-                    return Err(Close::Decode(e));
+                    return Err(Close::Decode { packet_type, error });
                 }
-                Err(e) => return Err(Close::Decode(e)),
+                Err(error) => return Err(Close::Decode { packet_type, error }),
             };
             conn.last_packet_at = self.now;
             self.handle_packet(token, packet)?;
@@ -411,13 +415,14 @@ impl Broker {
                     "Bad client {} sending multiple CONNECT messages.",
                     conn.log_id()
                 );
-                Err(Close::Protocol("second CONNECT"))
+                Err(Close::Unexpected("second CONNECT"))
             }
-            Packet::ConnAck(_)
-            | Packet::SubAck(_)
-            | Packet::UnsubAck(_)
-            | Packet::PingResp
-            | Packet::Auth(_) => Err(Close::Protocol("packet a client may not send")),
+            // mosquitto closes for a CONNACK and, with no authentication method, an AUTH;
+            // it lets SUBACK, UNSUBACK and PINGRESP pass, which only a server may send.
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                Err(Close::Unexpected("packet a client may not send"))
+            }
+            Packet::Auth(_) => Err(Close::Unexpected("AUTH without enhanced authentication")),
         }
     }
 

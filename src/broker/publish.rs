@@ -196,6 +196,8 @@ impl Broker {
     }
 
     /// PUBACK: a QoS 1 delivery is done; its slot in the window goes to the next message.
+    /// For a QoS 2 message it is the wrong acknowledgement, which mosquitto closes the
+    /// connection for; an unknown id is ignored.
     pub(super) fn handle_puback(&mut self, key: SessionKey, ack: PubResp) -> Result<(), Close> {
         log_debug!(
             "Received PUBACK from {} (Mid: {}, RC:{})",
@@ -203,8 +205,23 @@ impl Broker {
             ack.packet_id,
             ack.reason
         );
-        self.complete_inflight(key, ack.packet_id, OutState::AwaitPubAck);
+        match self.inflight_state(key, ack.packet_id) {
+            Some(OutState::AwaitPubAck) => {
+                self.complete_inflight(key, ack.packet_id, OutState::AwaitPubAck);
+            }
+            Some(_) => return Err(Close::Unexpected("PUBACK for a QoS 2 message")),
+            None => {}
+        }
         Ok(())
+    }
+
+    /// Where the outgoing message with this packet id stands, if one is in flight.
+    fn inflight_state(&self, key: SessionKey, packet_id: u16) -> Option<OutState> {
+        let inflight = &self.sessions[key].inflight;
+        inflight
+            .iter()
+            .find(|i| i.packet_id == packet_id)
+            .map(|i| i.state)
     }
 
     /// Ends an outgoing flow that is waiting in `state`, and refills the window.
@@ -218,7 +235,10 @@ impl Broker {
         }
     }
 
-    /// PUBREC: the subscriber has a QoS 2 message; release it with PUBREL.
+    /// PUBREC: the subscriber has a QoS 2 message; release it with PUBREL. As in mosquitto,
+    /// an unknown id, or a repeat after we moved on, is released all the same (a client that
+    /// lost our PUBREL is not left waiting), while a PUBREC for a QoS 1 message, or an MQTT 5
+    /// refusal after the message was accepted, closes the connection.
     pub(super) fn handle_pubrec(
         &mut self,
         token: Token,
@@ -226,27 +246,45 @@ impl Broker {
         rec: PubResp,
     ) -> Result<(), Close> {
         let id = rec.packet_id;
-        let session = &mut self.sessions[key];
-        log_debug!("Received PUBREC from {} (Mid: {id})", session.client_id);
-        let Some(i) = session.inflight_position(id, OutState::AwaitPubRec) else {
-            // Unknown, or a repeat after we moved on: release it anyway, as mosquitto does, so
-            // a client that lost our PUBREL is not left waiting.
-            log_debug!("Sending PUBREL to {} (m{id})", session.client_id);
-            self.send(token, &Packet::PubRel(PubResp::new(id)));
-            return Ok(());
-        };
+        log_debug!(
+            "Received PUBREC from {} (Mid: {id})",
+            self.sessions[key].client_id
+        );
+        let state = self.inflight_state(key, id);
         if rec.reason >= 0x80 {
             // MQTT 5: the subscriber refused the message; the flow ends here.
-            self.complete_inflight(key, id, OutState::AwaitPubRec);
-            return Ok(());
+            return match state {
+                Some(OutState::AwaitPubRec) => {
+                    self.complete_inflight(key, id, OutState::AwaitPubRec);
+                    Ok(())
+                }
+                Some(OutState::AwaitPubAck) => Err(Close::Unexpected("PUBREC for a QoS 1 message")),
+                Some(OutState::AwaitPubComp) => {
+                    Err(Close::Unexpected("PUBREC refusing a released message"))
+                }
+                None => Ok(()),
+            };
         }
-        session.inflight[i].state = OutState::AwaitPubComp;
-        log_debug!("Sending PUBREL to {} (m{id})", session.client_id);
+        match state {
+            Some(OutState::AwaitPubAck) => {
+                return Err(Close::Unexpected("PUBREC for a QoS 1 message"));
+            }
+            Some(OutState::AwaitPubRec) => {
+                let session = &mut self.sessions[key];
+                if let Some(i) = session.inflight_position(id, OutState::AwaitPubRec) {
+                    session.inflight[i].state = OutState::AwaitPubComp;
+                }
+            }
+            Some(OutState::AwaitPubComp) | None => {}
+        }
+        log_debug!("Sending PUBREL to {} (m{id})", self.sessions[key].client_id);
         self.send(token, &Packet::PubRel(PubResp::new(id)));
         Ok(())
     }
 
-    /// PUBCOMP: a QoS 2 delivery is done.
+    /// PUBCOMP: a QoS 2 delivery is done. For a QoS 1 message, or one not yet released, it
+    /// is the wrong acknowledgement, which mosquitto closes the connection for; an unknown
+    /// id is ignored.
     pub(super) fn handle_pubcomp(&mut self, key: SessionKey, comp: PubResp) -> Result<(), Close> {
         log_debug!(
             "Received PUBCOMP from {} (Mid: {}, RC:{})",
@@ -254,7 +292,16 @@ impl Broker {
             comp.packet_id,
             comp.reason
         );
-        self.complete_inflight(key, comp.packet_id, OutState::AwaitPubComp);
+        match self.inflight_state(key, comp.packet_id) {
+            Some(OutState::AwaitPubComp) => {
+                self.complete_inflight(key, comp.packet_id, OutState::AwaitPubComp);
+            }
+            Some(OutState::AwaitPubAck) => {
+                return Err(Close::Unexpected("PUBCOMP for a QoS 1 message"));
+            }
+            Some(OutState::AwaitPubRec) => return Err(Close::Unexpected("PUBCOMP before PUBREC")),
+            None => {}
+        }
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use super::{Broker, Close};
 use crate::message::{Delivery, Message};
 use crate::protocol::{
     ByteStr, Packet, QoS, RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe,
-    Version, reason,
+    Version, kind, reason,
 };
 use crate::router::{Subscriber, Target};
 use crate::session::{SessionKey, Subscription};
@@ -35,7 +35,10 @@ impl Broker {
         for (filter, mut options) in subscribe.filters {
             log_debug!("\t{filter} (QoS {})", options.qos as u8);
             options.qos = options.qos.min(max_qos);
-            let shared = shared::parse(&filter).map_err(Close::Decode)?;
+            let shared = shared::parse(&filter).map_err(|error| Close::Decode {
+                packet_type: kind::SUBSCRIBE,
+                error,
+            })?;
             if shared.is_some() && options.no_local {
                 // [MQTT-3.8.3-4]
                 return Err(Close::Protocol("no local on a shared subscription"));
@@ -147,7 +150,10 @@ impl Broker {
         let mut reason_codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {
             log_debug!("\t{filter}");
-            shared::parse(filter).map_err(Close::Decode)?;
+            shared::parse(filter).map_err(|error| Close::Decode {
+                packet_type: kind::UNSUBSCRIBE,
+                error,
+            })?;
             let existed = self.unsubscribe(key, filter);
             log_unsubscribe!("{} {filter}", self.sessions[key].client_id);
             reason_codes.push(if existed {

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::framing::{Reader, put_binary, put_fixed_header};
+use super::framing::{Reader, put_binary, put_fixed_header, varint_len};
 use super::properties::{Properties, PropertyContext};
 use super::topic;
 use super::{ByteStr, DecodeError, QoS, Version};
@@ -206,10 +206,23 @@ impl ConnAck {
         })
     }
 
+    /// The size of the whole packet on the wire, to compare with a maximum packet size.
+    pub fn packet_len(&self, version: Version) -> usize {
+        let remaining = 2 + self.properties_len(version);
+        1 + varint_len(remaining) + remaining
+    }
+
+    fn properties_len(&self, version: Version) -> usize {
+        if version == Version::V5 {
+            self.properties.encoded_len()
+        } else {
+            0
+        }
+    }
+
     pub fn encode(&self, version: Version, out: &mut BytesMut) {
         let v5 = version == Version::V5;
-        let props_len = if v5 { self.properties.encoded_len() } else { 0 };
-        put_fixed_header(out, 0x20, 2 + props_len);
+        put_fixed_header(out, 0x20, 2 + self.properties_len(version));
         out.put_u8(u8::from(self.session_present));
         out.put_u8(self.code);
         if v5 {

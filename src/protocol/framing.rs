@@ -55,7 +55,7 @@ pub fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, DecodeError
             }));
         }
     }
-    Err(DecodeError::Malformed(
+    Err(DecodeError::FixedHeader(
         "remaining length longer than four bytes",
     ))
 }
@@ -139,13 +139,19 @@ impl Reader {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A variable byte integer (at most four bytes), as used for property lengths.
+    /// A variable byte integer (at most four bytes), as used for property lengths, in its
+    /// shortest form [MQTT-1.5.5-1], as mosquitto requires too.
     pub fn varint(&mut self) -> Result<u32, DecodeError> {
         let mut value = 0u32;
         for i in 0..4 {
             let byte = self.u8()?;
             value |= u32::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
+                if i > 0 && byte == 0 {
+                    return Err(DecodeError::Malformed(
+                        "variable byte integer longer than it needs to be",
+                    ));
+                }
                 return Ok(value);
             }
         }
@@ -223,7 +229,7 @@ mod tests {
     fn fixed_header_rejects_a_fifth_length_byte() {
         assert_eq!(
             parse_fixed_header(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]),
-            Err(DecodeError::Malformed(
+            Err(DecodeError::FixedHeader(
                 "remaining length longer than four bytes"
             ))
         );
@@ -248,6 +254,14 @@ mod tests {
             assert_eq!(r.varint().unwrap() as usize, value);
             assert!(r.is_empty());
         }
+    }
+
+    #[test]
+    fn overlong_variable_byte_integers_are_malformed() {
+        let mut r = Reader::new(Bytes::from_static(&[0x80, 0x00]));
+        assert!(matches!(r.varint(), Err(DecodeError::Malformed(_))));
+        let mut r = Reader::new(Bytes::from_static(&[0x80, 0x01]));
+        assert_eq!(r.varint(), Ok(128));
     }
 
     #[test]

@@ -66,14 +66,24 @@ impl QoS {
     }
 }
 
-/// Why a byte stream could not be decoded. Each maps to the MQTT 5 reason code that the
-/// broker sends in DISCONNECT before closing (3.1.1 peers are simply disconnected).
+/// Why a byte stream could not be decoded, in the kinds mosquitto 2.0.11 tells apart: each
+/// has the MQTT 5 reason code it stands for, and whether the client is told it before the
+/// close depends also on the packet at fault (see `broker/close.rs`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// Bytes that cannot be a valid packet (0x81).
     Malformed(&'static str),
     /// A well-formed packet that breaks a rule of the protocol (0x82).
     Protocol(&'static str),
+    /// A fixed header that cannot be read (a remaining length over four bytes), so no
+    /// packet type can be trusted: malformed (0x81), and mosquitto closes without a word.
+    FixedHeader(&'static str),
+    /// A property that may appear once appears again: a protocol error (0x82), which
+    /// mosquitto (its MOSQ_ERR_DUPLICATE_PROPERTY) answers with a silent close.
+    DuplicateProperty,
+    /// A string property that is not valid UTF-8 (or holds a control character): malformed
+    /// (0x81), which mosquitto answers with a silent close, unlike bad UTF-8 in a topic.
+    Utf8InProperty,
     /// A packet larger than we accept (0x95). Detected from the fixed header alone.
     TooLarge { size: usize, max: usize },
     /// CONNECT with a protocol name other than "MQTT" or "MQIsdp".
@@ -85,10 +95,12 @@ pub enum DecodeError {
 impl DecodeError {
     pub fn reason_code(&self) -> u8 {
         match self {
-            DecodeError::Malformed(_) => reason::MALFORMED_PACKET,
-            DecodeError::Protocol(_) | DecodeError::InvalidProtocolName(_) => {
-                reason::PROTOCOL_ERROR
-            }
+            DecodeError::Malformed(_)
+            | DecodeError::FixedHeader(_)
+            | DecodeError::Utf8InProperty => reason::MALFORMED_PACKET,
+            DecodeError::Protocol(_)
+            | DecodeError::DuplicateProperty
+            | DecodeError::InvalidProtocolName(_) => reason::PROTOCOL_ERROR,
             DecodeError::TooLarge { .. } => reason::PACKET_TOO_LARGE,
             DecodeError::UnsupportedVersion(_) => reason::UNSUPPORTED_PROTOCOL_VERSION,
         }
@@ -98,7 +110,15 @@ impl DecodeError {
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DecodeError::Malformed(why) => write!(f, "malformed packet: {why}"),
+            DecodeError::Malformed(why) | DecodeError::FixedHeader(why) => {
+                write!(f, "malformed packet: {why}")
+            }
+            DecodeError::DuplicateProperty => {
+                write!(f, "protocol error: property included more than once")
+            }
+            DecodeError::Utf8InProperty => {
+                write!(f, "malformed packet: string property is not valid UTF-8")
+            }
             DecodeError::Protocol(why) => write!(f, "protocol error: {why}"),
             DecodeError::TooLarge { size, max } => {
                 write!(f, "packet of {size} bytes exceeds the maximum of {max}")
@@ -178,7 +198,9 @@ pub enum Packet {
     Auth(Auth),
 }
 
-mod kind {
+/// Packet types: the high nibble of a packet's first byte.
+pub mod kind {
+    pub const RESERVED: u8 = 0;
     pub const CONNECT: u8 = 1;
     pub const CONNACK: u8 = 2;
     pub const PUBLISH: u8 = 3;
@@ -230,6 +252,11 @@ fn decode_body(
 ) -> Result<Packet, DecodeError> {
     let expected_flags = match header.packet_type() {
         kind::PUBLISH => header.flags(),
+        // MQTT 3.1 sent these at QoS 1 with DUP on a resend, and reserved nothing:
+        // mosquitto checks their flags only from 3.1.1 on.
+        kind::PUBREL | kind::SUBSCRIBE | kind::UNSUBSCRIBE if version == Version::V31 => {
+            header.flags()
+        }
         kind::PUBREL | kind::SUBSCRIBE | kind::UNSUBSCRIBE => 0b0010,
         _ => 0,
     };
@@ -254,7 +281,8 @@ fn decode_body(
         kind::PINGRESP => Packet::PingResp,
         kind::DISCONNECT => Packet::Disconnect(Disconnect::decode(&mut r, version)?),
         kind::AUTH if version == Version::V5 => Packet::Auth(Auth::decode(&mut r)?),
-        _ => return Err(DecodeError::Malformed("reserved packet type")),
+        // mosquitto's answer to a type it does not know (0, or AUTH before 5.0).
+        _ => return Err(DecodeError::Protocol("reserved packet type")),
     };
     if !r.is_empty() {
         return Err(DecodeError::Malformed("bytes left over after the packet"));

@@ -183,10 +183,17 @@ fn value_len(id: u8, value: &[u8]) -> Option<usize> {
 /// Stores a property that may appear only once.
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), DecodeError> {
     if slot.is_some() {
-        return Err(DecodeError::Protocol("property included more than once"));
+        return Err(DecodeError::DuplicateProperty);
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// A string property. Bad UTF-8 in one is malformed, but of its own kind: mosquitto's
+/// MALFORMED_UTF8, which its handlers pass on without a DISCONNECT, where they answer bad
+/// UTF-8 in a topic or filter with 0x81.
+fn text(r: &mut Reader) -> Result<ByteStr, DecodeError> {
+    ByteStr::from_utf8(r.binary()?).map_err(|_| DecodeError::Utf8InProperty)
 }
 
 /// Reads a property that the spec restricts to 0 or 1.
@@ -231,8 +238,8 @@ impl Properties {
             // Only 0 and 1 mean something, but mosquitto passes any value on, and so do we.
             id::PAYLOAD_FORMAT_INDICATOR => set_once(&mut self.payload_format_indicator, r.u8()?),
             id::MESSAGE_EXPIRY_INTERVAL => set_once(&mut self.message_expiry_interval, r.u32()?),
-            id::CONTENT_TYPE => set_once(&mut self.content_type, r.string()?),
-            id::RESPONSE_TOPIC => set_once(&mut self.response_topic, r.string()?),
+            id::CONTENT_TYPE => set_once(&mut self.content_type, text(r)?),
+            id::RESPONSE_TOPIC => set_once(&mut self.response_topic, text(r)?),
             id::CORRELATION_DATA => set_once(&mut self.correlation_data, r.binary()?),
             id::SUBSCRIPTION_IDENTIFIER => {
                 let value = r.varint()?;
@@ -243,17 +250,17 @@ impl Properties {
                 if context == PropertyContext::Subscribe
                     && !self.subscription_identifiers.is_empty()
                 {
-                    return Err(DecodeError::Protocol("property included more than once"));
+                    return Err(DecodeError::DuplicateProperty);
                 }
                 self.subscription_identifiers.push(value);
                 Ok(())
             }
             id::SESSION_EXPIRY_INTERVAL => set_once(&mut self.session_expiry_interval, r.u32()?),
             id::ASSIGNED_CLIENT_IDENTIFIER => {
-                set_once(&mut self.assigned_client_identifier, r.string()?)
+                set_once(&mut self.assigned_client_identifier, text(r)?)
             }
             id::SERVER_KEEP_ALIVE => set_once(&mut self.server_keep_alive, r.u16()?),
-            id::AUTHENTICATION_METHOD => set_once(&mut self.authentication_method, r.string()?),
+            id::AUTHENTICATION_METHOD => set_once(&mut self.authentication_method, text(r)?),
             id::AUTHENTICATION_DATA => set_once(&mut self.authentication_data, r.binary()?),
             id::REQUEST_PROBLEM_INFORMATION => {
                 set_once(&mut self.request_problem_information, read_flag(r)?)
@@ -262,9 +269,9 @@ impl Properties {
             id::REQUEST_RESPONSE_INFORMATION => {
                 set_once(&mut self.request_response_information, read_flag(r)?)
             }
-            id::RESPONSE_INFORMATION => set_once(&mut self.response_information, r.string()?),
-            id::SERVER_REFERENCE => set_once(&mut self.server_reference, r.string()?),
-            id::REASON_STRING => set_once(&mut self.reason_string, r.string()?),
+            id::RESPONSE_INFORMATION => set_once(&mut self.response_information, text(r)?),
+            id::SERVER_REFERENCE => set_once(&mut self.server_reference, text(r)?),
+            id::REASON_STRING => set_once(&mut self.reason_string, text(r)?),
             id::RECEIVE_MAXIMUM => match r.u16()? {
                 0 => Err(DecodeError::Protocol("receive maximum 0")),
                 v => set_once(&mut self.receive_maximum, v),
@@ -274,7 +281,7 @@ impl Properties {
             id::MAXIMUM_QOS => set_once(&mut self.maximum_qos, read_flag(r)?),
             id::RETAIN_AVAILABLE => set_once(&mut self.retain_available, read_flag(r)?),
             id::USER_PROPERTY => {
-                let pair = (r.string()?, r.string()?);
+                let pair = (text(r)?, text(r)?);
                 self.user_properties.push(pair);
                 Ok(())
             }
@@ -535,12 +542,12 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_single_property_is_a_protocol_error() {
+    fn a_repeated_single_property_is_a_duplicate() {
         let twice = [0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2];
-        assert!(matches!(
+        assert_eq!(
             decode_raw(&twice, PropertyContext::Publish),
-            Err(DecodeError::Protocol(_))
-        ));
+            Err(DecodeError::DuplicateProperty)
+        );
     }
 
     #[test]

@@ -325,6 +325,18 @@ fn reserved_flag_bits_are_malformed() {
 }
 
 #[test]
+fn mqtt_3_1_pubrel_subscribe_and_unsubscribe_may_carry_dup() {
+    for bytes in [
+        &[0x6a, 0x02, 0x00, 0x01][..],          // PUBREL, DUP and QoS 1
+        &[0x8a, 0x06, 0, 1, 0, 1, b'a', 0][..], // SUBSCRIBE, DUP and QoS 1
+        &[0xaa, 0x05, 0, 1, 0, 1, b'a'][..],    // UNSUBSCRIBE, DUP and QoS 1
+    ] {
+        assert!(decode_all(bytes, Version::V31).unwrap().is_some());
+        assert!(decode_all(bytes, Version::V311).is_err());
+    }
+}
+
+#[test]
 fn qos_3_is_malformed_in_publish_subscribe_and_will() {
     assert!(matches!(
         rejects(&[0x36, 0x05, 0, 1, b't', 0, 1], Version::V311),
@@ -502,14 +514,14 @@ fn connect_flag_rules_are_enforced() {
 }
 
 #[test]
-fn reserved_packet_types_are_malformed() {
+fn reserved_packet_types_are_protocol_errors_as_mosquitto_says() {
     assert!(matches!(
         rejects(&[0x00, 0x00], Version::V311),
-        DecodeError::Malformed(_)
+        DecodeError::Protocol(_)
     ));
     assert!(matches!(
         rejects(&[0xf0, 0x00], Version::V311),
-        DecodeError::Malformed(_)
+        DecodeError::Protocol(_)
     ));
 }
 

@@ -20,16 +20,6 @@ impl Raw {
         sub
     }
 
-    /// Expects the broker to end the connection over a client's error: midge first sends
-    /// DISCONNECT with `reason`, as MQTT 5 asks of a server that closes a connection
-    /// [MQTT-4.13.2-1]; mosquitto 2.0.11 just closes in the cases this is used for.
-    pub fn expect_closed_with_reason(&mut self, reason: u8) {
-        if super::broker_kind() == super::Kind::Midge {
-            self.expect(&disconnect5(reason, &[]));
-        }
-        self.expect_closed();
-    }
-
     /// Expects a DISCONNECT with `reason` (no properties), then the close.
     pub fn expect_disconnect(&mut self, reason: u8) {
         self.expect(&disconnect5(reason, &[]));
