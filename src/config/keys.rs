@@ -107,9 +107,12 @@ const BRIDGE: &str = "has no effect: bridges are not supported yet";
 const PLUGIN: &str = "is not supported: midge loads no plugins, and without this one the \
                       clients it should check would get in unchecked";
 const PLUGIN_OPTION: &str = "configures a plugin, and midge loads no plugins";
-const PSK: &str = "is not supported yet (TLS-PSK), and midge will not serve in plain text a \
-                   listener configured for TLS";
-const ENGINE: &str = "is not supported: give the key as a PEM file (keyfile)";
+const PSK: &str = "is not supported: rustls, midge's TLS library, has no pre-shared keys \
+                   (TLS-PSK), and ignoring it would leave a PSK listener in plain text, open \
+                   to clients without a key";
+const ENGINE: &str = "is not supported: rustls, midge's TLS library, has no OpenSSL engines \
+                      (keys held in hardware), so the listener would have no key; give the \
+                      key as a PEM file (keyfile)";
 const CIPHERS: &str = "is not supported: midge offers rustls's cipher suites (all with \
                        forward secrecy); ignored";
 
@@ -194,7 +197,7 @@ pub(super) const KEYS: &[Key] = &[
     key("tls_keyform", Text, Yes),
     key("tls_version", Text, Yes),
     key("use_identity_as_username", Bool, Yes),
-    key("use_subject_as_username", Bool, Refused("is not implemented yet, and ignoring it would let clients choose their username instead of their certificate's")),
+    key("use_subject_as_username", Bool, Yes),
     // Bridges: `connection` starts one, the others configure it.
     key("connection", Text, later(14, BRIDGE)),
     key("address", Bridge, later(14, BRIDGE)),

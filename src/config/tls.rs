@@ -29,6 +29,7 @@ pub struct ListenerTls {
     pub crlfile: Option<PathBuf>,
     pub require_certificate: bool,
     pub use_identity_as_username: bool,
+    pub use_subject_as_username: bool,
     pub min_version: TlsVersion,
     /// The file and line of the listener's first TLS key, for errors found when the files
     /// are loaded.
@@ -59,6 +60,7 @@ pub(super) const KEYS: &[&str] = &[
     "crlfile",
     "require_certificate",
     "use_identity_as_username",
+    "use_subject_as_username",
     "tls_version",
     "tls_keyform",
 ];
@@ -72,12 +74,13 @@ impl Parser {
         }
         let place = self.place();
         match key {
-            "require_certificate" | "use_identity_as_username" => {
+            "require_certificate" | "use_identity_as_username" | "use_subject_as_username" => {
                 let on = self.boolean(key, rest)?;
                 let tls = self.tls();
                 match key {
                     "require_certificate" => tls.require_certificate = on,
-                    _ => tls.use_identity_as_username = on,
+                    "use_identity_as_username" => tls.use_identity_as_username = on,
+                    _ => tls.use_subject_as_username = on,
                 }
                 if on {
                     tls.defined_at.get_or_insert(place);
@@ -162,12 +165,18 @@ impl Parser {
                 "require_certificate needs a cafile or capath to check client certificates".into(),
             ));
         }
-        if tls.use_identity_as_username && !tls.require_certificate {
+        let from_certificate = if tls.use_identity_as_username {
+            Some("use_identity_as_username")
+        } else {
+            tls.use_subject_as_username
+                .then_some("use_subject_as_username")
+        };
+        if let Some(key) = from_certificate.filter(|_| !tls.require_certificate) {
             self.warn_at(
                 (origin.clone(), line),
                 format!(
-                    "listener {port}: use_identity_as_username without require_certificate \
-                     true refuses every client, as in mosquitto: no certificate is asked for"
+                    "listener {port}: {key} without require_certificate true refuses every \
+                     client, as in mosquitto: no certificate is asked for"
                 ),
             );
         }

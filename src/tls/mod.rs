@@ -4,21 +4,27 @@
 //!
 //! mosquitto's meaning is kept: `tls_version` is the oldest version accepted;
 //! `require_certificate false` does not even ask for a client certificate (OpenSSL's
-//! `SSL_VERIFY_NONE`), so `cafile` then only matters with `require_certificate true`.
+//! `SSL_VERIFY_NONE`); a `certfile` holding the server certificate alone is completed from
+//! `cafile`/`capath` (`chain`); a `crlfile` is checked for the client's own certificate only,
+//! and a client whose issuer has no CRL there is refused (OpenSSL's `X509_V_FLAG_CRL_CHECK`).
 
+mod chain;
+mod dn;
+mod files;
 mod identity;
 mod stream;
 
-pub use identity::common_name;
+pub use files::{add_capath, add_roots, certificates};
+pub use identity::{UsernameFrom, username};
 pub use stream::{Identity, TlsFailure, TlsStream};
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 use crate::config::{Config, ListenerConfig, ListenerTls, TlsVersion};
@@ -43,7 +49,7 @@ pub fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion]
 #[derive(Clone)]
 pub struct ServerTls {
     pub config: Arc<ServerConfig>,
-    pub use_identity_as_username: bool,
+    pub username_from: UsernameFrom,
 }
 
 impl ServerTls {
@@ -68,25 +74,13 @@ impl ServerTls {
                 keyfile.display()
             ))
         })?;
+        let cas = files::ca_certificates(tls).map_err(&fail)?;
+        let certs = chain::complete(certs, &cas);
         let builder = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(versions(tls.min_version))
             .map_err(|e| fail(e.to_string()))?;
         let builder = if tls.require_certificate {
-            let roots = roots(tls).map_err(fail)?;
-            let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider());
-            if let Some(crlfile) = &tls.crlfile {
-                let crls = CertificateRevocationListDer::pem_file_iter(crlfile)
-                    .and_then(|crls| crls.collect::<Result<Vec<_>, _>>())
-                    .map_err(|why| {
-                        fail(format!(
-                            "unable to load crlfile \"{}\" ({why}).",
-                            crlfile.display()
-                        ))
-                    })?;
-                verifier = verifier.with_crls(crls);
-            }
-            let verifier = verifier.build().map_err(|e| fail(e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
+            builder.with_client_cert_verifier(client_verifier(tls, cas).map_err(&fail)?)
         } else {
             builder.with_no_client_auth()
         };
@@ -97,81 +91,51 @@ impl ServerTls {
                 keyfile.display()
             ))
         })?;
+        let username_from = if tls.use_identity_as_username {
+            UsernameFrom::CommonName
+        } else if tls.use_subject_as_username {
+            UsernameFrom::Subject
+        } else {
+            UsernameFrom::Connect
+        };
         Ok(ServerTls {
             config: Arc::new(config),
-            use_identity_as_username: tls.use_identity_as_username,
+            username_from,
         })
     }
+}
+
+/// The check of client certificates against the CAs, and the CRLs as OpenSSL checks them
+/// for mosquitto: the client's own certificate only, refused without a CRL from its issuer
+/// or with one past its next update.
+fn client_verifier(
+    tls: &ListenerTls,
+    cas: Vec<CertificateDer<'static>>,
+) -> Result<Arc<dyn ClientCertVerifier>, String> {
+    let mut roots = RootCertStore::empty();
+    let origin = tls.cafile.as_deref().or(tls.capath.as_deref());
+    add_roots(
+        &mut roots,
+        cas,
+        origin.unwrap_or(std::path::Path::new("cafile")),
+    )?;
+    if roots.is_empty() {
+        return Err("no CA certificate found in cafile or capath".into());
+    }
+    let mut verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    if let Some(crlfile) = &tls.crlfile {
+        verifier = verifier
+            .with_crls(files::crls(crlfile)?)
+            .only_check_end_entity_revocation()
+            .enforce_revocation_expiration();
+    }
+    verifier.build().map_err(|e| e.to_string())
 }
 
 /// Loads every TLS listener's files without opening anything: `--test-config`'s check.
 pub fn check(config: &Config) -> Result<(), String> {
     for listener in config.listeners.iter().filter(|l| l.tls.enabled()) {
         ServerTls::load(listener)?;
-    }
-    Ok(())
-}
-
-/// Every certificate in a PEM file; an empty file is an error.
-pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| e.to_string())?;
-    if certs.is_empty() {
-        return Err("no certificate in it".into());
-    }
-    Ok(certs)
-}
-
-/// The CAs client certificates are checked against: `cafile`, then every certificate in the
-/// files of `capath` (OpenSSL's hashed names are not needed; other files are skipped).
-fn roots(tls: &ListenerTls) -> Result<Arc<RootCertStore>, String> {
-    let mut roots = RootCertStore::empty();
-    if let Some(cafile) = &tls.cafile {
-        let certs = certificates(cafile).map_err(|why| {
-            format!(
-                "unable to load CA certificates from cafile \"{}\" ({why}).",
-                cafile.display()
-            )
-        })?;
-        add_roots(&mut roots, certs, cafile)?;
-    }
-    if let Some(capath) = &tls.capath {
-        add_capath(&mut roots, capath)?;
-    }
-    if roots.is_empty() {
-        return Err("no CA certificate found in cafile or capath".into());
-    }
-    Ok(Arc::new(roots))
-}
-
-/// Adds the certificates of every file in `dir` that holds any.
-pub fn add_capath(roots: &mut RootCertStore, dir: &Path) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "unable to read CA certificates from capath \"{}\" ({e}).",
-            dir.display()
-        )
-    })?;
-    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    files.sort();
-    for file in files.iter().filter(|f| f.is_file()) {
-        if let Ok(certs) = certificates(file) {
-            add_roots(roots, certs, file)?;
-        }
-    }
-    Ok(())
-}
-
-pub fn add_roots(
-    roots: &mut RootCertStore,
-    certs: Vec<CertificateDer<'static>>,
-    file: &Path,
-) -> Result<(), String> {
-    for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| format!("unusable CA certificate in \"{}\" ({e}).", file.display()))?;
     }
     Ok(())
 }

@@ -15,23 +15,24 @@ use bytes::BytesMut;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
 
-use super::{ServerTls, common_name};
+use super::{ServerTls, UsernameFrom, username};
 use crate::send_queue::SendQueue;
 
 pub struct TlsStream {
     conn: ServerConnection,
-    use_identity_as_username: bool,
+    username_from: UsernameFrom,
     /// Set when the peer's first bytes were not TLS at all (a plain MQTT client, say): it
     /// gets no alert, which it would read as MQTT, but a plain close, as from mosquitto.
     not_tls: bool,
 }
 
-/// The user name a client certificate gives (`use_identity_as_username`).
+/// The user name a client certificate gives (`use_identity_as_username`,
+/// `use_subject_as_username`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
     /// The listener takes user names from CONNECT.
     NotUsed,
-    /// The listener wants one, and there is no certificate or no CN in it.
+    /// The listener wants one, and there is no certificate, or no CN in it.
     Missing,
     Name(String),
 }
@@ -56,7 +57,7 @@ impl TlsStream {
     pub fn new(tls: &ServerTls) -> Result<TlsStream, rustls::Error> {
         Ok(TlsStream {
             conn: ServerConnection::new(tls.config.clone())?,
-            use_identity_as_username: tls.use_identity_as_username,
+            username_from: tls.username_from,
             not_tls: false,
         })
     }
@@ -138,14 +139,14 @@ impl TlsStream {
 
     /// The user name from the client's certificate, if the listener takes it from there.
     pub fn identity(&self) -> Identity {
-        if !self.use_identity_as_username {
+        if self.username_from == UsernameFrom::Connect {
             return Identity::NotUsed;
         }
         let leaf = self
             .conn
             .peer_certificates()
             .and_then(|chain| chain.first());
-        match leaf.and_then(|cert| common_name(cert)) {
+        match leaf.and_then(|cert| username(cert, self.username_from)) {
             Some(name) => Identity::Name(name),
             None => Identity::Missing,
         }
