@@ -8,247 +8,20 @@
 //! checked). Loopback only; every wait is bounded.
 
 mod common;
+#[path = "common/tls.rs"]
+mod tls_common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::clients::{ClientPrograms, Proc, on_path, run, tool_available};
 use common::packets::*;
-use common::{Broker, Kind, REPLY_TIMEOUT, Raw, broker_kind, hex, midge_only};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber,
-    date_time_ymd,
-};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-
-/// Certificates and keys in a directory the broker can read (mosquitto drops to its own
-/// user before loading them, so the files are world-readable).
-struct Certs {
-    dir: tempfile::TempDir,
-}
-
-impl Certs {
-    fn new() -> Certs {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let certs = Certs { dir };
-        let ca_key = KeyPair::generate().expect("key");
-        let mut ca = CertificateParams::default();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "midge test CA");
-        let ca_cert = ca.self_signed(&ca_key).expect("CA");
-        certs.write("ca.pem", &ca_cert.pem());
-        let issuer = Issuer::new(ca, ca_key);
-
-        let server_names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-        certs.leaf(&issuer, "server", server_names, Some("localhost"), false);
-        certs.leaf(
-            &issuer,
-            "elsewhere",
-            vec!["broker.invalid".into()],
-            None,
-            false,
-        );
-        certs.leaf(&issuer, "alice", vec![], Some("alice"), true);
-        certs.leaf(&issuer, "nameless", vec![], None, true);
-        certs.crl(&issuer, "crl-none.pem", &[]);
-        certs.crl(&issuer, "crl-alice.pem", &["alice"]);
-
-        // A second CA that nobody trusts, with a client of its own.
-        let rogue_key = KeyPair::generate().expect("key");
-        let mut rogue = CertificateParams::default();
-        rogue.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let rogue_cert = rogue.self_signed(&rogue_key).expect("CA");
-        certs.write("rogue-ca.pem", &rogue_cert.pem());
-        let rogue = Issuer::new(rogue, rogue_key);
-        certs.leaf(&rogue, "mallory", vec![], Some("mallory"), true);
-
-        let mode = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(certs.dir.path(), mode).expect("chmod");
-        certs
-    }
-
-    fn leaf(
-        &self,
-        issuer: &Issuer<'_, KeyPair>,
-        name: &str,
-        sans: Vec<String>,
-        cn: Option<&str>,
-        client: bool,
-    ) {
-        let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(sans).expect("params");
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        if let Some(cn) = cn {
-            params.distinguished_name.push(DnType::CommonName, cn);
-        }
-        params.serial_number = Some(serial(name));
-        params.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let cert = params.signed_by(&key, issuer).expect("certificate");
-        self.write(&format!("{name}.pem"), &cert.pem());
-        self.write(&format!("{name}.key"), &key.serialize_pem());
-    }
-
-    /// A CRL of `issuer` revoking the certificates of `names`.
-    fn crl(&self, issuer: &Issuer<'_, KeyPair>, file: &str, names: &[&str]) {
-        let revoked_certs = names
-            .iter()
-            .map(|name| RevokedCertParams {
-                serial_number: serial(name),
-                revocation_time: date_time_ymd(2025, 1, 1),
-                reason_code: None,
-                invalidity_date: None,
-            })
-            .collect();
-        let crl = CertificateRevocationListParams {
-            this_update: date_time_ymd(2025, 1, 1),
-            next_update: date_time_ymd(2035, 1, 1),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: KeyIdMethod::Sha256,
-        };
-        self.write(
-            file,
-            &crl.signed_by(issuer).expect("CRL").pem().expect("PEM"),
-        );
-    }
-
-    fn write(&self, name: &str, contents: &str) {
-        let path = self.path(name);
-        std::fs::write(&path, contents).expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-
-    /// The listener lines for a TLS listener with the server certificate, and `extra`.
-    fn listener(&self, extra: &str) -> String {
-        format!(
-            "certfile {}\nkeyfile {}\ncafile {}\n{extra}",
-            self.arg("server.pem"),
-            self.arg("server.key"),
-            self.arg("ca.pem"),
-        )
-    }
-
-    /// A client configuration trusting `ca` and presenting `identity`'s certificate, if any.
-    fn client(&self, ca: &str, identity: Option<&str>) -> Arc<ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(self.path(ca)).expect("ca") {
-            roots.add(cert.expect("ca cert")).expect("add root");
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots);
-        let config = match identity {
-            None => builder.with_no_client_auth(),
-            Some(name) => {
-                let chain = CertificateDer::pem_file_iter(self.path(&format!("{name}.pem")))
-                    .expect("cert")
-                    .collect::<Result<Vec<_>, _>>()
-                    .expect("cert");
-                let key =
-                    PrivateKeyDer::from_pem_file(self.path(&format!("{name}.key"))).expect("key");
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .expect("client cert")
-            }
-        };
-        Arc::new(config)
-    }
-}
-
-/// A certificate's serial number: its name's bytes, so that a CRL can name it.
-fn serial(name: &str) -> SerialNumber {
-    SerialNumber::from(name.as_bytes().to_vec())
-}
-
-/// Raw MQTT over TLS, for exact expectations on the wire.
-struct TlsRaw {
-    stream: StreamOwned<ClientConnection, TcpStream>,
-}
-
-impl TlsRaw {
-    /// Connects and completes the handshake (from the client's side: with TLS 1.3 a server
-    /// that refuses the client's certificate says so only afterwards).
-    fn open(broker: &Broker, config: Arc<ClientConfig>) -> std::io::Result<TlsRaw> {
-        let mut tcp = TcpStream::connect(broker.addr())?;
-        tcp.set_read_timeout(Some(REPLY_TIMEOUT))?;
-        let name = ServerName::try_from("localhost").expect("name");
-        let mut conn = ClientConnection::new(config, name).expect("client connection");
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp)?;
-        }
-        Ok(TlsRaw {
-            stream: StreamOwned::new(conn, tcp),
-        })
-    }
-
-    fn connect(broker: &Broker, config: Arc<ClientConfig>) -> TlsRaw {
-        TlsRaw::open(broker, config).expect("TLS handshake with the broker")
-    }
-
-    /// Connects and completes an MQTT 3.1.1 CONNECT.
-    fn connected(broker: &Broker, config: Arc<ClientConfig>, client_id: &str) -> TlsRaw {
-        let mut raw = TlsRaw::connect(broker, config);
-        raw.send(&connect_v311(client_id, true, 60));
-        raw.expect(&CONNACK_OK);
-        raw
-    }
-
-    fn subscribed(broker: &Broker, config: Arc<ClientConfig>, id: &str, filter: &str) -> TlsRaw {
-        let mut raw = TlsRaw::connected(broker, config, id);
-        raw.send(&subscribe(1, filter, 0));
-        raw.expect(&suback(1, 0));
-        raw
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("send");
-        self.stream.flush().expect("flush");
-    }
-
-    fn expect(&mut self, expected: &[u8]) {
-        let mut got = vec![0u8; expected.len()];
-        if let Err(e) = self.stream.read_exact(&mut got) {
-            panic!("expected {} but the read failed: {e}", hex(expected));
-        }
-        assert_eq!(hex(&got), hex(expected), "unexpected bytes from the broker");
-    }
-
-    /// The broker ends the connection (an alert, close_notify or EOF) without a packet.
-    fn expect_refused(&mut self) {
-        let mut buf = [0u8; 64];
-        match self.stream.read(&mut buf) {
-            Ok(0) => {}
-            Ok(n) => panic!("expected the connection to end, got {}", hex(&buf[..n])),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("the broker did not end the connection")
-            }
-            Err(_) => {}
-        }
-    }
-}
+use common::{Broker, Kind, Raw, broker_kind, midge_only};
+use rustls::ClientConnection;
+use rustls::pki_types::ServerName;
+use tls_common::{Certs, TlsRaw};
 
 #[test]
 fn connect_publish_and_subscribe_over_tls() {
@@ -273,18 +46,9 @@ fn connect_publish_and_subscribe_over_tls() {
 fn require_certificate_refuses_a_client_without_one() {
     let certs = Certs::new();
     let broker = Broker::start_with(&certs.listener("require_certificate true\n"));
-    // With TLS 1.3 the client's side of the handshake completes; the refusal follows.
-    if let Ok(mut anonymous) = TlsRaw::open(&broker, certs.client("ca.pem", None)) {
-        let _ = anonymous
-            .stream
-            .write_all(&connect_v311("no-cert", true, 60));
-        anonymous.expect_refused();
-    }
+    TlsRaw::assert_refused(&broker, certs.client("ca.pem", None));
     // A certificate from a CA the broker does not trust fares no better.
-    if let Ok(mut rogue) = TlsRaw::open(&broker, certs.client("ca.pem", Some("mallory"))) {
-        let _ = rogue.stream.write_all(&connect_v311("rogue", true, 60));
-        rogue.expect_refused();
-    }
+    TlsRaw::assert_refused(&broker, certs.client("ca.pem", Some("mallory")));
     TlsRaw::connected(&broker, certs.client("ca.pem", Some("alice")), "with-cert");
     if broker_kind() == Kind::Midge {
         broker.wait_for_log("TLS handshake failed for 127.0.0.1:");
@@ -565,15 +329,7 @@ fn sighup_rereads_the_crl_and_a_revoked_certificate_is_refused() {
 
     std::fs::copy(certs.path("crl-alice.pem"), certs.path("crl.pem")).expect("copy");
     common::security::reload(&broker);
-    // A failed handshake is a refusal too. With TLS 1.3 the client's side of the handshake
-    // ends before the server has judged its certificate, so the refusal may only come as
-    // the answer to CONNECT.
-    if let Ok(mut after) = TlsRaw::open(&broker, alice) {
-        let connect = connect_v311("alice-after", true, 60);
-        after.stream.write_all(&connect).ok();
-        after.stream.flush().ok();
-        after.expect_refused();
-    }
+    TlsRaw::assert_refused(&broker, alice);
     before.send(&PINGREQ);
     before.expect(&PINGRESP);
     // Others still get in.
