@@ -186,12 +186,18 @@ fn tls_psk_and_engine_keys_stop_the_broker_naming_the_key() {
     }
     let certs = pki();
     for (key, why) in [
-        ("psk_hint hint", "'psk_hint': TLS-PSK is not supported"),
+        (
+            "psk_hint hint",
+            "'psk_hint' is not supported: rustls, midge's TLS library, has no pre-shared keys",
+        ),
         (
             "psk_file /etc/mosquitto/psk",
-            "'psk_file': TLS-PSK is not supported",
+            "'psk_file' is not supported: rustls",
         ),
-        ("tls_engine pkcs11", "'tls_engine': OpenSSL engines"),
+        (
+            "tls_engine pkcs11",
+            "'tls_engine' is not supported: rustls, midge's TLS library, has no OpenSSL engines",
+        ),
     ] {
         let conf = format!("listener 0 127.0.0.1\n{}{key}\n", listener(&certs, ""));
         let path = certs.path("midge.conf");
