@@ -45,6 +45,7 @@ fn pki() -> Certs {
     certs.crl(&signing, "crl-signing-none.pem", &[]);
     certs.crl(&signing, "crl-signing-bob.pem", &["bob"]);
     certs.crl(&root, "crl-root.pem", &[]);
+    certs.crl_until(&signing, "crl-signing-expired.pem", &[], 2021);
     certs.crl(&root, "crl-root-signing.pem", &["signing"]);
     certs
 }
@@ -119,6 +120,21 @@ fn a_client_whose_issuer_has_no_crl_in_crlfile_is_refused() {
     let crl = format!(
         "require_certificate true\ncrlfile {}\n",
         certs.arg("crl-root.pem")
+    );
+    let broker = Broker::start_with(&listener(&certs, &crl));
+    TlsRaw::assert_refused(&broker, client(&certs, Some("alice")));
+    TlsRaw::connected(&broker, client(&certs, Some("carol")), "carol");
+}
+
+/// OpenSSL refuses a client whose issuer's CRL is past its next update
+/// (`X509_V_ERR_CRL_HAS_EXPIRED`): a revocation list nobody renews says nothing of today.
+#[test]
+fn a_client_whose_issuers_crl_is_past_its_next_update_is_refused() {
+    let certs = pki();
+    certs.bundle("crls.pem", &["crl-signing-expired.pem", "crl-root.pem"]);
+    let crl = format!(
+        "require_certificate true\ncrlfile {}\n",
+        certs.arg("crls.pem")
     );
     let broker = Broker::start_with(&listener(&certs, &crl));
     TlsRaw::assert_refused(&broker, client(&certs, Some("alice")));

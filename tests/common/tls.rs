@@ -132,6 +132,11 @@ impl Certs {
 
     /// A CRL of `issuer` revoking the certificates of `names`.
     pub fn crl(&self, issuer: &Issuer<'_, KeyPair>, file: &str, names: &[&str]) {
+        self.crl_until(issuer, file, names, 2035);
+    }
+
+    /// A CRL as `crl` makes it, whose next update is due on 1 January of `year`.
+    pub fn crl_until(&self, issuer: &Issuer<'_, KeyPair>, file: &str, names: &[&str], year: i32) {
         let revoked_certs = names
             .iter()
             .map(|name| RevokedCertParams {
@@ -142,8 +147,8 @@ impl Certs {
             })
             .collect();
         let crl = CertificateRevocationListParams {
-            this_update: date_time_ymd(2025, 1, 1),
-            next_update: date_time_ymd(2035, 1, 1),
+            this_update: date_time_ymd(year.min(2025) - 1, 1, 1),
+            next_update: date_time_ymd(year, 1, 1),
             crl_number: SerialNumber::from(1u64),
             issuing_distribution_point: None,
             revoked_certs,
