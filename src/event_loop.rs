@@ -20,7 +20,7 @@ use crate::connection::Connection;
 use crate::listener::{self, Listener};
 use crate::protocol::QoS;
 use crate::tls::{ServerTls, TlsStream};
-use crate::{log_error, log_notice, log_warning};
+use crate::{log_error, log_info, log_notice, log_warning};
 
 const SIGNALS: Token = Token(usize::MAX - 1);
 /// Listener `i` has token `LISTENER_BASE - i`; connections count up from 0.
@@ -120,6 +120,7 @@ impl EventLoop {
                 self.broker.tick();
                 next_tick = now + tick;
             }
+            self.broker.publish_log_lines();
             self.broker.flush();
         }
     }
@@ -137,8 +138,11 @@ impl EventLoop {
                     return;
                 }
             };
-            // Replies are batched per loop turn already; Nagle would only add delay.
-            if let Err(e) = socket.set_nodelay(true) {
+            // Replies are batched per loop turn already; Nagle would only add delay
+            // (`set_tcp_nodelay false` asks for it all the same).
+            if self.broker.config().set_tcp_nodelay
+                && let Err(e) = socket.set_nodelay(true)
+            {
                 log_warning!("Unable to set TCP_NODELAY for {peer}: {e}.");
             }
             let now = Instant::now();
@@ -185,6 +189,7 @@ impl EventLoop {
                 SIGHUP => {
                     self.broker.reload_security();
                     self.reload_tls();
+                    reopen_log_file();
                 }
                 SIGINT | SIGTERM => stop = Some(Stop::Signal(signal)),
                 _ => {}
@@ -200,7 +205,13 @@ impl EventLoop {
     fn reload_tls(&mut self) {
         for listener in self.listeners.iter_mut().filter(|l| l.tls.is_some()) {
             match ServerTls::load(&listener.config) {
-                Ok(fresh) => listener.tls = Some(fresh),
+                Ok(fresh) => {
+                    listener.tls = Some(fresh);
+                    log_info!(
+                        "Reloaded the TLS files of the listener on port {}.",
+                        listener.port
+                    );
+                }
                 Err(e) => log_error!("{e} The listener keeps its earlier TLS files."),
             }
         }
@@ -216,5 +227,18 @@ impl EventLoop {
         log_notice!("{name} received, shutting down.");
         self.broker.close_all();
         self.broker.flush();
+    }
+}
+
+/// SIGHUP: `log_dest file` is opened again at its path, for logrotate, and the new file's
+/// first line says so.
+fn reopen_log_file() {
+    match crate::log::reopen() {
+        Some((path, Ok(()))) => log_info!("Reopened log file {}.", path.display()),
+        Some((path, Err(e))) => log_error!(
+            "Error: Unable to reopen log file {}: {e}; still writing to the file opened before.",
+            path.display()
+        ),
+        None => {}
     }
 }

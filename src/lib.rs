@@ -21,7 +21,9 @@
 //! - [`retain`]: retained messages.
 //! - [`auth`]: password files, ACL files and the `midge_passwd` tool.
 //! - [`config`]: the mosquitto-style config file and its defaults.
-//! - [`log`]: mosquitto-style log lines and `log_type` masks.
+//! - [`log`]: mosquitto-style log lines, their destinations and `log_type` masks.
+//! - [`localtime`]: local time formatted by the C library, as mosquitto formats it.
+//! - [`privileges`]: dropping root for the `user` of the config file.
 //! - [`server`]: start-up and shut-down around the loop.
 //! - [`tls`]: TLS listeners with rustls: configs from mosquitto's keys, the TLS data path.
 //! - [`client`]: a blocking MQTT client and the `midge_pub` / `midge_sub` tools.
@@ -33,9 +35,11 @@ pub mod config;
 pub mod connection;
 pub mod event_loop;
 pub mod listener;
+pub mod localtime;
 pub mod log;
 pub mod memory;
 pub mod message;
+pub mod privileges;
 pub mod protocol;
 pub mod retain;
 pub mod router;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ListenerConfig, SocketDomain};
-use crate::log_notice;
+use crate::log_info;
 use crate::tls::ServerTls;
 
 /// Pending connections the kernel may hold for us (capped by net.core.somaxconn). Large, so
@@ -30,12 +30,20 @@ pub fn open(config: &ListenerConfig) -> io::Result<Vec<Listener>> {
         true => Some(ServerTls::load(config).map_err(io::Error::other)?),
         false => None,
     };
+    if let Some(device) = &config.bind_interface
+        && !interface_exists(device)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("Interface {device} does not exist."),
+        ));
+    }
     let mut listeners = Vec::new();
     for addr in addresses(config)? {
-        let socket = bind(addr)?;
+        let socket = bind(addr, config.bind_interface.as_deref())?;
         let port = socket.local_addr()?.port();
         let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
-        log_notice!("Opening {family} listen socket on port {port}.");
+        log_info!("Opening {family} listen socket on port {port}.");
         listeners.push(Listener {
             socket,
             port,
@@ -69,8 +77,27 @@ fn addresses(config: &ListenerConfig) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-fn bind(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+/// True when the system has a network interface of this name (`ip link` shows it).
+fn interface_exists(device: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(device) else {
+        return false;
+    };
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+}
+
+fn bind(addr: SocketAddr, device: Option<&str>) -> io::Result<mio::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Some(device) = device {
+        // Only connections arriving on this interface reach the socket, whatever its
+        // addresses are now or become.
+        socket.bind_device(Some(device.as_bytes())).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("Unable to bind to interface {device}: {e}."),
+            )
+        })?;
+    }
     // Restarting the broker must not wait for old connections' TIME_WAIT to pass.
     socket.set_reuse_address(true)?;
     if addr.is_ipv6() {

@@ -4,28 +4,37 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::event_loop::{EventLoop, Stop};
-use crate::{log_error, log_notice};
+use crate::{log_error, log_info, log_warning};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Runs the broker until SIGINT or SIGTERM. Errors (a port already in use, say) are logged
 /// and returned, so the binary can exit non-zero.
 pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> {
-    if let Err(e) = crate::log::init(config.log_types, &config.log_dest) {
+    let options = crate::log::Options {
+        timestamp: config.log_timestamp,
+        timestamp_format: config.log_timestamp_format.clone(),
+        facility: config.log_facility,
+    };
+    if let Err(e) = crate::log::init_with(config.log_types, &config.log_dest, &options) {
         eprintln!("Error: unable to open log file: {e}");
         return Err(e);
     }
-    crate::log::set_timestamp(config.log_timestamp);
-    log_notice!("midge version {VERSION} starting");
+    log_info!("midge version {VERSION} starting");
     match config_file {
-        Some(path) => log_notice!("Config loaded from {}.", path.display()),
-        None => log_notice!("Using default config."),
+        Some(path) => log_info!("Config loaded from {}.", path.display()),
+        None => log_info!("Using default config."),
     }
     if config.is_local_only() {
-        log_notice!(
+        log_warning!(
             "Starting in local only mode. Connections will only be possible from clients running on this machine."
         );
-        log_notice!("Create a configuration file which defines a listener to allow remote access.");
+        log_warning!(
+            "Create a configuration file which defines a listener to allow remote access."
+        );
+        log_warning!(
+            "For more details see https://mosquitto.org/documentation/authentication-methods/"
+        );
     }
     let event_loop = match EventLoop::bind(config.clone()) {
         Ok(event_loop) => event_loop,
@@ -43,13 +52,21 @@ pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> 
         );
         return Err(e);
     }
-    log_notice!("midge version {VERSION} running");
+    // Listeners, log file and pid file are open: root is no longer needed.
+    if let Err(e) = crate::privileges::drop_to(&config.user) {
+        log_error!("Error: {e}");
+        if let Some(pid_file) = &config.pid_file {
+            let _ = std::fs::remove_file(pid_file);
+        }
+        return Err(std::io::Error::other(e));
+    }
+    log_info!("midge version {VERSION} running");
     let stopped = event_loop.run();
     if let Some(pid_file) = &config.pid_file {
         let _ = std::fs::remove_file(pid_file);
     }
     match &stopped {
-        Ok(_) => log_notice!("midge version {VERSION} terminating"),
+        Ok(_) => log_info!("midge version {VERSION} terminating"),
         Err(e) => log_error!("Error: event loop failed: {e}"),
     }
     stopped

@@ -10,6 +10,7 @@ mod close;
 mod connect;
 mod deliver;
 mod footprint;
+mod log_topic;
 mod publish;
 mod security;
 mod subscribe;

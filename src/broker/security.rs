@@ -8,11 +8,11 @@ use mio::Token;
 
 use super::{Broker, Close};
 use crate::auth::{self, Access, ClientAuth, Refused};
+use crate::log_info;
 use crate::message::Message;
 use crate::protocol::Connect;
 use crate::session::{Session, SessionKey};
 use crate::tls::Identity;
-use crate::{log_debug, log_info};
 
 /// Whether a session may receive messages on `topic`.
 #[inline]
@@ -132,6 +132,6 @@ impl Broker {
                 self.auth.refresh(client, &session.client_id);
             }
         }
-        log_debug!("Password and ACL files reloaded.");
+        log_info!("Reloaded the password and ACL files.");
     }
 }

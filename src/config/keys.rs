@@ -99,8 +99,8 @@ const fn later(issue: u16, warning: &'static str) -> Status {
 // Each text follows the key's name: "Warning: FILE:LINE: 'KEY' TEXT".
 const NO_DISK: &str = "is not supported yet: midge keeps no state on disk, so retained \
                        messages and persistent sessions are lost when it stops";
-const NO_DISK_SETTING: &str = "has no effect: midge keeps no state on disk yet, so retained \
-                               messages and persistent sessions are lost when it stops";
+pub(super) const NO_DISK_SETTING: &str =
+    "has no effect: midge keeps no state on disk yet (see 'persistence')";
 const NO_SYS: &str = "is not supported yet: midge publishes no $SYS topics";
 const NO_WEBSOCKETS: &str = "has no effect: WebSockets are not supported yet";
 const BRIDGE: &str = "has no effect: bridges are not supported yet";
@@ -135,9 +135,9 @@ pub(super) const KEYS: &[Key] = &[
     key("connection_messages", Bool, Yes),
     key("include_dir", Text, Yes),
     key("log_dest", Text, Yes),
-    key("log_facility", Int, Warn("is not implemented yet (syslog); ignored")),
+    key("log_facility", Int, Yes),
     key("log_timestamp", Bool, Yes),
-    key("log_timestamp_format", Text, Warn("is not implemented yet: every line starts with the Unix time")),
+    key("log_timestamp_format", Text, Yes),
     key("log_type", Text, Yes),
     key("max_inflight_bytes", Int, Yes),
     key("max_inflight_messages", Int, Yes),
@@ -161,13 +161,13 @@ pub(super) const KEYS: &[Key] = &[
     key("retain_available", Bool, Yes),
     key("retained_persistence", Bool, later(12, NO_DISK)).quiet("false"),
     key("retry_interval", Int, Warn("was removed in mosquitto 2.0; ignored, as mosquitto does")),
-    key("set_tcp_nodelay", Bool, Warn("is not implemented yet: midge always sets TCP_NODELAY")),
+    key("set_tcp_nodelay", Bool, Yes),
     key("sys_interval", Int, later(13, NO_SYS)).quiet("0"),
-    key("upgrade_outgoing_qos", Bool, Warn("is not implemented yet: messages go out at the lower of the published and the granted QoS")),
-    key("user", Text, Warn("is not implemented yet: midge keeps the user it was started as")),
+    key("upgrade_outgoing_qos", Bool, Warn("is not implemented yet: messages go out at the lower of the published and the granted QoS")).quiet("false"),
+    key("user", Text, Yes),
     // Listeners.
     key("bind_address", Text, Yes),
-    key("bind_interface", Text, Refused("is not implemented yet, and ignoring it would listen on every interface")),
+    key("bind_interface", Text, Yes),
     key("http_dir", Text, later(15, NO_WEBSOCKETS)),
     key("listener", Text, Yes),
     key("max_connections", Int, Yes),
@@ -179,8 +179,8 @@ pub(super) const KEYS: &[Key] = &[
     key("protocol", Text, Yes),
     key("socket_domain", Text, Yes),
     key("use_username_as_clientid", Bool, Refused("is not implemented yet, and ignoring it would let clients choose any client id, another's included")),
-    key("websockets_headers_size", Int, later(15, NO_WEBSOCKETS)),
-    key("websockets_log_level", Int, later(15, NO_WEBSOCKETS)),
+    key("websockets_headers_size", Int, later(15, NO_WEBSOCKETS)).quiet("4096"),
+    key("websockets_log_level", Int, later(15, NO_WEBSOCKETS)).quiet("0"),
     // TLS, with certificates or pre-shared keys.
     key("cafile", Text, Yes),
     key("capath", Text, Yes),

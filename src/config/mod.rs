@@ -76,9 +76,18 @@ pub struct Config {
     /// Only client ids starting with this prefix may connect (`clientid_prefixes`).
     pub clientid_prefixes: Option<String>,
     pub log_types: LogTypes,
-    /// Empty after `log_dest none` (or when only unsupported destinations such as syslog are named).
+    /// Empty after `log_dest none` (or when only `log_dest dlt` is named).
     pub log_dest: Vec<LogDest>,
     pub log_timestamp: bool,
+    /// `log_timestamp_format`: a `strftime` format for the time at the start of each line.
+    pub log_timestamp_format: Option<String>,
+    /// `log_facility`: the syslog facility, LOG_DAEMON unless set (local0 to local7).
+    pub log_facility: i32,
+    /// `user`: who a broker started as root becomes once its listeners are open.
+    pub user: String,
+    /// `set_tcp_nodelay`. midge's default is true (mosquitto's false): it writes each
+    /// connection's output once per loop turn, so Nagle's algorithm would only delay it.
+    pub set_tcp_nodelay: bool,
     pub connection_messages: bool,
     pub pid_file: Option<PathBuf>,
     /// midge extension (`connect_timeout SECONDS`): how long a socket may stay open without
@@ -95,6 +104,8 @@ pub struct ListenerConfig {
     /// None = unlimited (mosquitto's -1, and 0, which its accept check also treats as no limit).
     pub max_connections: Option<usize>,
     pub socket_domain: Option<SocketDomain>,
+    /// Listen on this network interface only (`bind_interface`, SO_BINDTODEVICE).
+    pub bind_interface: Option<String>,
     pub protocol: ListenerProtocol,
     pub mount_point: Option<String>,
     /// The highest QoS clients of this listener may use (`max_qos`, 0 to 2).
@@ -176,6 +187,7 @@ impl Default for ListenerConfig {
             bind_address: None,
             max_connections: None,
             socket_domain: None,
+            bind_interface: None,
             protocol: ListenerProtocol::Mqtt,
             mount_point: None,
             max_qos: 2,
@@ -217,6 +229,10 @@ impl Default for Config {
             log_types: LogTypes::DEFAULT,
             log_dest: vec![LogDest::Stderr],
             log_timestamp: true,
+            log_timestamp_format: None,
+            log_facility: crate::log::DAEMON_FACILITY,
+            user: "mosquitto".to_string(),
+            set_tcp_nodelay: true,
             connection_messages: true,
             pid_file: None,
             connect_timeout: Duration::from_secs(10),

@@ -51,10 +51,13 @@ pub(super) struct Parser {
     pub(super) warned: HashSet<&'static str>,
     /// Keys refused so far; reported together at the end of the file.
     refused: Vec<ConfigError>,
+    /// `persistence true` was seen; only then do the persistence settings warn.
+    persistence_on: bool,
+    persistence_settings: Vec<ConfigWarning>,
 }
 
 /// A value's words, up to a trailing `# comment`.
-fn words(rest: &str) -> Vec<&str> {
+pub(super) fn words(rest: &str) -> Vec<&str> {
     let words = rest.split_whitespace();
     words.take_while(|w| !w.starts_with('#')).collect()
 }
@@ -237,7 +240,9 @@ impl Parser {
             "max_qos" | "maximum_qos" => {
                 let qos = self.int_in(key, rest, 0..=2)?;
                 self.listener().max_qos = qos as u8;
-                self.touch_default(key);
+                if qos != 2 {
+                    self.touch_default(key); // mosquitto's test is `max_qos != 2`
+                }
             }
             "socket_domain" => {
                 self.listener().socket_domain = Some(match self.one(key, rest)? {
@@ -355,6 +360,26 @@ impl Parser {
             }
             "log_dest" => self.log_dest(rest)?,
             "log_timestamp" => self.config.log_timestamp = self.boolean(key, rest)?,
+            "log_timestamp_format" => {
+                let format = self.text(key, rest)?.to_string();
+                if self.config.log_timestamp_format.replace(format).is_some() {
+                    return Err(self.err("duplicate log_timestamp_format value"));
+                }
+            }
+            "log_facility" => {
+                let n = self.int_in(key, rest, 0..=7)?;
+                let facility = u8::try_from(n).ok().and_then(crate::log::local_facility);
+                self.config.log_facility = facility.unwrap_or(crate::log::DAEMON_FACILITY);
+            }
+            "user" => self.config.user = self.text(key, rest)?.to_string(),
+            "set_tcp_nodelay" => self.config.set_tcp_nodelay = self.boolean(key, rest)?,
+            "bind_interface" => {
+                let device = self.text(key, rest)?.to_string();
+                if self.listener().bind_interface.replace(device).is_some() {
+                    return Err(self.err("duplicate bind_interface value for this listener"));
+                }
+                self.touch_default(key);
+            }
             "connection_messages" => self.config.connection_messages = self.boolean(key, rest)?,
             "pid_file" => {
                 let path = PathBuf::from(self.text(key, rest)?);
@@ -535,8 +560,10 @@ impl Parser {
                 "none" => None,
                 "stderr" => Some(LogDest::Stderr),
                 "stdout" => Some(LogDest::Stdout),
-                other @ ("syslog" | "topic" | "dlt") => {
-                    self.warn(format!("log_dest {other} is not supported yet; ignored"));
+                "syslog" => Some(LogDest::Syslog),
+                "topic" => Some(LogDest::Topic),
+                "dlt" => {
+                    self.warn("'log_dest dlt' is not supported: midge has no DLT (automotive) logging; ignored");
                     self.log_dest.get_or_insert_with(Vec::new);
                     return Ok(());
                 }
@@ -544,7 +571,7 @@ impl Parser {
                     return Err(self.bad(
                         "log_dest",
                         other,
-                        "expected stderr, stdout, file or none",
+                        "expected stderr, stdout, file, syslog, topic, dlt or none",
                     ));
                 }
             },
@@ -607,8 +634,22 @@ impl Parser {
                 } else if known.quiet != words(rest).first().copied()
                     && self.warned.insert(known.name)
                 {
-                    self.warn(format!("'{key}' {why}"));
+                    let warning = format!("'{key}' {why}");
+                    if why == keys::NO_DISK_SETTING {
+                        // Worth a word only if persistence was asked for, which may come later.
+                        let (origin, line) = self.place();
+                        let message = warning;
+                        self.persistence_settings.push(ConfigWarning {
+                            origin,
+                            line,
+                            message,
+                        });
+                    } else {
+                        self.warn(warning);
+                    }
                 }
+                self.persistence_on |= matches!(key, "persistence" | "retained_persistence")
+                    && known.quiet != words(rest).first().copied();
             }
             Status::Implemented | Status::MidgeOnly => {}
         }
@@ -646,6 +687,10 @@ impl Parser {
             && !self.config.listener_configured
         {
             self.warn_at(place, "allow_anonymous false has no effect without a 'listener' line: mosquitto 2.0 then allows anonymous clients");
+        }
+        if self.persistence_on {
+            let settings = std::mem::take(&mut self.persistence_settings);
+            self.warnings.extend(settings);
         }
         let global = std::mem::take(&mut self.global);
         let config = &mut self.config;

@@ -218,10 +218,33 @@ fn log_dest_none_empties_the_list() {
 }
 
 #[test]
-fn log_dest_syslog_warns_and_is_ignored() {
-    let (c, warnings) = parse("log_dest syslog\n");
-    assert!(c.log_dest.is_empty());
-    assert!(warnings[0].message.contains("syslog"));
+fn log_dest_takes_syslog_and_topic_and_warns_about_dlt() {
+    let (c, warnings) = parse("log_dest syslog\nlog_dest topic\nlog_dest dlt\nlog_facility 5\n");
+    assert_eq!(c.log_dest, [LogDest::Syslog, LogDest::Topic]);
+    assert_eq!(c.log_facility, libc::LOG_LOCAL5);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .message
+            .contains("'log_dest dlt' is not supported")
+    );
+    assert_eq!(config("").log_facility, libc::LOG_DAEMON);
+    assert_error("log_facility 8\n", 1, "must be 0 to 7");
+}
+
+#[test]
+fn log_timestamp_format_and_user_take_the_rest_of_the_line() {
+    let c = config("log_timestamp_format %Y-%m-%d %H:%M:%S\nuser nobody\n");
+    assert_eq!(c.log_timestamp_format.as_deref(), Some("%Y-%m-%d %H:%M:%S"));
+    assert_eq!(
+        (c.user.as_str(), config("").user.as_str()),
+        ("nobody", "mosquitto")
+    );
+    assert!(!config("set_tcp_nodelay false\n").set_tcp_nodelay);
+    assert!(config("").set_tcp_nodelay, "midge's default");
+    let c = config("listener 1883\nbind_interface lo\nlistener 1884\n");
+    assert_eq!(c.listeners[0].bind_interface.as_deref(), Some("lo"));
+    assert_eq!(c.listeners[1].bind_interface, None);
 }
 
 #[test]
@@ -794,4 +817,22 @@ fn check_retain_source_is_read_and_off_by_default_as_in_mosquittos_code() {
         2,
         "must come before any security setting",
     );
+}
+
+#[test]
+fn persistence_settings_warn_only_when_persistence_is_on() {
+    let settings = "autosave_interval 1800\npersistence_file mosquitto.db\n";
+    let (_, warnings) = parse(&format!("{settings}persistence false\n"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (_, warnings) = parse(&format!("{settings}persistence true\n"));
+    let lines: Vec<_> = warnings.iter().map(|w| w.line).collect();
+    assert_eq!(lines, [3, 1, 2], "{warnings:?}");
+}
+
+#[test]
+fn mosquittos_default_values_before_any_listener_open_no_default_listener() {
+    let (c, warnings) =
+        parse("max_qos 2\nrequire_certificate false\nuse_identity_as_username false\n");
+    assert!(c.is_local_only() && warnings.is_empty(), "{warnings:?}");
+    assert!(!config("max_qos 1\n").is_local_only());
 }

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::parse::{Parser, Place};
+use super::parse::{Parser, Place, words};
 use super::{ConfigError, ListenerConfig};
 
 /// The oldest TLS version a listener accepts: mosquitto's `tls_version` is a minimum.
@@ -68,8 +68,10 @@ pub(super) const KEYS: &[&str] = &[
 impl Parser {
     pub(super) fn tls_key(&mut self, key: &str, rest: &str) -> Result<(), ConfigError> {
         // As in mosquitto, any of these before the first `listener` line opens the default
-        // listener, except `tls_version`.
-        if key != "tls_version" {
+        // listener, except `tls_version` and the mosquitto defaults (`require_certificate
+        // false`, `tls_keyform pem`, ...).
+        let default_value = matches!(words(rest)[..], ["false" | "0" | "pem"]);
+        if key != "tls_version" && !default_value {
             self.touch_default(key);
         }
         let place = self.place();

@@ -210,6 +210,11 @@ impl Broker {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The broker's process id, for /proc and signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the broker logged so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log lock").clone()

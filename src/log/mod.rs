@@ -6,10 +6,17 @@
 //! relaxed atomic load decides whether a line is formatted at all.
 
 use std::fmt;
-use std::io::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod sink;
+mod timestamp;
+pub mod topic;
+
+pub use sink::{DAEMON_FACILITY, local_facility};
+use sink::{LogFile, Sink};
+use timestamp::Stamp;
 
 /// A set of log types, as mosquitto's `log_type` lines build it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,42 +71,132 @@ pub enum LogDest {
     Stderr,
     Stdout,
     File(std::path::PathBuf),
+    Syslog,
+    /// `$SYS/broker/log/<level>`, published by the broker (see [`topic`]).
+    Topic,
+}
+
+/// How lines are stamped and where syslog files them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `log_timestamp`: lines start with the time.
+    pub timestamp: bool,
+    /// `log_timestamp_format`: a `strftime` format for that time; Unix seconds without.
+    pub timestamp_format: Option<String>,
+    /// `log_facility`: the syslog facility (LOG_DAEMON unless set).
+    pub facility: i32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timestamp: true,
+            timestamp_format: None,
+            facility: DAEMON_FACILITY,
+        }
+    }
 }
 
 static ENABLED: AtomicU16 = AtomicU16::new(LogTypes::DEFAULT.0);
-/// `log_timestamp`: whether lines start with the time.
-static TIMESTAMP: AtomicBool = AtomicBool::new(true);
-static SINKS: Mutex<Vec<Sink>> = Mutex::new(Vec::new());
+static LOGGER: Mutex<Logger> = Mutex::new(Logger::new());
 
-enum Sink {
-    Stderr,
-    Stdout,
-    File(std::fs::File),
+/// Everything behind the enabled mask: the opened destinations and how lines look.
+struct Logger {
+    sinks: Vec<Sink>,
+    /// None with `log_timestamp false`.
+    stamp: Option<Stamp>,
+    /// Some with `log_dest topic`.
+    topic: Option<topic::Queue>,
+    syslog: bool,
 }
 
-/// Sets what is logged and where. Called once at start-up (and again on reload).
-pub fn init(types: LogTypes, dests: &[LogDest]) -> std::io::Result<()> {
-    let mut sinks = Vec::with_capacity(dests.len());
-    for dest in dests {
-        sinks.push(match dest {
-            LogDest::Stderr => Sink::Stderr,
-            LogDest::Stdout => Sink::Stdout,
-            LogDest::File(path) => Sink::File(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ),
-        });
+impl Logger {
+    const fn new() -> Logger {
+        Logger {
+            sinks: Vec::new(),
+            stamp: None,
+            topic: None,
+            syslog: false,
+        }
     }
-    *SINKS.lock().unwrap_or_else(|e| e.into_inner()) = sinks;
+}
+
+fn logger() -> std::sync::MutexGuard<'static, Logger> {
+    LOGGER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets what is logged and where, with mosquitto's default stamp (Unix seconds).
+pub fn init(types: LogTypes, dests: &[LogDest]) -> std::io::Result<()> {
+    init_with(types, dests, &Options::default())
+}
+
+/// Sets what is logged, where and how. Called once at start-up. A file that cannot be
+/// opened is an error and changes nothing.
+pub fn init_with(types: LogTypes, dests: &[LogDest], options: &Options) -> std::io::Result<()> {
+    let mut sinks = Vec::with_capacity(dests.len());
+    let mut topic = None;
+    for dest in dests {
+        match dest {
+            LogDest::Stderr => sinks.push(Sink::Stderr),
+            LogDest::Stdout => sinks.push(Sink::Stdout),
+            LogDest::File(path) => sinks.push(Sink::File(LogFile::open(path)?)),
+            LogDest::Syslog => sinks.push(Sink::Syslog),
+            LogDest::Topic => topic = Some(topic::Queue::default()),
+        }
+    }
+    let syslog = sinks.iter().any(|s| matches!(s, Sink::Syslog));
+    let mut logger = logger();
+    if logger.syslog {
+        sink::close_syslog();
+    }
+    if syslog {
+        sink::open_syslog(options.facility);
+    }
+    *logger = Logger {
+        sinks,
+        stamp: options
+            .timestamp
+            .then(|| Stamp::new(options.timestamp_format.as_deref())),
+        topic,
+        syslog,
+    };
     ENABLED.store(types.0, Ordering::Relaxed);
     Ok(())
 }
 
-/// `log_timestamp false` leaves the time out of every line.
-pub fn set_timestamp(on: bool) {
-    TIMESTAMP.store(on, Ordering::Relaxed);
+/// SIGHUP: reopens `log_dest file`, so that after logrotate moved it lines go to a new
+/// file at the path. Returns the path reopened, if any; on an error lines keep going to the
+/// file opened before.
+pub fn reopen() -> Option<(std::path::PathBuf, std::io::Result<()>)> {
+    let mut logger = logger();
+    logger.sinks.iter_mut().find_map(|sink| match sink {
+        Sink::File(file) => Some((file.path().to_path_buf(), file.reopen())),
+        _ => None,
+    })
+}
+
+/// Before the broker drops its privileges: a log file it created goes to the new user.
+pub fn hand_over_files(uid: u32, gid: u32) -> std::io::Result<()> {
+    let logger = logger();
+    for sink in &logger.sinks {
+        if let Sink::File(file) = sink {
+            file.hand_over(uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// The lines waiting for `$SYS/broker/log/...`, and how many were dropped since the last
+/// call because the queue was full.
+pub fn take_topic_lines() -> (Vec<(&'static str, String)>, u64) {
+    if !topic::pending() {
+        return (Vec::new(), 0);
+    }
+    logger()
+        .topic
+        .as_mut()
+        .map(topic::Queue::take)
+        .unwrap_or_default()
 }
 
 /// True when lines of this type are written; check before formatting anything costly.
@@ -113,23 +210,28 @@ pub fn write(ty: LogTypes, args: fmt::Arguments<'_>) {
     if !enabled(ty) {
         return;
     }
-    let line = if TIMESTAMP.load(Ordering::Relaxed) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        format!("{now}: {args}\n")
-    } else {
-        format!("{args}\n")
+    let mut logger = logger();
+    let Logger {
+        sinks,
+        stamp,
+        topic,
+        ..
+    } = &mut *logger;
+    let line = match stamp {
+        Some(stamp) => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("{}: {args}\n", stamp.at(now))
+        }
+        None => format!("{args}\n"),
     };
     // No sink (`log_dest none`, or a library user who never called `init`): nothing.
-    let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
     for sink in sinks.iter_mut() {
-        // A log line that cannot be written is not worth stopping the broker for.
-        let _ = match sink {
-            Sink::Stderr => std::io::stderr().write_all(line.as_bytes()),
-            Sink::Stdout => std::io::stdout().write_all(line.as_bytes()),
-            Sink::File(f) => f.write_all(line.as_bytes()),
-        };
+        sink.write(ty, &line);
+    }
+    if let Some(queue) = topic {
+        queue.push(ty, &line);
     }
 }
 
