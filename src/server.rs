@@ -61,6 +61,7 @@ pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> 
         return Err(std::io::Error::other(e));
     }
     log_info!("midge version {VERSION} running");
+    notify_systemd_ready();
     let stopped = event_loop.run();
     if let Some(pid_file) = &config.pid_file {
         let _ = std::fs::remove_file(pid_file);
@@ -70,4 +71,27 @@ pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> 
         Err(e) => log_error!("Error: event loop failed: {e}"),
     }
     stopped
+}
+
+/// Debian's mosquitto.service is `Type=notify`: systemd waits for READY=1 on the socket
+/// named by NOTIFY_SOCKET (mosquitto's `sd_notify(0, "READY=1")`), and without it would
+/// kill the broker as failed to start. Nothing happens outside systemd.
+fn notify_systemd_ready() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(abstract_name) => SocketAddr::from_abstract_name(abstract_name),
+        None => SocketAddr::from_pathname(&path),
+    };
+    let sent = addr.and_then(|addr| {
+        let socket = UnixDatagram::unbound()?;
+        socket.send_to_addr(b"READY=1", &addr)
+    });
+    if let Err(e) = sent {
+        log_warning!("Warning: Unable to tell systemd the broker is ready: {e}.");
+    }
 }

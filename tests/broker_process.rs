@@ -171,3 +171,41 @@ fn sighup_does_not_stop_the_broker() {
     assert!(broker.is_running());
     Raw::connected(&broker, "after-hup");
 }
+
+/// Debian's mosquitto.service is `Type=notify`: systemd starts the broker with NOTIFY_SOCKET
+/// and waits for READY=1 before it counts it as started.
+#[test]
+fn under_systemd_the_broker_says_ready_once_it_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Reachable by the user the broker drops to, as systemd's socket is.
+    let open = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open(dir.path(), 0o777);
+    let socket_path = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind");
+    open(&socket_path, 0o666);
+    socket
+        .set_read_timeout(Some(common::REPLY_TIMEOUT))
+        .expect("timeout");
+    let port = free_port();
+    let conf = write_config(&dir, &format!("listener {port} 127.0.0.1\n"));
+    let program = match common::broker_kind() {
+        common::Kind::Midge => midge(),
+        common::Kind::Mosquitto => "mosquitto",
+    };
+    let mut child = std::process::Command::new(program)
+        .args(["-c", &conf])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the broker");
+    let mut buf = [0u8; 64];
+    let got = socket.recv(&mut buf).map(|n| buf[..n].to_vec());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got.expect("a notification"), b"READY=1");
+}
