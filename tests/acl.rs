@@ -13,16 +13,14 @@
 //! forbidden message would show up before the next allowed one, so few tests need to wait
 //! for silence.
 //!
-//! Where midge differs from mosquitto 2.0.11 (midge-only tests): midge refuses a SUBSCRIBE
-//! whose filter can match no topic the client may read (SUBACK 0x80, or 0x87 in MQTT 5);
-//! mosquitto grants every subscription and filters each message at delivery. Both filter at
-//! delivery, which the broker-agnostic tests check.
+//! A SUBSCRIBE is never refused: mosquitto 2.0.11's `acl_file` grants every filter and
+//! checks each message at delivery, and so does midge.
 
 mod common;
 
 use common::packets::*;
 use common::security::*;
-use common::{Broker, Raw, broker_kind, midge_only};
+use common::{Broker, Raw, broker_kind};
 
 /// Appended to every test's ACL: a user that may read and write everything (`$app` too, as
 /// a rule `#` does not cover `$` topics), to publish probes and watch what gets through.
@@ -30,8 +28,6 @@ const ADMIN: &str = "user admin\ntopic readwrite #\ntopic readwrite $app/#\n";
 
 /// MQTT 5 reason code "not authorized".
 const NOT_AUTHORIZED: u8 = 0x87;
-/// MQTT 3.1.1 SUBACK return code "failure".
-const SUBACK_FAILURE: u8 = 0x80;
 
 /// A broker whose ACL file is `rules` followed by [`ADMIN`].
 fn acl_broker(files: &Files, rules: &str) -> Broker {
@@ -60,19 +56,6 @@ fn client5(broker: &Broker, id: &str, user: Option<&str>) -> Raw {
 fn subscribe_granted(c: &mut Raw, packet_id: u16, filter: &str) {
     c.send(&subscribe(packet_id, filter, 0));
     c.expect(&suback(packet_id, 0));
-}
-
-/// Subscribes an MQTT 3.1.1 client to `filter` at QoS 0 where the SUBACK may go either way
-/// (midge refuses a filter that matches nothing readable, mosquitto grants it): the test
-/// that calls this asserts deliveries only.
-fn subscribe_either_way(c: &mut Raw, filter: &str) {
-    c.send(&subscribe(1, filter, 0));
-    let ack = c.recv_packet();
-    assert!(
-        ack == suback(1, 0) || ack == suback(1, SUBACK_FAILURE),
-        "unexpected SUBACK {}",
-        common::hex(&ack)
-    );
 }
 
 /// The QoS 0 PUBLISH a 3.1.1 subscriber receives for a probe: the topic is the payload.
@@ -148,7 +131,7 @@ impl Subject<'_> {
     /// Connects (MQTT 3.1.1), subscribes to `#` and checks which probes arrive.
     fn reads(self, broker: &Broker, topics: &[(&str, bool)]) {
         let mut reader = client(broker, self.id, self.user);
-        subscribe_either_way(&mut reader, "#");
+        subscribe_granted(&mut reader, 1, "#");
         assert_reads(broker, &mut reader, topics);
         reader.send(&DISCONNECT);
     }
@@ -544,7 +527,7 @@ fn an_acl_rule_hash_does_not_grant_dollar_topics() {
     assert_reads(&broker, &mut app, &[("$app/x", false), ("$app/ok", true)]);
     // mosquitto keeps retained `$SYS/broker/...` messages; none may reach this client.
     let mut sys = client(&broker, "sys", None);
-    subscribe_either_way(&mut sys, "$SYS/#");
+    subscribe_granted(&mut sys, 1, "$SYS/#");
     sys.expect_silence(500);
 }
 
@@ -563,95 +546,65 @@ fn a_hash_subscriber_never_receives_dollar_topics_even_when_it_may_read_them() {
     all.expect(&probe("plain/x"));
 }
 
-// --- SUBSCRIBE refused (midge only) ---
+// --- SUBSCRIBE granted, filtered at delivery ---
 
-/// Filters for a client that may read `public/#` except `public/secret`, and what midge
-/// answers for each (`None`: refused).
-const REFUSALS: &[(&str, Option<u8>)] = &[
-    ("secret/x", None),
-    ("secret/#", None),
-    ("secret/+", None),
-    ("$SYS/#", None),
-    ("public/secret", None),
-    ("#", Some(0)),
-    ("+/x", Some(0)),
-    ("+/secret", Some(0)),
-    ("public/a", Some(1)),
-    ("public/secret/#", Some(1)),
+/// Filters for a client that may read `public/#` except `public/secret`, at the QoS asked:
+/// some can never deliver anything, all are granted.
+const FILTERS: &[(&str, u8)] = &[
+    ("secret/x", 1),
+    ("secret/#", 0),
+    ("$SYS/#", 1),
+    ("public/secret", 2),
+    ("#", 0),
+    ("public/a", 1),
 ];
-const REFUSALS_ACL: &str = "topic read public/#\ntopic deny public/secret";
+const PUBLIC_ACL: &str = "topic read public/#\ntopic deny public/secret";
 
-fn refusal_filters() -> Vec<(&'static str, u8)> {
-    REFUSALS
-        .iter()
-        .map(|&(filter, granted)| (filter, granted.unwrap_or(1)))
-        .collect()
-}
-
-// mosquitto 2.0.11's default ACL check grants every subscription (SUBSCRIBE access is a
-// FIXME in security_default.c) and filters at delivery; midge also tells the client when a
-// filter can never deliver anything.
 #[test]
-fn an_mqtt311_subscription_that_can_match_nothing_readable_gets_0x80() {
-    if midge_only() {
-        return;
-    }
+fn an_mqtt311_subscription_the_acl_cannot_serve_is_granted() {
     let files = Files::new();
-    let broker = acl_broker(&files, REFUSALS_ACL);
+    let broker = acl_broker(&files, PUBLIC_ACL);
     let mut c = Raw::connected(&broker, "c");
-    let codes: Vec<u8> = REFUSALS
-        .iter()
-        .map(|(_, granted)| granted.unwrap_or(SUBACK_FAILURE))
-        .collect();
-    c.send(&subscribe_many(1, &refusal_filters()));
-    c.expect(&suback_many(1, &codes));
-    // The granted ones still deliver, filtered.
-    assert_reads(&broker, &mut c, &[("secret/x", false), ("public/x", true)]);
+    let granted: Vec<u8> = FILTERS.iter().map(|&(_, qos)| qos).collect();
+    c.send(&subscribe_many(1, FILTERS));
+    c.expect(&suback_many(1, &granted));
+    // The ACL filters what they deliver.
+    assert_reads(
+        &broker,
+        &mut c,
+        &[
+            ("secret/x", false),
+            ("public/secret", false),
+            ("public/x", true),
+        ],
+    );
 }
 
-// As above: mosquitto 2.0.11 grants them all.
 #[test]
-fn an_mqtt5_subscription_that_can_match_nothing_readable_gets_0x87() {
-    if midge_only() {
-        return;
-    }
+fn an_mqtt5_subscription_the_acl_cannot_serve_is_granted() {
     let files = Files::new();
-    let broker = acl_broker(&files, REFUSALS_ACL);
+    let broker = acl_broker(&files, PUBLIC_ACL);
     let mut c = client5(&broker, "c", None);
-    let codes: Vec<u8> = REFUSALS
-        .iter()
-        .map(|(_, granted)| granted.unwrap_or(NOT_AUTHORIZED))
-        .collect();
-    c.send(&subscribe5(1, &[], &refusal_filters()));
-    c.expect(&suback5(1, &[], &codes));
+    let granted: Vec<u8> = FILTERS.iter().map(|&(_, qos)| qos).collect();
+    c.send(&subscribe5(1, &[], FILTERS));
+    c.expect(&suback5(1, &[], &granted));
 }
 
-// As above: mosquitto 2.0.11 grants it.
 #[test]
-fn a_refused_subscription_is_not_kept() {
-    if midge_only() {
-        return;
-    }
+fn a_reloaded_acl_opens_a_subscription_granted_before() {
     let files = Files::new();
     let broker = acl_broker(&files, "topic read public/#");
     let mut c = Raw::connected(&broker, "c");
-    c.send(&subscribe(1, "secret/#", 0));
-    c.expect(&suback(1, SUBACK_FAILURE));
-    // Reloaded with read access to secret/#, the client would receive through a subscription
-    // that had been kept; it receives nothing until it subscribes again.
+    subscribe_granted(&mut c, 1, "secret/#");
+    assert_reads(&broker, &mut c, &[("secret/x", false), ("public/x", false)]);
     files.write("acl", &format!("topic read #\n{ADMIN}"));
     reload(&broker);
-    assert_reads(&broker, &mut c, &[("secret/x", false)]);
-    subscribe_granted(&mut c, 2, "secret/#");
+    // The same subscription, never repeated, now delivers.
     assert_reads(&broker, &mut c, &[("secret/y", true)]);
 }
 
-// As above: mosquitto 2.0.11 grants them all.
 #[test]
-fn wildcards_that_cannot_match_dollar_topics_are_refused_to_a_client_that_reads_only_those() {
-    if midge_only() {
-        return;
-    }
+fn wildcards_are_granted_to_a_client_that_may_read_only_dollar_topics() {
     let files = Files::new();
     let broker = acl_broker(&files, "topic read $app/#");
     let mut c = Raw::connected(&broker, "c");
@@ -663,7 +616,8 @@ fn wildcards_that_cannot_match_dollar_topics_are_refused_to_a_client_that_reads_
         ("$app/#", 0),
     ];
     c.send(&subscribe_many(1, &filters));
-    c.expect(&suback_many(1, &[0x80, 0x80, 0x80, 0, 0]));
+    c.expect(&suback_many(1, &[0, 0, 0, 0, 0]));
+    assert_reads(&broker, &mut c, &[("plain/x", false), ("$app/x", true)]);
 }
 
 // --- What the publisher learns ---

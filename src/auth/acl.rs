@@ -251,36 +251,6 @@ impl ClientAcl {
     }
 }
 
-impl ClientAcl {
-    /// Whether a subscription to `filter` could ever deliver a message: some topic it
-    /// matches may be readable. When unsure it says yes, since every message is checked again
-    /// on delivery; what it refuses is a filter whose every topic is denied or granted by no
-    /// rule.
-    pub fn may_subscribe(&self, filter: &str) -> bool {
-        let denied = |rules: &[Rule]| {
-            rules
-                .iter()
-                .any(|r| r.access == DENY && topic::covers(&r.filter, filter))
-        };
-        let readable = |rules: &[Rule]| {
-            rules
-                .iter()
-                .any(|r| r.access & Access::Read as u8 != 0 && topic::overlaps(&r.filter, filter))
-        };
-        let own = self.own.as_deref().unwrap_or_default();
-        if denied(own) {
-            return false;
-        }
-        if readable(own) {
-            return true;
-        }
-        match &self.patterns {
-            Patterns::Rules(rules) => !denied(rules) && readable(rules),
-            Patterns::Refused => false,
-        }
-    }
-}
-
 fn decide(rules: &[Rule], topic: &str, access: Access) -> Option<bool> {
     for rule in rules {
         if topic::matches(&rule.filter, topic) {
@@ -351,38 +321,6 @@ mod tests {
         let b = acl("pattern deny %c/secret\npattern readwrite %c/#\n");
         assert!(can(&b, "dev", None, "dev/x", Write));
         assert!(!can(&b, "dev", None, "dev/secret", Write));
-    }
-
-    #[test]
-    fn a_subscription_is_refused_only_when_no_topic_of_it_could_be_read() {
-        let a = acl(
-            "topic read public/#\ntopic write inbox\ntopic deny public/secret/#\n\
-                     pattern read devices/%c/#\n",
-        );
-        let may = |filter| a.for_client("dev1", None).may_subscribe(filter);
-        // Something in them is readable; the rest is filtered out on delivery.
-        for filter in [
-            "#",
-            "+/x",
-            "public/a",
-            "public/+/b",
-            "devices/dev1/state",
-            "+/+/+",
-        ] {
-            assert!(may(filter), "{filter}");
-        }
-        // Nothing in them ever is: unreadable, write-only, denied, another client's place.
-        for filter in [
-            "secret/#",
-            "inbox",
-            "public/secret/+",
-            "devices/dev2/#",
-            "$SYS/#",
-        ] {
-            assert!(!may(filter), "{filter}");
-        }
-        // A dangerous client id gets no patterns, so its own place is not readable either.
-        assert!(!a.for_client("#", None).may_subscribe("devices/+/state"));
     }
 
     #[test]
@@ -501,86 +439,5 @@ mod tests {
         let (_, warnings) = AclFile::parse("pattern read a/b\npattern read %c\n").unwrap();
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings[0].0, 1);
-    }
-
-    /// Properties of the subscription check, over every small topic.
-    mod properties {
-        use proptest::prelude::*;
-
-        use super::*;
-
-        /// Every topic name of up to three levels over a small alphabet (`$s` for a `$`
-        /// topic): enough to reach every case of the filters below.
-        fn small_topics() -> Vec<String> {
-            let levels = ["a", "b", "$s"];
-            let mut topics: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
-            for _ in 0..2 {
-                let longer: Vec<String> = topics
-                    .iter()
-                    .flat_map(|t| levels.iter().map(move |l| format!("{t}/{l}")))
-                    .collect();
-                topics.extend(longer);
-            }
-            topics.sort();
-            topics.dedup();
-            topics
-        }
-
-        fn small_filter() -> impl Strategy<Value = String> {
-            let level = prop_oneof![Just("a"), Just("b"), Just("+"), Just("$s"), Just("%c")];
-            (prop::collection::vec(level, 1..=3), any::<bool>()).prop_map(|(levels, hash)| {
-                let mut f = levels.join("/");
-                if hash {
-                    f.push_str("/#");
-                }
-                f
-            })
-        }
-
-        /// An ACL file of `topic` and `pattern` lines (`%c` only in patterns).
-        fn small_acl() -> impl Strategy<Value = String> {
-            let line =
-                (0usize..4, small_filter(), any::<bool>()).prop_map(|(access, f, pattern)| {
-                    let word = ["read", "write", "readwrite", "deny"][access];
-                    match pattern {
-                        true => format!("pattern {word} {f}\n"),
-                        false => format!("topic {word} {}\n", f.replace("%c", "b")),
-                    }
-                });
-            prop::collection::vec(line, 0..5).prop_map(|lines| lines.concat())
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(2000))]
-
-            /// The SUBACK refusal is never wrong: a refused filter matches no topic the
-            /// client may read.
-            #[test]
-            fn a_refused_filter_matches_nothing_readable(
-                text in small_acl(),
-                filter in small_filter(),
-                id in prop_oneof![Just("a"), Just("b")],
-            ) {
-                let filter = filter.replace("%c", "a");
-                let client = acl(&text).for_client(id, None);
-                if !client.may_subscribe(&filter) {
-                    for topic in small_topics() {
-                        let read = topic::matches(&filter, &topic) && client.allows(&topic, Read);
-                        prop_assert!(!read, "refused {filter}, yet {topic} is readable:\n{text}");
-                    }
-                }
-            }
-
-            /// `overlaps` and `covers` agree with matching on every small topic.
-            #[test]
-            fn overlap_and_cover_agree_with_matching(a in small_filter(), b in small_filter()) {
-                let (a, b) = (a.replace("%c", "a"), b.replace("%c", "b"));
-                for topic in small_topics() {
-                    let (in_a, in_b) = (topic::matches(&a, &topic), topic::matches(&b, &topic));
-                    prop_assert!(!(in_a && in_b) || topic::overlaps(&a, &b), "{a}, {b}: {topic}");
-                    prop_assert!(!topic::covers(&a, &b) || !in_b || in_a, "{a} ⊇ {b}? {topic}");
-                }
-            }
-        }
     }
 }

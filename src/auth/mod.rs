@@ -24,10 +24,10 @@ use std::rc::{Rc, Weak};
 use crate::config::{Config, ListenerConfig};
 use crate::message::Message;
 use crate::protocol::ByteStr;
-use crate::{log_notice, log_warning};
+use crate::{log_error, log_notice, log_warning};
 
 pub use acl::{Access, AclFile, ClientAcl};
-pub use password::{PasswordFile, PasswordHash};
+pub use password::{HashError, PasswordFile, PasswordHash, Skipped};
 
 /// A password or ACL file that cannot be used: unreadable, or a bad line (`line` > 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,13 +108,6 @@ impl ClientAuth {
         self.acl
             .as_ref()
             .is_none_or(|acl| acl.allows(topic, access))
-    }
-
-    /// Whether the ACL lets this client subscribe to `filter` (see `ClientAcl::may_subscribe`).
-    pub fn may_subscribe(&self, filter: &str) -> bool {
-        self.acl
-            .as_ref()
-            .is_none_or(|acl| acl.may_subscribe(filter))
     }
 
     pub fn username(&self) -> Option<&str> {
@@ -364,15 +357,23 @@ fn read(kind: &'static str, path: &Path) -> Result<Vec<u8>, FileError> {
     })
 }
 
+/// Reads a password file. Lines without a usable entry are logged and skipped, as mosquitto
+/// 2.0.11 does: their users cannot log in, and the broker starts all the same.
 fn read_password_file(path: &Path) -> Result<PasswordFile, FileError> {
-    const KIND: &str = "password file";
-    let text = read(KIND, path)?;
-    PasswordFile::parse(&text).map_err(|(line, message)| FileError {
-        kind: KIND,
-        path: path.to_path_buf(),
-        line,
-        message,
-    })
+    let text = read("password file", path)?;
+    let (passwords, skipped) = PasswordFile::parse(&text);
+    for skip in skipped {
+        match skip {
+            Skipped::Line { line } => log_warning!(
+                "Warning: Invalid line {line} in password file '{}', ignoring.",
+                path.display()
+            ),
+            Skipped::Entry { username, why } => {
+                log_error!("Error: {why} for user {username}, removing entry.")
+            }
+        }
+    }
+    Ok(passwords)
 }
 
 fn read_acl_file(path: &Path) -> Result<AclFile, FileError> {
@@ -400,7 +401,7 @@ fn read_acl_file(path: &Path) -> Result<AclFile, FileError> {
 
 /// Logs why a reload failed and that nothing changed.
 pub fn log_reload_error(e: &FileError) {
-    crate::log_error!("Error: {e}");
+    log_error!("Error: {e}");
     log_notice!("Keeping the password and ACL rules loaded before.");
 }
 

@@ -43,7 +43,7 @@ fn path_str(path: &Path) -> &str {
 }
 
 fn load(path: &Path) -> PasswordFile {
-    PasswordFile::parse(&std::fs::read(path).unwrap()).unwrap()
+    PasswordFile::parse(&std::fs::read(path).unwrap()).0
 }
 
 #[test]

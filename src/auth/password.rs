@@ -79,16 +79,12 @@ impl PasswordHash {
     }
 
     /// Parses the part of a password file line after `username:`.
-    pub fn parse(text: &str) -> Result<PasswordHash, String> {
-        if text.is_empty() {
-            return Err("missing password hash".to_string());
-        }
+    pub fn parse(text: &str) -> Result<PasswordHash, HashError> {
         let Some(fields) = text.strip_prefix('$') else {
-            return Err(
-                "not a hashed password ($6$ or $7$); a plain-text file can be \
-                        converted with midge_passwd -U"
-                    .to_string(),
-            );
+            return Err(match text.is_empty() {
+                true => HashError::Invalid,
+                false => HashError::Type,
+            });
         };
         let fields: Vec<&str> = fields.split('$').collect();
         let (algorithm, salt, hash) = match fields[..] {
@@ -97,28 +93,43 @@ impl PasswordHash {
                     .parse::<u32>()
                     .ok()
                     .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("invalid hash iterations '{iterations}'"))?;
+                    .ok_or(HashError::Iterations)?;
                 (Algorithm::Pbkdf2 { iterations }, salt, hash)
             }
             ["6", salt, hash] => (Algorithm::Sha512, salt, hash),
-            ["6" | "7", ..] => {
-                return Err("invalid password hash: wrong number of '$' fields".to_string());
-            }
-            [kind, ..] => {
-                return Err(format!(
-                    "unknown password hash type '${kind}$' (mosquitto knows $6$ and $7$)"
-                ));
-            }
-            [] => return Err("missing password hash".to_string()),
+            ["6" | "7", ..] | [""] => return Err(HashError::Invalid),
+            _ => return Err(HashError::Type),
         };
-        let salt = decode_exact::<SALT_BYTES>(salt)
-            .ok_or("invalid password salt: not 12 bytes of base64")?;
-        let hash = decode_exact::<HASH_BYTES>(hash)
-            .ok_or("invalid password hash: not 64 bytes of base64")?;
+        let salt = decode_exact::<SALT_BYTES>(salt).ok_or(HashError::Salt)?;
+        let hash = decode_exact::<HASH_BYTES>(hash).ok_or(HashError::Hash)?;
         Ok(PasswordHash {
             algorithm,
             salt,
             hash,
+        })
+    }
+}
+
+/// Why a password file entry holds no usable hash, in mosquitto 2.0.11's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashError {
+    /// Empty, or `$6$`/`$7$` with the wrong number of fields.
+    Invalid,
+    /// Neither `$6$` nor `$7$`: a plain-text password, say.
+    Type,
+    Iterations,
+    Salt,
+    Hash,
+}
+
+impl fmt::Display for HashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HashError::Invalid => "Invalid password hash",
+            HashError::Type => "Invalid password hash type",
+            HashError::Iterations => "Invalid hash iterations",
+            HashError::Salt => "Unable to decode password salt",
+            HashError::Hash => "Unable to decode password",
         })
     }
 }
@@ -173,38 +184,52 @@ fn decoy() -> &'static PasswordHash {
     })
 }
 
+/// A line of a password file that gives no entry, skipped as mosquitto skips it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skipped {
+    /// Not `username:hash`: no `:`, an empty or over-long username, or not UTF-8.
+    Line { line: usize },
+    /// A user whose hash cannot be used: that user cannot log in.
+    Entry { username: String, why: HashError },
+}
+
 impl PasswordFile {
-    /// Parses a whole file. `#` comments and blank lines are skipped, as mosquitto skips
-    /// them; anything else that is not `user:$6$...` or `user:$7$...` is an error naming its
-    /// line (mosquitto drops such lines with a log line; midge refuses to guess). A user
-    /// listed twice gets the last entry, as in mosquitto.
-    pub fn parse(text: &[u8]) -> Result<PasswordFile, (usize, String)> {
+    /// Parses a whole file. `#` comments and blank lines are ignored; a line that gives no
+    /// usable entry is skipped and returned, as mosquitto 2.0.11 removes it with a log line
+    /// and starts all the same. A user listed twice gets the last entry, as in mosquitto.
+    pub fn parse(text: &[u8]) -> (PasswordFile, Vec<Skipped>) {
         let mut users = HashMap::new();
+        let mut skipped = Vec::new();
         for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
-            let line_no = index + 1;
-            let line = std::str::from_utf8(raw)
-                .map_err(|_| (line_no, "line is not valid UTF-8".to_string()))?
-                .trim();
+            let bad_line = Skipped::Line { line: index + 1 };
+            let Ok(line) = std::str::from_utf8(raw).map(str::trim) else {
+                skipped.push(bad_line);
+                continue;
+            };
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let Some((username, rest)) = line.split_once(':') else {
-                return Err((line_no, "expected 'username:password hash'".to_string()));
+                skipped.push(bad_line);
+                continue;
             };
             let username = username.trim();
-            if username.is_empty() {
-                return Err((line_no, "empty username".to_string()));
-            }
-            if username.len() > 65535 {
-                return Err((line_no, "username too long".to_string()));
+            if username.is_empty() || username.len() > 65535 {
+                skipped.push(bad_line);
+                continue;
             }
             // Like mosquitto, the hash ends at the next ':' if there is one.
             let hash = rest.split(':').next().unwrap_or("").trim();
-            let hash = PasswordHash::parse(hash)
-                .map_err(|why| (line_no, format!("user '{username}': {why}")))?;
-            users.insert(username.to_string(), Rc::new(hash));
+            match PasswordHash::parse(hash) {
+                Ok(hash) => drop(users.insert(username.to_string(), Rc::new(hash))),
+                Err(why) => {
+                    let username = username.to_string();
+                    users.remove(&username);
+                    skipped.push(Skipped::Entry { username, why });
+                }
+            }
         }
-        Ok(PasswordFile { users })
+        (PasswordFile { users }, skipped)
     }
 
     /// The entry `password` matches for `username`, if the user exists and it matches.
@@ -243,7 +268,7 @@ mod tests {
 
     #[test]
     fn verifies_pbkdf2_hashes_made_by_mosquitto_passwd() {
-        let file = PasswordFile::parse(PBKDF2_FILE).unwrap();
+        let file = PasswordFile::parse(PBKDF2_FILE).0;
         assert_eq!(file.len(), 3);
         assert!(file.check("alice", Some(b"alicepw")).is_some());
         assert!(
@@ -259,7 +284,7 @@ mod tests {
 
     #[test]
     fn verifies_sha512_hashes_made_by_mosquitto_passwd() {
-        let file = PasswordFile::parse(SHA512_FILE).unwrap();
+        let file = PasswordFile::parse(SHA512_FILE).0;
         assert!(file.check("carol", Some(b"carolpw")).is_some());
         assert!(
             file.check("dave", Some("dävé-ünïcode".as_bytes()))
@@ -296,7 +321,7 @@ mod tests {
     fn comments_blank_lines_crlf_and_spaces_are_accepted() {
         let hash = "$6$ekccCN6/sG0jo6ov$7rYFVuuy+4EhT/nhgXSgh6XPIATr2bpRDwgwPEU+5bELrEORtbQwyW8rOMsWbThVR2vNy8aBB5QUNv1YxZx5bg==";
         let text = format!("# users\n\n  carol : {hash} \r\n");
-        let file = PasswordFile::parse(text.as_bytes()).unwrap();
+        let file = PasswordFile::parse(text.as_bytes()).0;
         assert!(file.check("carol", Some(b"carolpw")).is_some());
     }
 
@@ -305,7 +330,7 @@ mod tests {
         let lines: Vec<&str> = std::str::from_utf8(SHA512_FILE).unwrap().lines().collect();
         let carols_hash = lines[0].split_once(':').unwrap().1;
         let text = format!("dave:{carols_hash}\n{}\n", lines[1]);
-        let file = PasswordFile::parse(text.as_bytes()).unwrap();
+        let file = PasswordFile::parse(text.as_bytes()).0;
         assert!(
             file.check("dave", Some("dävé-ünïcode".as_bytes()))
                 .is_some()
@@ -314,35 +339,70 @@ mod tests {
     }
 
     #[test]
-    fn malformed_lines_are_errors_naming_the_line() {
-        let cases: &[(&str, usize, &str)] = &[
-            ("# ok\nalice\n", 2, "expected 'username:password hash'"),
-            ("alice:secret\n", 1, "plain-text"),
-            ("alice:\n", 1, "missing password hash"),
-            ("alice:pa$$word\n", 1, "plain-text"),
-            (":$6$a$b\n", 1, "empty username"),
-            ("a:$5$abc$def\n", 1, "unknown password hash type '$5$'"),
-            ("a:$7$0$S29/uK2/cu8e5vo2$x\n", 1, "iterations '0'"),
-            ("a:$7$x$S29/uK2/cu8e5vo2$x\n", 1, "iterations 'x'"),
-            ("a:$7$101$c2FsdA==$x\n", 1, "salt"),
-            ("a:$6$S29/uK2/cu8e5vo2$aGFzaA==\n", 1, "not 64 bytes"),
-            ("a:$6$S29/uK2/cu8e5vo2\n", 1, "number of '$' fields"),
-            ("\n\nb:$6$!!!$x\n", 3, "salt"),
+    fn unusable_lines_are_skipped_with_mosquittos_reason() {
+        let carol = std::str::from_utf8(SHA512_FILE)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap();
+        let entry = |username: &str, why| Skipped::Entry {
+            username: username.to_string(),
+            why,
+        };
+        let cases: &[(&str, Skipped)] = &[
+            ("alice", Skipped::Line { line: 1 }),
+            (":$6$a$b", Skipped::Line { line: 1 }),
+            ("alice:", entry("alice", HashError::Invalid)),
+            ("alice:secret", entry("alice", HashError::Type)),
+            ("alice:pa$$word", entry("alice", HashError::Type)),
+            ("a:$", entry("a", HashError::Invalid)),
+            ("a:$6", entry("a", HashError::Invalid)),
+            ("a:$6$", entry("a", HashError::Invalid)),
+            ("a:$6$S29/uK2/cu8e5vo2", entry("a", HashError::Invalid)),
+            ("a:$5$abc$def", entry("a", HashError::Type)),
+            (
+                "a:$7$0$S29/uK2/cu8e5vo2$x",
+                entry("a", HashError::Iterations),
+            ),
+            (
+                "a:$7$x$S29/uK2/cu8e5vo2$x",
+                entry("a", HashError::Iterations),
+            ),
+            ("a:$7$101$c2FsdA==$x", entry("a", HashError::Salt)),
+            ("b:$6$!!!$x", entry("b", HashError::Salt)),
+            (
+                "a:$6$S29/uK2/cu8e5vo2$aGFzaA==",
+                entry("a", HashError::Hash),
+            ),
         ];
-        for &(text, line, needle) in cases {
-            let (at, why) = PasswordFile::parse(text.as_bytes()).unwrap_err();
-            assert_eq!(at, line, "{text:?}: {why}");
-            assert!(why.contains(needle), "{text:?}: {why}");
+        for (bad, why) in cases {
+            // The good entries around a bad line still work.
+            let text = format!("{bad}\n{carol}\n");
+            let (file, skipped) = PasswordFile::parse(text.as_bytes());
+            assert_eq!(skipped, std::slice::from_ref(why), "{bad:?}");
+            assert_eq!(file.len(), 1, "{bad:?}");
+            assert!(file.check("carol", Some(b"carolpw")).is_some(), "{bad:?}");
         }
-        let (at, _) = PasswordFile::parse(b"ok:$6$\xff\n").unwrap_err();
-        assert_eq!(at, 1);
+        let (file, skipped) = PasswordFile::parse(b"\n\nok:$6$\xff\n");
+        assert_eq!((file.len(), skipped), (0, vec![Skipped::Line { line: 3 }]));
+    }
+
+    #[test]
+    fn a_bad_later_entry_removes_the_user() {
+        let carol = std::str::from_utf8(SHA512_FILE)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap();
+        let (file, _) = PasswordFile::parse(format!("{carol}\ncarol:carolpw\n").as_bytes());
+        assert!(file.check("carol", Some(b"carolpw")).is_none());
     }
 
     #[test]
     fn a_changed_entry_is_noticed() {
-        let file = PasswordFile::parse(PBKDF2_FILE).unwrap();
+        let file = PasswordFile::parse(PBKDF2_FILE).0;
         let alice = Rc::clone(file.check("alice", Some(b"alicepw")).unwrap());
-        let again = PasswordFile::parse(PBKDF2_FILE).unwrap();
+        let again = PasswordFile::parse(PBKDF2_FILE).0;
         assert!(again.unchanged("alice", &alice));
         assert!(!again.unchanged("bob", &alice));
         assert!(!PasswordFile::default().unchanged("alice", &alice));

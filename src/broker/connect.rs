@@ -21,6 +21,10 @@ impl Broker {
         conn.version = version;
         // What the client accepts, from the start: a refusing CONNACK must fit too.
         conn.max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
+        // mosquitto reads a zero-length username or password as none at all, so an empty
+        // password never logs in, not even against the hash of an empty one.
+        connect.username = connect.username.take().filter(|u| !u.is_empty());
+        connect.password = connect.password.take().filter(|p| !p.is_empty());
 
         let (client_id, assigned) = match self.client_id_for(&connect) {
             Some(id) => id,

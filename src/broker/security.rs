@@ -56,16 +56,6 @@ impl Broker {
         !self.acl_on || allowed(&self.sessions[key], topic, Access::Write)
     }
 
-    /// Whether `key`'s client may subscribe to `filter` (the topic filter of a shared
-    /// subscription).
-    pub(super) fn may_subscribe(&self, key: SessionKey, filter: &str) -> bool {
-        !self.acl_on
-            || self.sessions[key]
-                .auth
-                .as_deref()
-                .is_none_or(|client| client.may_subscribe(filter))
-    }
-
     /// Whether a subscriber gets a retained message it asked for: it must be allowed to
     /// read it, and with `check_retain_source` its publisher must still be allowed to write.
     pub(super) fn may_receive_retained(&self, key: SessionKey, message: &Rc<Message>) -> bool {

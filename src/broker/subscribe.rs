@@ -8,7 +8,7 @@ use super::{Broker, Close};
 use crate::message::{Delivery, Message};
 use crate::protocol::{
     ByteStr, Packet, QoS, RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe,
-    Version, kind, reason,
+    kind, reason,
 };
 use crate::router::{Subscriber, Target};
 use crate::session::{SessionKey, Subscription};
@@ -43,18 +43,8 @@ impl Broker {
                 // [MQTT-3.8.3-4]
                 return Err(Close::Protocol("no local on a shared subscription"));
             }
-            let topic_filter = shared.map_or(filter.as_str(), |(_, f)| f);
-            if !self.may_subscribe(key, topic_filter) {
-                log_debug!(
-                    "Denied SUBSCRIBE from {} to '{filter}'",
-                    self.sessions[key].client_id
-                );
-                return_codes.push(match self.sessions[key].version {
-                    Version::V5 => reason::NOT_AUTHORIZED,
-                    _ => reason::v3::SUBSCRIBE_FAILURE,
-                });
-                continue;
-            }
+            // No ACL check here: like mosquitto's acl_file, every filter is granted and each
+            // message is checked when it is delivered, so a reloaded ACL can open it later.
             // A copy: the subscription outlives the SUBSCRIBE's read buffer.
             let filter = ByteStr::from(filter.as_str());
             let subscription = Subscription { options, id };

@@ -79,96 +79,9 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
-/// Whether some topic name matches both filters.
-pub fn overlaps(a: &str, b: &str) -> bool {
-    if dollar_mismatch(a, b) || dollar_mismatch(b, a) {
-        return false;
-    }
-    let (mut a, mut b) = (a.split('/'), b.split('/'));
-    loop {
-        match (a.next(), b.next()) {
-            (Some("#"), _) | (_, Some("#")) | (None, None) => return true,
-            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
-            (Some(x), Some(y)) if x == y => {}
-            _ => return false,
-        }
-    }
-}
-
-/// Whether every topic name `narrow` matches is matched by `wide` too.
-pub fn covers(wide: &str, narrow: &str) -> bool {
-    if dollar_mismatch(wide, narrow) || dollar_mismatch(narrow, wide) {
-        return false;
-    }
-    let (mut wide, mut narrow) = (wide.split('/'), narrow.split('/'));
-    loop {
-        match (wide.next(), narrow.next()) {
-            (Some("#"), _) | (None, None) => return true,
-            (Some("+"), Some(level)) if level != "#" => {}
-            (Some(x), Some(y)) if x == y => {}
-            _ => return false,
-        }
-    }
-}
-
-/// `$` topics are matched only by filters that name their first level: one filter starting
-/// with `$` and the other with a wildcard share no topic.
-fn dollar_mismatch(a: &str, b: &str) -> bool {
-    a.starts_with('$') && b.starts_with(['+', '#'])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn filters_overlap_when_one_topic_matches_both() {
-        for (a, b) in [
-            ("#", "a/b"),
-            ("a/+", "+/b"),
-            ("a/#", "a"),
-            ("a/+/c", "a/b/#"),
-            ("$SYS/#", "$SYS/+"),
-            ("+/", "a/"),
-        ] {
-            assert!(overlaps(a, b) && overlaps(b, a), "{a} and {b}");
-        }
-        for (a, b) in [
-            ("a/b", "a/c"),
-            ("a/+", "a"),
-            ("a/+", "a/b/c"),
-            ("#", "$SYS/x"),
-            ("+/x", "$SYS/x"),
-            ("a", "b/#"),
-        ] {
-            assert!(!overlaps(a, b) && !overlaps(b, a), "{a} and {b}");
-        }
-    }
-
-    #[test]
-    fn a_filter_covers_another_when_it_matches_all_its_topics() {
-        for (wide, narrow) in [
-            ("#", "#"),
-            ("#", "a/+/c"),
-            ("a/#", "a"),
-            ("a/#", "a/+/#"),
-            ("a/+", "a/b"),
-            ("+/+", "+/b"),
-            ("$SYS/#", "$SYS/broker/+"),
-        ] {
-            assert!(covers(wide, narrow), "{wide} covers {narrow}");
-        }
-        for (wide, narrow) in [
-            ("a/+", "a/#"),
-            ("a/b", "a/+"),
-            ("a", "a/#"),
-            ("#", "$SYS/x"),
-            ("$SYS/#", "+/x"),
-            ("a/+", "a"),
-        ] {
-            assert!(!covers(wide, narrow), "{wide} does not cover {narrow}");
-        }
-    }
 
     #[test]
     fn names_with_wildcards_or_empty_are_invalid() {

@@ -165,7 +165,7 @@ pub const CONFIGS: [&str; 5] = [
 ];
 
 /// The ACL of the last configuration, for the canned packets' topics: `t/a` denied (its
-/// publishes refused, its subscription refused), `t/r` written but never read (retained
+/// publishes refused, its messages filtered at delivery), `t/r` written but never read (retained
 /// messages withheld), `t/e` free, wills allowed by a pattern.
 const ACL: &str = "topic readwrite bystander/#\ntopic deny t/a\ntopic readwrite t/e\n\
                    topic write t/r\ntopic read t/will\npattern write t/will\n";
