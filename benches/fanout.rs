@@ -48,6 +48,7 @@ fn attach(broker: &mut Broker, listener: &TcpListener, hello: &[u8]) -> (Token, 
         peer,
         0,
         0,
+        std::rc::Rc::default(),
         Instant::now(),
     );
     let token = broker.accept(conn, None).expect("room for the connection");

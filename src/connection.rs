@@ -5,12 +5,14 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::BytesMut;
 use mio::net::TcpStream;
 
-use crate::protocol::{ByteStr, QoS, Version, Will};
+use crate::listener_rules::ListenerRules;
+use crate::protocol::{ByteStr, Version, Will};
 use crate::send_queue::SendQueue;
 use crate::session::SessionKey;
 use crate::tls::{Identity, TlsStream};
@@ -57,9 +59,9 @@ pub struct Connection {
     pub max_packet_out: u32,
     pub inflight_max: u16,
     pub out_aliases: OutAliases,
-    /// The listener's `max_qos` and `max_topic_alias`.
-    pub max_qos: QoS,
-    pub topic_alias_max_in: u16,
+    /// What the listener asks of its clients (`max_qos`, `mount_point`, ...), shared with
+    /// every connection of that listener.
+    pub rules: Rc<ListenerRules>,
     /// Set while the connection sits in the broker's list of connections to flush.
     pub flush_pending: bool,
 }
@@ -70,6 +72,7 @@ impl Connection {
         peer: SocketAddr,
         listener: u16,
         local_port: u16,
+        rules: Rc<ListenerRules>,
         now: Instant,
     ) -> Connection {
         Connection {
@@ -91,8 +94,7 @@ impl Connection {
             max_packet_out: u32::MAX,
             inflight_max: u16::MAX,
             out_aliases: OutAliases::default(),
-            max_qos: QoS::ExactlyOnce,
-            topic_alias_max_in: 10,
+            rules,
             flush_pending: false,
         }
     }

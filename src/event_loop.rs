@@ -7,6 +7,7 @@
 //! re-registered, so a write never costs an `epoll_ctl`.
 
 use std::io;
+use std::rc::Rc;
 use std::time::Instant;
 
 use mio::{Events, Interest, Poll, Token};
@@ -18,7 +19,7 @@ use crate::broker::Broker;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::listener::{self, Listener};
-use crate::protocol::QoS;
+use crate::listener_rules::ListenerRules;
 use crate::tls::{ServerTls, TlsStream};
 use crate::{log_error, log_info, log_notice, log_warning};
 
@@ -35,6 +36,8 @@ pub enum Stop {
 pub struct EventLoop {
     poll: Poll,
     listeners: Vec<Listener>,
+    /// Each listener's rules for its clients, in listener order.
+    rules: Vec<Rc<ListenerRules>>,
     signals: Signals,
     broker: Broker,
 }
@@ -54,6 +57,10 @@ impl EventLoop {
                 Interest::READABLE,
             )?;
         }
+        let rules = listeners
+            .iter()
+            .map(|l| Rc::new(ListenerRules::new(&config, &l.config)))
+            .collect();
         let auth = Auth::load(&config, listeners.iter().map(|l| &l.config))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -62,6 +69,7 @@ impl EventLoop {
         Ok(EventLoop {
             poll,
             listeners,
+            rules,
             signals,
             broker: Broker::new(config, auth),
         })
@@ -147,7 +155,8 @@ impl EventLoop {
             }
             let now = Instant::now();
             let listener_index = u16::try_from(index).unwrap_or(u16::MAX);
-            let mut conn = Connection::new(socket, peer, listener_index, listener.port, now);
+            let rules = Rc::clone(&self.rules[index]);
+            let mut conn = Connection::new(socket, peer, listener_index, listener.port, rules, now);
             if let Some(tls) = &listener.tls {
                 // The handshake happens in the loop, as the client's bytes arrive.
                 match TlsStream::new(tls) {
@@ -158,8 +167,6 @@ impl EventLoop {
                     }
                 }
             }
-            conn.max_qos = QoS::from_u8(listener.config.max_qos).unwrap_or(QoS::ExactlyOnce);
-            conn.topic_alias_max_in = listener.config.max_topic_alias;
             let Some(token) = self.broker.accept(conn, listener.config.max_connections) else {
                 continue;
             };

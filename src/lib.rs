@@ -12,6 +12,7 @@
 //! - [`protocol`]: the MQTT 3.1/3.1.1/5.0 wire format, zero-copy decoding and encoding.
 //! - [`event_loop`]: poll, accept, read, flush, timers, signals.
 //! - [`listener`]: listening sockets, set up with socket2.
+//! - [`listener_rules`]: what a listener asks of its clients: client ids, QoS, mount point.
 //! - [`connection`]: one socket's read buffer, send queue and protocol state.
 //! - [`send_queue`]: outgoing bytes, written with vectored writes.
 //! - [`broker`]: the state and one handler per packet family.
@@ -35,6 +36,7 @@ pub mod config;
 pub mod connection;
 pub mod event_loop;
 pub mod listener;
+pub mod listener_rules;
 pub mod localtime;
 pub mod log;
 pub mod memory;

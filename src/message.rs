@@ -31,13 +31,14 @@ impl Message {
     /// A decoded topic and payload are slices of the connection's read buffer and keep all
     /// of that buffer alive. Messages that may outlive this loop turn (QoS 1/2 ones wait for
     /// acknowledgements or offline clients, retained ones wait for subscribers) get bytes of
-    /// their own, so a queued 10-byte message never pins a 16 KiB read buffer.
-    pub fn from_publish(publish: Publish, now: Instant) -> Message {
+    /// their own, so a queued 10-byte message never pins a 16 KiB read buffer. So do QoS 0
+    /// ones when `upgraded`: `upgrade_outgoing_qos` may deliver them at QoS 1 or 2.
+    pub fn from_publish(publish: Publish, now: Instant, upgraded: bool) -> Message {
         let properties = publish.props();
         let forwarded_properties = forwarded_raw(&publish.raw_properties);
         let expires_at = expiry(properties, now);
         let utf8_payload = properties.payload_format_indicator == Some(1);
-        let long_lived = publish.qos != QoS::AtMostOnce || publish.retain;
+        let long_lived = publish.qos != QoS::AtMostOnce || publish.retain || upgraded;
         let (topic, payload) = if long_lived {
             (
                 ByteStr::from(publish.topic.as_str()),

@@ -14,7 +14,7 @@ use crate::session::SessionKey;
 
 pub type GroupKey = usize;
 
-const PREFIX: &str = "$share/";
+pub const PREFIX: &str = "$share/";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -38,6 +38,12 @@ pub struct SharedGroups {
     by_name: HashMap<(ByteStr, ByteStr), GroupKey>,
 }
 
+/// Share name and topic filter of a shared subscription's filter, unchecked (see `parse`).
+pub fn split(filter: &str) -> Option<(&str, &str)> {
+    let rest = filter.strip_prefix(PREFIX)?;
+    Some(rest.split_once('/').unwrap_or((rest, "")))
+}
+
 /// Splits a subscription filter into share name and topic filter if it is a shared one.
 ///
 /// The spec wants a non-empty share name followed by `/` and a topic filter (MQTT-4.8.2-1,
@@ -45,10 +51,9 @@ pub struct SharedGroups {
 /// rely on that: `$share//t` is a group with an empty name, and `$share/g` is a subscription
 /// that matches nothing (`Some((g, ""))`). A wildcard in the share name is malformed.
 pub fn parse(filter: &str) -> Result<Option<(&str, &str)>, DecodeError> {
-    let Some(rest) = filter.strip_prefix(PREFIX) else {
+    let Some((name, topic_filter)) = split(filter) else {
         return Ok(None);
     };
-    let (name, topic_filter) = rest.split_once('/').unwrap_or((rest, ""));
     if name.contains(['+', '#']) {
         return Err(DecodeError::Malformed("invalid share name"));
     }

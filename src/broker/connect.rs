@@ -5,6 +5,7 @@ use mio::Token;
 
 use super::{Broker, Close};
 use crate::connection::{OutAliases, State};
+use crate::listener_rules::MountTooLong;
 use crate::protocol::{ByteStr, ConnAck, Connect, Packet, Properties, QoS, Version, Will, reason};
 use crate::session::{Expiry, OutState, Session, SessionKey};
 use crate::tls::Identity;
@@ -26,7 +27,7 @@ impl Broker {
         connect.username = connect.username.take().filter(|u| !u.is_empty());
         connect.password = connect.password.take().filter(|p| !p.is_empty());
 
-        let (client_id, assigned) = match self.client_id_for(&connect) {
+        let (client_id, assigned) = match self.client_id_for(token, &connect) {
             Some(id) => id,
             None => {
                 // mosquitto answers an MQTT 5 client with "unspecified error" here.
@@ -39,6 +40,15 @@ impl Broker {
                 return Err(Close::Refused);
             }
         };
+        // mount_point: the will goes out on the mounted topic, and is checked there.
+        let rules = &self.conns[token.0].rules;
+        if rules.mount_point.is_some()
+            && let Some(will) = connect.will.as_mut()
+        {
+            will.topic = rules
+                .mount_topic(&will.topic)
+                .map_err(|MountTooLong| Close::Protocol("will topic too long once mounted"))?;
+        }
         // use_identity_as_username: the certificate names the user, whatever CONNECT says.
         let identity = self.conns[token.0].identity();
         if let Identity::Name(name) = &identity {
@@ -60,11 +70,21 @@ impl Broker {
                 Close::Refused
             });
         }
-        // Last, as in mosquitto: the password file and allow_anonymous.
-        let Ok(client_auth) = self.login(token, &connect, &client_id, &identity) else {
-            let code = refusal(version, reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
-            self.refuse(token, ConnAck::new(false, code));
-            return Err(Close::NotAuthorized);
+        // use_username_as_clientid: the username is the id from here on, ACL patterns included.
+        let renamed = match self.conns[token.0].rules.use_username_as_clientid {
+            true => connect.username.as_deref().map(ByteStr::from),
+            false => Some(client_id.clone()),
+        };
+        // Last, as in mosquitto: the password file and allow_anonymous, then the username the
+        // id is to come from.
+        let id_for_rules = renamed.as_ref().unwrap_or(&client_id);
+        let Ok(client_auth) = self.login(token, &connect, id_for_rules, &identity) else {
+            return Err(self.refuse_not_authorised(token));
+        };
+        let Some(client_id) = renamed else {
+            // mosquitto names the client in its log line here, by the id it sent.
+            self.conns[token.0].client_id = Some(client_id);
+            return Err(self.refuse_not_authorised(token));
         };
 
         let keep_alive = self.keep_alive_for(&connect);
@@ -133,9 +153,9 @@ impl Broker {
     /// What an MQTT 5 client is told of our limits, where they differ from the protocol's.
     fn connack_properties(&self, p: &mut Properties, token: Token) {
         let conn = &self.conns[token.0];
-        p.topic_alias_maximum = Some(conn.topic_alias_max_in).filter(|&n| n > 0);
+        p.topic_alias_maximum = Some(conn.rules.max_topic_alias).filter(|&n| n > 0);
         p.receive_maximum = self.config.max_inflight_messages.filter(|&n| n < u16::MAX);
-        p.maximum_qos = (conn.max_qos < QoS::ExactlyOnce).then_some(conn.max_qos as u8);
+        p.maximum_qos = (conn.rules.max_qos < QoS::ExactlyOnce).then_some(conn.rules.max_qos as u8);
         p.retain_available = (!self.config.retain_available).then_some(0);
         p.maximum_packet_size = self.config.max_packet_size;
     }
@@ -162,7 +182,7 @@ impl Broker {
             return not_authorised;
         }
         if let Some(will) = &connect.will {
-            let max_qos = self.conns[token.0].max_qos;
+            let max_qos = self.conns[token.0].rules.max_qos;
             if will.qos > max_qos {
                 let mut connack = refuse(reason::v3::NOT_AUTHORIZED, reason::QOS_NOT_SUPPORTED)?;
                 if v5 {
@@ -172,6 +192,12 @@ impl Broker {
             }
             if will.retain && !self.config.retain_available {
                 return refuse(reason::v3::NOT_AUTHORIZED, reason::RETAIN_NOT_SUPPORTED);
+            }
+            // message_size_limit holds for wills too: mosquitto refuses the CONNECT.
+            let too_large = |max: usize| will.payload.len() > max;
+            if self.limits.payload_bytes_max.is_some_and(too_large) {
+                log_debug!("Client {client_id} connected with too large Will payload");
+                return refuse(reason::v3::NOT_AUTHORIZED, reason::PACKET_TOO_LARGE);
             }
         }
         if *identity == Identity::Missing {
@@ -205,7 +231,8 @@ impl Broker {
     }
 
     /// The client identifier to use, and whether the broker assigned it; `None` to refuse.
-    fn client_id_for(&self, connect: &Connect) -> Option<(ByteStr, bool)> {
+    /// The listener decides whether an empty one may be assigned, and with what prefix.
+    fn client_id_for(&self, token: Token, connect: &Connect) -> Option<(ByteStr, bool)> {
         if !connect.client_id.is_empty() {
             // A copy: the session keeps it long after the CONNECT's read buffer is gone.
             return Some((ByteStr::from(connect.client_id.as_str()), false));
@@ -215,14 +242,23 @@ impl Broker {
             Version::V311 => connect.clean_start,
             Version::V5 => true,
         };
-        if !may_assign || !self.config.allow_zero_length_clientid {
+        let rules = &self.conns[token.0].rules;
+        if !may_assign || !rules.allow_zero_length_clientid {
             return None;
         }
         // mosquitto's form: the prefix and an upper-case UUID.
         let mut buf = uuid::Uuid::encode_buffer();
         let uuid = uuid::Uuid::new_v4().hyphenated().encode_upper(&mut buf);
-        let id = format!("{}{uuid}", self.config.auto_id_prefix);
+        let id = format!("{}{uuid}", rules.auto_id_prefix);
         Some((ByteStr::from(id), true))
+    }
+
+    /// CONNACK 5 (MQTT 5: 0x87), mosquitto's answer to every failed login.
+    fn refuse_not_authorised(&mut self, token: Token) -> Close {
+        let version = self.conns[token.0].version;
+        let code = refusal(version, reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
+        self.refuse(token, ConnAck::new(false, code));
+        Close::NotAuthorized
     }
 
     /// Queues a refusing CONNACK, unless it is larger than the client accepts.

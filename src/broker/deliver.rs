@@ -139,6 +139,9 @@ impl Broker {
         let mark = self.route_mark;
         let mut delivered = 0;
         let acl = self.acl_on;
+        let qos_cap = self.qos_cap(message);
+        // allow_duplicate_messages: earlier versions get a copy per subscription too.
+        let per_subscription = self.config.allow_duplicate_messages;
         for subscriber in &matches {
             let key = match subscriber.target {
                 Target::Session(key) => key,
@@ -160,10 +163,10 @@ impl Broker {
                 delivered += 1;
                 continue;
             }
-            if session.version == Version::V5 {
+            if session.version == Version::V5 || per_subscription {
                 let mut delivery = Delivery::new(
                     Rc::clone(message),
-                    options.qos.min(message.qos),
+                    options.qos.min(qos_cap),
                     message.retain && options.retain_as_published,
                 );
                 if subscriber.subscription_id != 0 {
@@ -185,7 +188,7 @@ impl Broker {
             target.qos = target.qos.max(options.qos);
         }
         for target in targets.drain(..) {
-            let qos = target.qos.min(message.qos);
+            let qos = target.qos.min(qos_cap);
             self.deliver(
                 target.session,
                 Delivery::new(Rc::clone(message), qos, false),
@@ -221,7 +224,7 @@ impl Broker {
         }
         let mut delivery = Delivery::new(
             Rc::clone(message),
-            member.options.qos.min(message.qos),
+            member.options.qos.min(self.qos_cap(message)),
             message.retain && member.options.retain_as_published,
         );
         if member.subscription_id != 0 {
@@ -230,6 +233,16 @@ impl Broker {
         delivery.group = Some(group);
         self.deliver(member.session, delivery);
         true
+    }
+
+    /// The highest QoS `message` goes out at: its own, or with `upgrade_outgoing_qos` any
+    /// subscription's.
+    #[inline]
+    pub(super) fn qos_cap(&self, message: &Message) -> QoS {
+        match self.config.upgrade_outgoing_qos {
+            true => QoS::ExactlyOnce,
+            false => message.qos,
+        }
     }
 
     /// Hands one message to one session: straight onto the wire if the client is online and
@@ -372,15 +385,26 @@ pub(super) fn write_publish(
     cache: &mut PublishCache,
 ) -> bool {
     let message = &*delivery.message;
+    // mount_point: the client is sent the topic without it.
+    let mounted = conn.rules.mount_point.is_some();
+    let Some(topic) = conn.rules.unmount(&message.topic) else {
+        log_debug!(
+            "Dropped PUBLISH to {} on '{}': not under its listener's mount point.",
+            conn.log_id(),
+            message.topic
+        );
+        return false;
+    };
     let name = conn.out_aliases.name(&message.topic);
     let same_for_everyone = !dup
+        && !mounted
         && name == TopicName::Plain
         && delivery.subscription_ids.is_empty()
         && message.expires_at.is_none();
     let written = if cache.active && same_for_everyone {
         write_cached(conn, delivery, packet_id, cache)
     } else {
-        write_encoded(conn, delivery, packet_id, dup, name, now)
+        write_encoded(conn, delivery, packet_id, dup, (topic, name), now)
     };
     if !written {
         log_debug!(
@@ -396,7 +420,7 @@ pub(super) fn write_publish(
         u8::from(dup),
         delivery.qos as u8,
         u8::from(delivery.retain),
-        message.topic,
+        topic,
         message.payload.len()
     );
     true
@@ -428,19 +452,19 @@ fn write_cached(
 }
 
 /// An encoding of this subscriber's own: topic alias, subscription identifiers, remaining
-/// expiry or DUP differ from everyone else's.
+/// expiry, DUP or the mount point removed differ from everyone else's.
 fn write_encoded(
     conn: &mut Connection,
     delivery: &Delivery,
     packet_id: u16,
     dup: bool,
-    name: TopicName,
+    (topic, name): (&str, TopicName),
     now: Instant,
 ) -> bool {
     let message = &*delivery.message;
     let (topic, topic_alias) = match name {
-        TopicName::Plain => (message.topic.as_str(), None),
-        TopicName::Assign(alias) => (message.topic.as_str(), Some(alias)),
+        TopicName::Plain => (topic, None),
+        TopicName::Assign(alias) => (topic, Some(alias)),
         TopicName::Alias(alias) => ("", Some(alias)),
     };
     let publish = OutgoingPublish {

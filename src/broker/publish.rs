@@ -5,6 +5,7 @@ use std::rc::Rc;
 use mio::Token;
 
 use super::{Broker, Close};
+use crate::listener_rules::MountTooLong;
 use crate::message::Message;
 use crate::protocol::{ByteStr, Packet, PubResp, Publish, QoS, Version, reason};
 use crate::session::{OutState, SessionKey};
@@ -20,6 +21,16 @@ impl Broker {
         if self.conns[token.0].version == Version::V5 {
             self.resolve_topic_alias(token, &mut publish)?;
         }
+        // mount_point: from here on the topic is the mounted one, for the ACL too, as in
+        // mosquitto. Aliases stay the client's own, unmounted names.
+        let mut too_long = false;
+        let rules = &self.conns[token.0].rules;
+        if rules.mount_point.is_some() {
+            match rules.mount_topic(&publish.topic) {
+                Ok(mounted) => publish.topic = mounted,
+                Err(MountTooLong) => too_long = true,
+            }
+        }
         let id = &self.sessions[key].client_id;
         log_debug!(
             "Received PUBLISH from {id} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
@@ -30,14 +41,18 @@ impl Broker {
             publish.topic,
             publish.payload.len()
         );
-        if publish.qos > self.conns[token.0].max_qos {
+        if publish.qos > self.conns[token.0].rules.max_qos {
             return Err(Close::QosNotSupported);
         }
         if publish.retain && !self.config.retain_available {
             return Err(Close::RetainNotSupported);
         }
         let (qos, packet_id) = (publish.qos, publish.packet_id);
-        if let Some(refusal) = self.refusal(key, &publish) {
+        let refusal = match too_long {
+            true => Some(reason::TOPIC_NAME_INVALID),
+            false => self.refusal(key, &publish),
+        };
+        if let Some(refusal) = refusal {
             let id = &self.sessions[key].client_id;
             let (dup, retain) = (u8::from(publish.dup), u8::from(publish.retain));
             let (topic, len) = (&publish.topic, publish.payload.len());
@@ -57,7 +72,8 @@ impl Broker {
             self.acknowledge(token, qos, packet_id, refusal);
             return Ok(());
         }
-        let message = Rc::new(Message::from_publish(publish, self.now));
+        let upgraded = self.config.upgrade_outgoing_qos;
+        let message = Rc::new(Message::from_publish(publish, self.now, upgraded));
         match qos {
             QoS::AtMostOnce => {
                 self.publish_message(message, Some(key));
@@ -122,7 +138,7 @@ impl Broker {
             return Ok(());
         };
         let conn = &mut self.conns[token.0];
-        if alias == 0 || alias > conn.topic_alias_max_in {
+        if alias == 0 || alias > conn.rules.max_topic_alias {
             return Err(Close::TopicAliasInvalid);
         }
         let slot = usize::from(alias - 1);

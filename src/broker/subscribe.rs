@@ -29,11 +29,10 @@ impl Broker {
             .first()
             .copied()
             .unwrap_or(0);
-        let max_qos = self.conns[token.0].max_qos;
+        let max_qos = self.conns[token.0].rules.max_qos;
         let mut return_codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained: Vec<(Rc<Message>, SubOptions, u32)> = Vec::new();
         for (filter, mut options) in subscribe.filters {
-            log_debug!("\t{filter} (QoS {})", options.qos as u8);
             options.qos = options.qos.min(max_qos);
             let shared = shared::parse(&filter).map_err(|error| Close::Decode {
                 packet_type: kind::SUBSCRIBE,
@@ -43,10 +42,13 @@ impl Broker {
                 // [MQTT-3.8.3-4]
                 return Err(Close::Protocol("no local on a shared subscription"));
             }
+            // A copy, as the broker holds it: the subscription outlives the SUBSCRIBE's read
+            // buffer, and lives under the listener's mount point.
+            let filter = self.conns[token.0].rules.mount_filter(&filter);
+            log_debug!("\t{filter} (QoS {})", options.qos as u8);
+            let shared = shared::split(&filter);
             // No ACL check here: like mosquitto's acl_file, every filter is granted and each
             // message is checked when it is delivered, so a reloaded ACL can open it later.
-            // A copy: the subscription outlives the SUBSCRIBE's read buffer.
-            let filter = ByteStr::from(filter.as_str());
             let subscription = Subscription { options, id };
             let is_new = self.sessions[key]
                 .subscriptions
@@ -96,7 +98,7 @@ impl Broker {
             if !self.may_receive_retained(key, &message) {
                 continue;
             }
-            let qos = options.qos.min(message.qos);
+            let qos = options.qos.min(self.qos_cap(&message));
             let mut delivery = Delivery::new(message, qos, true);
             if id != 0 {
                 delivery.subscription_ids.push(id);
@@ -144,6 +146,9 @@ impl Broker {
                 packet_type: kind::UNSUBSCRIBE,
                 error,
             })?;
+            // Under the mount point, as it was subscribed (mosquitto 2.0.11 forgets to mount
+            // here, so its mounted clients cannot unsubscribe).
+            let filter = &self.conns[token.0].rules.mount_filter(filter);
             let existed = self.unsubscribe(key, filter);
             log_unsubscribe!("{} {filter}", self.sessions[key].client_id);
             reason_codes.push(if existed {
@@ -167,8 +172,8 @@ impl Broker {
         if self.sessions[key].subscriptions.remove(filter).is_none() {
             return false;
         }
-        match shared::parse(filter) {
-            Ok(Some((name, topic_filter))) => {
+        match shared::split(filter) {
+            Some((name, topic_filter)) => {
                 if let Some(group) = self.shared.leave(name, topic_filter, key)
                     && !topic_filter.is_empty()
                 {

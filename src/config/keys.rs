@@ -122,7 +122,7 @@ pub(super) const KEYS: &[Key] = &[
     // General options.
     key("acl_file", Text, Yes),
     key("allow_anonymous", Bool, Yes),
-    key("allow_duplicate_messages", Bool, Warn("is not implemented yet: a client with overlapping subscriptions gets one copy of a message (MQTT 5: one per subscription)")),
+    key("allow_duplicate_messages", Bool, Yes),
     key("allow_zero_length_clientid", Bool, Yes),
     key("auth_opt_*", Text, Refused(PLUGIN_OPTION)),
     key("auth_plugin", Text, Refused(PLUGIN)),
@@ -163,7 +163,7 @@ pub(super) const KEYS: &[Key] = &[
     key("retry_interval", Int, Warn("was removed in mosquitto 2.0; ignored, as mosquitto does")),
     key("set_tcp_nodelay", Bool, Yes),
     key("sys_interval", Int, later(13, NO_SYS)).quiet("0"),
-    key("upgrade_outgoing_qos", Bool, Warn("is not implemented yet: messages go out at the lower of the published and the granted QoS")).quiet("false"),
+    key("upgrade_outgoing_qos", Bool, Yes),
     key("user", Text, Yes),
     // Listeners.
     key("bind_address", Text, Yes),
@@ -174,11 +174,11 @@ pub(super) const KEYS: &[Key] = &[
     key("max_qos", Int, Yes),
     key("maximum_qos", Int, Yes),
     key("max_topic_alias", Int, Yes),
-    key("mount_point", Text, Yes), // parsed, then refused in `Parser::implemented`
+    key("mount_point", Text, Yes),
     key("port", Int, Yes),
     key("protocol", Text, Yes),
     key("socket_domain", Text, Yes),
-    key("use_username_as_clientid", Bool, Refused("is not implemented yet, and ignoring it would let clients choose any client id, another's included")),
+    key("use_username_as_clientid", Bool, Yes),
     key("websockets_headers_size", Int, later(15, NO_WEBSOCKETS)).quiet("4096"),
     key("websockets_log_level", Int, later(15, NO_WEBSOCKETS)).quiet("0"),
     // TLS, with certificates or pre-shared keys.

@@ -69,6 +69,11 @@ pub struct Config {
     /// Bytes of heap the broker may use before it refuses new connections and messages.
     pub memory_limit: Option<usize>,
     pub retain_available: bool,
+    /// `upgrade_outgoing_qos`: deliver at the subscription's QoS, even above the message's.
+    pub upgrade_outgoing_qos: bool,
+    /// `allow_duplicate_messages`: an MQTT 3.1/3.1.1 client gets a copy per matching
+    /// subscription instead of one (MQTT 5 clients always get one per subscription).
+    pub allow_duplicate_messages: bool,
     pub persistent_client_expiration: Option<Duration>,
     pub max_keepalive: u16,
     pub allow_zero_length_clientid: bool,
@@ -112,6 +117,8 @@ pub struct ListenerConfig {
     pub max_qos: u8,
     /// Topic aliases an MQTT 5 client of this listener may set up (`max_topic_alias`).
     pub max_topic_alias: u16,
+    /// `use_username_as_clientid`: the client's username becomes its client id.
+    pub use_username_as_clientid: bool,
     /// Used only with `per_listener_settings true`.
     pub security: ListenerSecurity,
     /// `certfile`, `keyfile`, `cafile`, ...: TLS once `certfile` is set.
@@ -192,6 +199,7 @@ impl Default for ListenerConfig {
             mount_point: None,
             max_qos: 2,
             max_topic_alias: 10,
+            use_username_as_clientid: false,
             security: ListenerSecurity::default(),
             tls: ListenerTls::default(),
         }
@@ -221,6 +229,8 @@ impl Default for Config {
             memory_limit: None,
             queue_qos0_messages: false,
             retain_available: true,
+            upgrade_outgoing_qos: false,
+            allow_duplicate_messages: false,
             persistent_client_expiration: None,
             max_keepalive: 65535,
             allow_zero_length_clientid: true,

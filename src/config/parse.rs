@@ -237,6 +237,7 @@ impl Parser {
             "clientid_prefixes" => {
                 self.config.clientid_prefixes = Some(self.text(key, rest)?.to_string());
             }
+            // mosquitto 2.0 reads both names.
             "max_qos" | "maximum_qos" => {
                 let qos = self.int_in(key, rest, 0..=2)?;
                 self.listener().max_qos = qos as u8;
@@ -277,8 +278,6 @@ impl Parser {
                     return Err(self.err("duplicate mount_point value for this listener"));
                 }
                 self.touch_default(key);
-                let refusal = self.err("'mount_point' is not implemented yet, and ignoring it would let this listener's clients reach every topic");
-                self.refused.push(refusal);
             }
             "per_listener_settings" => {
                 let on = self.boolean(key, rest)?;
@@ -339,6 +338,21 @@ impl Parser {
             }
             "memory_limit" => self.config.memory_limit = self.limit(key, rest)?,
             "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
+            "upgrade_outgoing_qos" => {
+                self.config.upgrade_outgoing_qos = self.boolean(key, rest)?;
+            }
+            "allow_duplicate_messages" => {
+                self.config.allow_duplicate_messages = self.boolean(key, rest)?;
+                // mosquitto's own warning; its default is false in 2.0.11 whatever it says.
+                self.warn("The 'allow_duplicate_messages' option is now deprecated and will be removed in a future version. The behaviour will default to true.");
+            }
+            "use_username_as_clientid" => {
+                let on = self.boolean(key, rest)?;
+                self.listener().use_username_as_clientid = on;
+                if on {
+                    self.touch_default(key);
+                }
+            }
             "persistent_client_expiration" => {
                 self.config.persistent_client_expiration = Some(self.expiration(key, rest)?);
             }

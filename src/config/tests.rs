@@ -576,7 +576,6 @@ fn keys_whose_loss_would_expose_something_are_errors() {
         2,
         "midge would serve plain MQTT on this port",
     );
-    assert_error("listener 1\nmount_point a/\n", 2, "reach every topic");
 }
 
 #[test]
@@ -803,6 +802,40 @@ fn max_qos_applies_to_its_listener_and_is_bounded() {
     assert_eq!(c.listeners[0].max_qos, 1);
     assert_eq!(c.listeners[1].max_qos, 2);
     assert_error("listener 1883\nmax_qos 3\n", 2, "");
+    // mosquitto 2.0 reads maximum_qos as the same key.
+    let (c, warnings) = parse("listener 1883\nmaximum_qos 0\n");
+    assert_eq!((c.listeners[0].max_qos, warnings.len()), (0, 0));
+    assert_error("listener 1883\nmaximum_qos -1\n", 2, "");
+}
+
+#[test]
+fn use_username_as_clientid_applies_to_its_listener() {
+    let (c, warnings) = parse("listener 1883\nuse_username_as_clientid true\nlistener 1884\n");
+    assert!(c.listeners[0].use_username_as_clientid && !c.listeners[1].use_username_as_clientid);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // As any listener setting, before the first listener it opens the default one.
+    let (c, _) = parse("use_username_as_clientid true\n");
+    assert!(c.listeners[0].use_username_as_clientid);
+    assert_error(
+        "listener 1883\nuse_username_as_clientid yes\n",
+        2,
+        "true or false",
+    );
+}
+
+#[test]
+fn upgrade_outgoing_qos_and_allow_duplicate_messages_are_read_off_by_default() {
+    let c = config("");
+    assert!(!c.upgrade_outgoing_qos && !c.allow_duplicate_messages);
+    let (c, warnings) = parse("upgrade_outgoing_qos true\nallow_duplicate_messages true\n");
+    assert!(c.upgrade_outgoing_qos && c.allow_duplicate_messages);
+    // mosquitto's deprecation warning, and nothing else.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .message
+            .contains("'allow_duplicate_messages' option is now deprecated")
+    );
 }
 
 #[test]

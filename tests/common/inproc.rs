@@ -19,13 +19,14 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use midge::auth::Auth;
 use midge::broker::{Broker, Footprint};
 use midge::config::Config;
 use midge::connection::Connection;
-use midge::protocol::QoS;
+use midge::listener_rules::ListenerRules;
 use mio::Token;
 
 /// Hostile connections per script (the bystander and the fresh client come on top).
@@ -156,12 +157,15 @@ impl ByteReader<'_> {
 pub const CONFIGS: [&str; 5] = [
     "allow_anonymous true\n",
     "allow_anonymous true\nmax_packet_size 300\nmax_inflight_messages 2\n\
-     max_queued_messages 3\nmax_queued_bytes 2000\nmessage_size_limit 100\n",
+     max_queued_messages 3\nmax_queued_bytes 2000\nmessage_size_limit 100\n\
+     max_qos 1\nmax_topic_alias 2\n",
     "allow_anonymous true\nretain_available false\nmax_keepalive 2\n\
-     persistent_client_expiration 1m\nqueue_qos0_messages true\nconnect_timeout 1\n",
+     persistent_client_expiration 1m\nqueue_qos0_messages true\nconnect_timeout 1\n\
+     upgrade_outgoing_qos true\nlistener 0 127.0.0.1\nmount_point m/\n",
     "allow_anonymous true\nallow_zero_length_clientid false\nmax_queued_messages 0\n\
      max_inflight_messages 65535\nmax_queued_bytes 0\n",
-    "allow_anonymous true\nacl_file {ACL}\ncheck_retain_source true\n",
+    "allow_anonymous true\nacl_file {ACL}\ncheck_retain_source true\n\
+     allow_duplicate_messages true\n",
 ];
 
 /// The ACL of the last configuration, for the canned packets' topics: `t/a` denied (its
@@ -217,9 +221,10 @@ pub struct Rig {
     accepted: usize,
     /// Everything scripts wrote, searched only for the bystander's id and topic.
     wrote_bystander_id: bool,
-    /// `CONFIGS` index; variant 1 also sets the listener's `max_qos 1` and
-    /// `max_topic_alias 2`.
+    /// `CONFIGS` index.
     variant: usize,
+    /// The rules of the configuration's first listener, for every connection.
+    rules: Rc<ListenerRules>,
     pub max_footprint: Footprint,
 }
 
@@ -237,6 +242,8 @@ impl Rig {
         let text = CONFIGS[usize::from(variant) % CONFIGS.len()].replace("{ACL}", acl_file());
         let config = Config::parse(&text, "inproc").expect("valid config").0;
         let auth = Auth::load(&config, []).expect("readable security files");
+        let first = config.effective_listeners().swap_remove(0);
+        let rules = Rc::new(ListenerRules::new(&config, &first));
         let start = Instant::now();
         let mut rig = Rig {
             broker: Broker::new(config, auth),
@@ -248,6 +255,7 @@ impl Rig {
             accepted: 0,
             wrote_bystander_id: false,
             variant: usize::from(variant) % CONFIGS.len(),
+            rules,
             max_footprint: Footprint::default(),
         };
         let mut bystander = rig.open_client().expect("connect the bystander");
@@ -309,17 +317,14 @@ impl Rig {
             .set_nonblocking(true)
             .expect("nonblocking client end");
         stream.set_nodelay(true).expect("TCP_NODELAY");
-        let mut conn = Connection::new(
+        let conn = Connection::new(
             mio::net::TcpStream::from_std(server),
             peer,
             0,
             addr.port(),
+            Rc::clone(&self.rules),
             self.now(),
         );
-        if self.variant == 1 {
-            conn.max_qos = QoS::AtLeastOnce;
-            conn.topic_alias_max_in = 2;
-        }
         let token = self
             .broker
             .accept(conn, None)
