@@ -46,6 +46,9 @@ impl EventLoop {
     /// Opens every listener and prepares the loop; nothing is accepted until `run`.
     pub fn bind(config: Config) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
+        // Before any listener opens: once the log says a port is open, a SIGHUP must find
+        // its handler (the default action would end the process).
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         let mut listeners = Vec::new();
         for listener_config in config.effective_listeners() {
             listeners.extend(listener::open(&listener_config)?);
@@ -63,7 +66,6 @@ impl EventLoop {
             .collect();
         let auth = Auth::load(&config, listeners.iter().map(|l| &l.config))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         Ok(EventLoop {
