@@ -27,6 +27,22 @@ pub enum State {
     AwaitingConnect,
     /// CONNECT accepted; the connection belongs to a session.
     Connected,
+    /// Ended as far as MQTT goes, and lingering so that its last bytes reach the client (see
+    /// `broker/linger.rs`): no session, no packets in or out.
+    Closing(Linger),
+}
+
+/// Where a lingering close stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Linger {
+    /// Everything queued (and TLS's close_notify) is in the kernel, and the write side is
+    /// shut down.
+    pub output_done: bool,
+    /// The client's EOF has been read: nothing unread is left to make the kernel reset.
+    pub input_done: bool,
+    /// KiB read and thrown away since `output_done` (each read rounded up): small, as this
+    /// sits in every connection's state.
+    pub discarded_kib: u16,
 }
 
 pub struct Connection {
@@ -47,7 +63,8 @@ pub struct Connection {
     pub send: SendQueue,
     /// 1.5 times the client's keep-alive in milliseconds; 0 when the client asked for none.
     pub keep_alive_limit_ms: u32,
-    /// When the last packet arrived (when the socket was accepted, before the first).
+    /// When the last packet arrived (when the socket was accepted, before the first); once
+    /// closing, when the close was decided.
     pub last_packet_at: Instant,
     /// The will to publish if the connection ends without DISCONNECT. Boxed: most clients
     /// have none, and this struct is kept for every connection, idle or not.
@@ -134,6 +151,57 @@ impl Connection {
         match &mut self.tls {
             None => drop(self.send.write_to(&mut self.socket)),
             Some(tls) => tls.finish(&self.socket, &mut self.send),
+        }
+    }
+
+    /// Ends the connection as far as MQTT goes, keeping the socket and what is queued on it:
+    /// the start of a lingering close. What belonged to the session goes now.
+    pub fn begin_closing(&mut self, now: Instant) {
+        self.state = State::Closing(Linger::default());
+        self.last_packet_at = now;
+        self.session = None;
+        self.will = None;
+        self.read_buf = BytesMut::new();
+        self.topic_aliases = Vec::new();
+        self.out_aliases = OutAliases::default();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing(_))
+    }
+
+    /// Writes what is left of a closing connection's output (on TLS, then close_notify) and,
+    /// once all of it is in the kernel, shuts down the write side, so the client reads its
+    /// last bytes and then EOF. Returns true when done.
+    pub fn flush_closing(&mut self) -> io::Result<bool> {
+        let done = match &mut self.tls {
+            None => self.send.write_to(&mut self.socket)?,
+            Some(tls) => tls.flush_closing(&self.socket, &mut self.send)?,
+        };
+        if done {
+            self.socket.shutdown(std::net::Shutdown::Write)?;
+        }
+        Ok(done)
+    }
+
+    /// Reads what a closing connection's client still sends, and throws it away (on TLS
+    /// too: the records are not worth decrypting). Returns `Ok(0)` at the client's EOF.
+    pub fn discard_input(&mut self) -> io::Result<usize> {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK_BYTES];
+        socket2::SockRef::from(&self.socket).recv(&mut scratch)
+    }
+
+    /// Bytes the kernel holds for this socket that the peer has not acknowledged yet (sent
+    /// or not): while there are any, a reset would lose them. Unknown counts as some.
+    pub fn unacknowledged_bytes(&self) -> usize {
+        use std::os::fd::AsRawFd;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int through the pointer, which outlives the call.
+        let rc = unsafe { libc::ioctl(self.socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        if rc == 0 {
+            usize::try_from(queued).unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
         }
     }
 

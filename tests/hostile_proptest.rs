@@ -667,5 +667,10 @@ fn the_harness_reaches_qos_flows_retained_messages_and_timeouts() {
         now.sessions, 3,
         "c0's persistent session outlives its connection"
     );
+    // Its socket lingers (see broker/linger.rs) until its client closes, or for 2 s.
+    assert_eq!(now.lingering, 1, "c0's socket lingers");
+    rig.apply(&Op::Tick { quarters: 9 });
+    rig.check();
+    assert_eq!(rig.footprint().lingering, 0, "c0's socket closed after 2 s");
     rig.finish();
 }

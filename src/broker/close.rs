@@ -120,6 +120,20 @@ impl Close {
         )
     }
 
+    /// Whether the connection lingers before its socket closes (see `linger.rs`): when the
+    /// broker ends it while the client may still be sending. Not when the client has closed
+    /// or said goodbye, nor at shutdown, when the process is about to go.
+    fn lingers(&self) -> bool {
+        !matches!(
+            self,
+            Close::Disconnected
+                | Close::DisconnectedWithWill
+                | Close::ConnectionLost
+                | Close::SocketError(_)
+                | Close::Shutdown
+        )
+    }
+
     /// mosquitto's log line for this ending.
     fn log(&self, id: &str, peer_address: std::net::SocketAddr) {
         let peer = peer_address.ip();
@@ -248,9 +262,13 @@ fn log_decode_error(error: &DecodeError, id: &str, peer: std::net::IpAddr) {
 impl Broker {
     /// Ends a connection. Safe to call for a token that is already gone.
     pub(super) fn close(&mut self, token: Token, reason: Close) {
-        let Some(mut conn) = self.conns.try_remove(token.0) else {
+        let Some(conn) = self.conns.get_mut(token.0) else {
             return;
         };
+        if conn.is_closing() {
+            // Already ended; what is left is its socket.
+            return self.end_linger(token);
+        }
         self.listener_conns[usize::from(conn.listener)] -= 1;
         if conn.state == State::Connected
             && conn.version == Version::V5
@@ -258,19 +276,24 @@ impl Broker {
         {
             Packet::Disconnect(Disconnect::new(code)).encode(Version::V5, conn.send.tail());
         }
-        // A refusing CONNACK or a DISCONNECT should reach the client if the socket takes it;
-        // if it does not, the client learns from the close instead.
-        conn.flush_last();
         if self.config.connection_messages {
             reason.log(conn.log_id(), conn.peer);
         }
+        let (session, will) = (conn.session, conn.will.take());
+        // A refusing CONNACK or a DISCONNECT must reach the client: the connection lingers
+        // (see linger.rs). A client that has gone or said goodbye is closed at once, with
+        // what the socket takes of its queue.
+        if !(reason.lingers() && self.begin_linger(token)) {
+            let mut conn = self.conns.remove(token.0);
+            conn.flush_last();
+        }
 
-        let Some(key) = conn.session else {
+        let Some(key) = session else {
             return;
         };
         self.sessions[key].conn = None;
         self.hand_over_shared_deliveries(key);
-        if let Some(will) = conn.will.take().filter(|_| reason.publishes_will()) {
+        if let Some(will) = will.filter(|_| reason.publishes_will()) {
             self.schedule_will(key, *will);
         }
         let lifetime = match self.sessions[key].expiry {

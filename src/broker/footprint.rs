@@ -8,7 +8,10 @@ use super::Broker;
 /// Counts and byte totals over every connection and session the broker holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Footprint {
+    /// Connections open as far as MQTT goes; the totals below are over these.
     pub connections: usize,
+    /// Connections lingering before their socket closes (see `linger.rs`).
+    pub lingering: usize,
     pub sessions: usize,
     /// Entries in the client id index; equal to `sessions` unless the two disagree.
     pub session_ids: usize,
@@ -30,13 +33,14 @@ pub struct Footprint {
 impl Broker {
     pub fn footprint(&self) -> Footprint {
         let mut f = Footprint {
-            connections: self.conns.len(),
+            connections: self.connection_count(),
+            lingering: self.lingering,
             sessions: self.sessions.len(),
             session_ids: self.session_ids.len(),
             retained: self.retained.len(),
             ..Footprint::default()
         };
-        for (_, conn) in &self.conns {
+        for (_, conn) in self.conns.iter().filter(|(_, c)| !c.is_closing()) {
             f.read_buffered_bytes += conn.read_buf.len();
             f.read_capacity_bytes += conn.read_buf.capacity();
             f.send_queued_bytes += conn.send.len();

@@ -10,6 +10,7 @@ mod close;
 mod connect;
 mod deliver;
 mod footprint;
+mod linger;
 mod log_topic;
 mod publish;
 mod security;
@@ -41,7 +42,7 @@ const CONNECT_FIRST_BYTE: u8 = 0x10;
 
 /// Reads per readable event before other connections get a turn; the rest is read on the
 /// next turn, so one fast publisher cannot starve everyone else.
-const READS_PER_TURN: usize = 16;
+pub(super) const READS_PER_TURN: usize = 16;
 
 /// Bytes a connection may have waiting to be written before QoS 0 messages to it are
 /// dropped, unless `max_queued_bytes` says otherwise (0: no bound, as in mosquitto). A subscriber that cannot keep up loses
@@ -116,6 +117,9 @@ pub struct Broker {
     to_close: Vec<(Token, Close)>,
     /// Open connections per listener, for its `max_connections`.
     listener_conns: Vec<usize>,
+    /// Connections in `conns` that are lingering before their socket closes (see
+    /// `linger.rs`): they count for no limit but their own.
+    lingering: usize,
     /// Scratch space for routing, reused so a publish does not allocate.
     route_matches: Vec<Subscriber>,
     route_targets: Vec<deliver::RouteTarget>,
@@ -155,6 +159,7 @@ impl Broker {
             to_read: Vec::new(),
             to_close: Vec::new(),
             listener_conns: Vec::new(),
+            lingering: 0,
             route_matches: Vec::new(),
             route_targets: Vec::new(),
             route_groups: Vec::new(),
@@ -173,8 +178,9 @@ impl Broker {
         &self.config
     }
 
+    /// Connections open as far as MQTT goes (lingering ones not counted).
     pub fn connection_count(&self) -> usize {
-        self.conns.len()
+        self.conns.len() - self.lingering
     }
 
     /// Starts a loop turn.
@@ -191,16 +197,17 @@ impl Broker {
         }
         let count = self.listener_conns[listener];
         let over = |max: Option<usize>, n: usize| max.is_some_and(|max| n >= max);
-        let refusal =
-            if over(listener_max, count) || over(self.config.max_connections, self.conns.len()) {
-                Some("max_connections exceeded")
-            } else if self.over_memory_limit {
-                Some("memory_limit exceeded")
-            } else if !self.take_accept_token() {
-                Some("max_connection_rate exceeded")
-            } else {
-                None
-            };
+        let refusal = if over(listener_max, count)
+            || over(self.config.max_connections, self.connection_count())
+        {
+            Some("max_connections exceeded")
+        } else if self.over_memory_limit {
+            Some("memory_limit exceeded")
+        } else if !self.take_accept_token() {
+            Some("max_connection_rate exceeded")
+        } else {
+            None
+        };
         if let Some(why) = refusal {
             log_notice!("Client connection from {} denied: {why}.", conn.peer.ip());
             return None;
@@ -299,12 +306,19 @@ impl Broker {
     }
 
     /// A connection's socket, to register it with the poller.
+    /// `None` once the connection is gone, lingering included.
     pub fn socket_mut(&mut self, token: Token) -> Option<&mut mio::net::TcpStream> {
-        self.conns.get_mut(token.0).map(|c| &mut c.socket)
+        self.conns
+            .get_mut(token.0)
+            .filter(|c| !c.is_closing())
+            .map(|c| &mut c.socket)
     }
 
     /// Reads and handles what a readable connection has sent.
     pub fn on_readable(&mut self, token: Token) {
+        if self.conns.get(token.0).is_some_and(|c| c.is_closing()) {
+            return self.on_readable_closing(token);
+        }
         for _ in 0..READS_PER_TURN {
             let Some(conn) = self.conns.get_mut(token.0) else {
                 return;
@@ -477,7 +491,9 @@ impl Broker {
                     continue;
                 };
                 conn.flush_pending = false;
-                if let Err(e) = conn.flush() {
+                if conn.is_closing() {
+                    self.flush_closing(token);
+                } else if let Err(e) = conn.flush() {
                     self.close(token, Close::SocketError(e));
                 }
             }
@@ -488,7 +504,8 @@ impl Broker {
         }
     }
 
-    /// Enforces time limits: keep-alive, the CONNECT timeout, expiry of offline sessions.
+    /// Enforces time limits: keep-alive, the CONNECT timeout, lingering closes, expiry of
+    /// offline sessions.
     pub fn tick(&mut self) {
         let now = self.now;
         let connect_timeout = self.config.connect_timeout;
@@ -511,6 +528,7 @@ impl Broker {
         for (token, reason) in expired {
             self.close(token, reason);
         }
+        self.expire_lingering();
         self.expire_sessions();
         self.sample_memory();
     }

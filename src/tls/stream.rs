@@ -24,6 +24,8 @@ pub struct TlsStream {
     /// Set when the peer's first bytes were not TLS at all (a plain MQTT client, say): it
     /// gets no alert, which it would read as MQTT, but a plain close, as from mosquitto.
     not_tls: bool,
+    /// Set once a closing connection's close_notify is queued.
+    close_notify_sent: bool,
 }
 
 /// The user name a client certificate gives (`use_identity_as_username`,
@@ -59,6 +61,7 @@ impl TlsStream {
             conn: ServerConnection::new(tls.config.clone())?,
             username_from: tls.username_from,
             not_tls: false,
+            close_notify_sent: false,
         })
     }
 
@@ -121,6 +124,28 @@ impl TlsStream {
             self.conn.send_close_notify();
         }
         let _ = self.send_records(socket);
+    }
+
+    /// The closing connection's counterpart of `flush`, called until it returns true: the
+    /// queue, then close_notify, as the socket takes them (after a failed handshake, the
+    /// alert rustls prepared; to a peer that never spoke TLS, nothing).
+    pub fn flush_closing(&mut self, socket: &TcpStream, queue: &mut SendQueue) -> io::Result<bool> {
+        if self.not_tls {
+            return Ok(true);
+        }
+        if self.conn.is_handshaking() {
+            return self.send_records(socket);
+        }
+        loop {
+            if !self.flush(socket, queue)? {
+                return Ok(false);
+            }
+            if self.close_notify_sent {
+                return Ok(true);
+            }
+            self.conn.send_close_notify();
+            self.close_notify_sent = true;
+        }
     }
 
     /// Writes the records rustls holds: `Ok(true)` once none is left, `Ok(false)` when the
