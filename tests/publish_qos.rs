@@ -66,6 +66,25 @@ fn qos2_publish_resent_with_dup_before_pubrel_is_delivered_once() {
     sub.expect_silence(200);
 }
 
+// Until PUBREL, each copy of a QoS 2 PUBLISH gets a PUBREC [MQTT-4.3.3-10], however often the
+// client resends it. midge only: mosquitto 2.0.11 closes the connection at the second resend.
+#[test]
+fn qos2_publish_resent_twice_before_pubrel_gets_pubrec_each_time() {
+    if common::midge_only() {
+        return;
+    }
+    let broker = Broker::start();
+    let mut publ = Raw::connected(&broker, "pub");
+    publ.send(&publish("t", b"once", 2, false, 6));
+    publ.expect(&pubrec(6));
+    for _ in 0..2 {
+        publ.send(&publish_dup("t", b"once", 2, false, true, 6));
+        publ.expect(&pubrec(6));
+    }
+    publ.send(&pubrel(6));
+    publ.expect(&pubcomp(6));
+}
+
 #[test]
 fn pubrel_for_an_unknown_packet_id_gets_pubcomp() {
     let broker = Broker::start();
