@@ -75,11 +75,14 @@ impl Message {
         self.expires_at.is_some_and(|at| now >= at)
     }
 
-    /// The expiry interval a subscriber is sent: what is left of it [MQTT-3.3.2-6].
+    /// The expiry interval a subscriber is sent: the received one minus the whole seconds
+    /// the message has waited [MQTT-3.3.2-6], as mosquitto counts them, so a message passed
+    /// on at once keeps its interval. Never 0 for a message that has not expired.
     pub fn expiry_remaining(&self, now: Instant) -> Option<u32> {
         self.expires_at.map(|at| {
-            let left = at.saturating_duration_since(now).as_secs();
-            u32::try_from(left).unwrap_or(u32::MAX)
+            let left = at.saturating_duration_since(now);
+            let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            u32::try_from(seconds).unwrap_or(u32::MAX)
         })
     }
 }
@@ -160,5 +163,35 @@ impl Delivery {
             subscription_ids: Vec::new(),
             group: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiring(now: Instant, seconds: u64) -> Message {
+        Message {
+            topic: "t".into(),
+            payload: Bytes::new(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: Bytes::new(),
+            expires_at: now.checked_add(Duration::from_secs(seconds)),
+            utf8_payload: false,
+        }
+    }
+
+    #[test]
+    fn remaining_expiry_counts_whole_seconds_waited() {
+        let start = Instant::now();
+        let message = expiring(start, 4);
+        let after = |ms| start + Duration::from_millis(ms);
+        assert_eq!(message.expiry_remaining(start), Some(4));
+        assert_eq!(message.expiry_remaining(after(999)), Some(4));
+        assert_eq!(message.expiry_remaining(after(1000)), Some(3));
+        assert_eq!(message.expiry_remaining(after(3999)), Some(1));
+        assert!(!message.is_expired(after(3999)));
+        assert!(message.is_expired(after(4000)));
     }
 }
