@@ -147,6 +147,9 @@ pub struct Delivery {
     /// The shared subscription it came through, so that it can go to another member of the
     /// group if this one leaves before acknowledging it.
     pub group: Option<crate::shared::GroupKey>,
+    /// Which of its subscriber session's packet identifiers it was issued (see
+    /// `Session::issue_packet_id`); 0 until then and for QoS 0.
+    pub packet_seq: u64,
 }
 
 impl Delivery {
@@ -162,6 +165,7 @@ impl Delivery {
             retain,
             subscription_ids: Vec::new(),
             group: None,
+            packet_seq: 0,
         }
     }
 }

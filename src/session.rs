@@ -179,7 +179,8 @@ pub struct Session {
     /// The client's username and ACL rules, when the broker has password or ACL files;
     /// kept while offline too, since queued messages are checked as they are routed.
     pub auth: Option<Box<crate::auth::ClientAuth>>,
-    last_packet_id: u16,
+    /// Packet identifiers handed out so far (see `issue_packet_id`).
+    packet_ids_issued: u64,
     /// Marks the session as already matched by the publish being routed (see the router).
     pub(crate) route_mark: u64,
     pub(crate) route_slot: u32,
@@ -202,22 +203,51 @@ impl Session {
             dropped: 0,
             delayed_will: None,
             auth: None,
-            last_packet_id: 0,
+            packet_ids_issued: 0,
             route_mark: 0,
             route_slot: 0,
         }
     }
 
-    /// The next free packet identifier: 1, 2, ... wrapping after 65535 and skipping any
-    /// still in flight, as mosquitto does.
-    pub fn next_packet_id(&mut self) -> u16 {
+    /// Gives a QoS 1/2 message its packet identifier as it reaches the session, as mosquitto
+    /// does: whether it goes out at once, waits in the queue (and perhaps expires there) or
+    /// is dropped because the queue is full, it takes the next number of a per-session
+    /// counter, 1, 2, ... 65535, 1, ... Returns the counter, from which `packet_id` takes the
+    /// identifier; the counter also tells `flight_packet_id` whether identifiers have come
+    /// round since the oldest message in flight.
+    pub fn issue_packet_id(&mut self) -> u64 {
+        self.packet_ids_issued += 1;
+        self.packet_ids_issued
+    }
+
+    /// Uses up `count` identifiers, as mosquitto does for each further match of a message
+    /// that a 3.1.1 client gets once.
+    pub fn skip_packet_ids(&mut self, count: u64) {
+        self.packet_ids_issued += count;
+    }
+
+    /// The identifier a delivery goes into flight with: the one it was issued, unless that
+    /// is still in use [MQTT-2.2.1-4], which needs 65535 identifiers handed out since the
+    /// oldest message in flight (mosquitto reuses it then); it then gets the next free one.
+    /// In-flight messages are kept in the order they were issued, so one comparison with the
+    /// oldest usually decides.
+    pub fn flight_packet_id(&mut self, delivery: &mut Delivery) -> u16 {
+        debug_assert!(
+            delivery.packet_seq != 0,
+            "issued before it goes into flight"
+        );
         debug_assert!(self.inflight.len() < usize::from(u16::MAX));
+        let oldest = self.inflight.front().map(|i| i.delivery.packet_seq);
+        debug_assert!(oldest.is_none_or(|oldest| oldest < delivery.packet_seq));
+        if oldest.is_none_or(|oldest| delivery.packet_seq - oldest < u64::from(u16::MAX)) {
+            return packet_id(delivery.packet_seq);
+        }
         loop {
-            self.last_packet_id = self.last_packet_id.wrapping_add(1).max(1);
-            let id = self.last_packet_id;
+            let id = packet_id(delivery.packet_seq);
             if !self.inflight.iter().any(|i| i.packet_id == id) {
                 return id;
             }
+            delivery.packet_seq = self.issue_packet_id();
         }
     }
 
@@ -228,6 +258,11 @@ impl Session {
             .iter()
             .position(|i| i.packet_id == packet_id && i.state == state)
     }
+}
+
+/// The packet identifier of the `seq`th one a session hands out: 1 to 65535, then 1 again.
+pub fn packet_id(seq: u64) -> u16 {
+    ((seq.wrapping_sub(1) % u64::from(u16::MAX)) + 1) as u16
 }
 
 #[cfg(test)]
@@ -279,24 +314,50 @@ mod tests {
         assert!(few.is_empty());
     }
 
-    #[test]
-    fn packet_ids_start_at_one_and_increase() {
-        let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
-        assert_eq!(s.next_packet_id(), 1);
-        assert_eq!(s.next_packet_id(), 2);
+    /// Issues a delivery's identifier and puts it in flight.
+    fn fly(s: &mut Session) -> u16 {
+        let mut d = delivery();
+        d.packet_seq = s.issue_packet_id();
+        let packet_id = s.flight_packet_id(&mut d);
+        s.inflight.push_back(Inflight {
+            packet_id,
+            state: OutState::AwaitPubAck,
+            delivery: d,
+        });
+        packet_id
     }
 
     #[test]
-    fn packet_ids_wrap_past_zero_and_skip_ids_in_flight() {
+    fn packet_ids_start_at_one_and_increase() {
         let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
-        s.last_packet_id = 65534;
-        s.inflight.push_back(Inflight {
-            packet_id: 1,
-            state: OutState::AwaitPubAck,
-            delivery: delivery(),
-        });
-        assert_eq!(s.next_packet_id(), 65535);
-        assert_eq!(s.next_packet_id(), 2);
+        assert_eq!(fly(&mut s), 1);
+        assert_eq!(fly(&mut s), 2);
+        s.skip_packet_ids(3);
+        assert_eq!(fly(&mut s), 6);
+    }
+
+    #[test]
+    fn packet_ids_wrap_from_65535_to_1() {
+        assert_eq!(packet_id(1), 1);
+        assert_eq!(packet_id(65535), 65535);
+        assert_eq!(packet_id(65536), 1);
+        assert_eq!(packet_id(2 * 65535 + 7), 7);
+    }
+
+    // A message stuck in flight while 65535 others were issued (dropped, say) keeps its
+    // identifier to itself: the message that would reuse it gets the next free one.
+    #[test]
+    fn an_identifier_still_in_flight_is_not_reused_after_wrapping() {
+        let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
+        assert_eq!(fly(&mut s), 1);
+        assert_eq!(fly(&mut s), 2);
+        s.skip_packet_ids(65535 - 2);
+        assert_eq!(fly(&mut s), 3);
+        s.inflight.pop_front();
+        s.skip_packet_ids(65535 - 3);
+        // 1 is free again (its message was acknowledged), 2 is not.
+        assert_eq!(fly(&mut s), 1);
+        assert_eq!(fly(&mut s), 4);
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::shared::GroupKey;
 pub(super) struct RouteTarget {
     session: SessionKey,
     qos: QoS,
+    /// Matching subscriptions above QoS 0: mosquitto issues a packet identifier for each,
+    /// though the client gets the message once.
+    ids: u32,
 }
 
 /// The bytes of the message being routed, encoded once per variant (protocol family, QoS,
@@ -182,10 +185,12 @@ impl Broker {
                 targets.push(RouteTarget {
                     session: key,
                     qos: options.qos,
+                    ids: 0,
                 });
             }
             let target = &mut targets[session.route_slot as usize];
             target.qos = target.qos.max(options.qos);
+            target.ids += u32::from(options.qos != QoS::AtMostOnce);
         }
         for target in targets.drain(..) {
             let qos = target.qos.min(qos_cap);
@@ -193,6 +198,9 @@ impl Broker {
                 target.session,
                 Delivery::new(Rc::clone(message), qos, false),
             );
+            if qos != QoS::AtMostOnce && target.ids > 1 {
+                self.sessions[target.session].skip_packet_ids(u64::from(target.ids - 1));
+            }
             delivered += 1;
         }
         for &group in &groups {
@@ -246,10 +254,14 @@ impl Broker {
     }
 
     /// Hands one message to one session: straight onto the wire if the client is online and
-    /// its window has room, into the session's queue if not.
-    pub(super) fn deliver(&mut self, key: SessionKey, delivery: Delivery) {
+    /// its window has room, into the session's queue if not. A QoS 1/2 message is issued its
+    /// packet identifier here, whatever becomes of it.
+    pub(super) fn deliver(&mut self, key: SessionKey, mut delivery: Delivery) {
         let now = self.now;
         let session = &mut self.sessions[key];
+        if delivery.qos != QoS::AtMostOnce {
+            delivery.packet_seq = session.issue_packet_id();
+        }
         let Some(token) = session.conn else {
             if delivery.qos != QoS::AtMostOnce || self.config.queue_qos0_messages {
                 self.enqueue(key, delivery);
@@ -347,16 +359,16 @@ fn window_open(
             || session.inflight_bytes + delivery.size() <= limits.inflight_bytes_max)
 }
 
-/// Gives a QoS 1/2 delivery a packet id, writes it, and records it as in flight. A message
+/// Writes a QoS 1/2 delivery with its packet id and records it as in flight. A message
 /// larger than the client accepts is dropped for this client [MQTT-3.1.2-25].
 fn send_in_flight(
     session: &mut Session,
     conn: &mut Connection,
-    delivery: Delivery,
+    mut delivery: Delivery,
     now: Instant,
     cache: &mut PublishCache,
 ) {
-    let packet_id = session.next_packet_id();
+    let packet_id = session.flight_packet_id(&mut delivery);
     if !write_publish(conn, &delivery, packet_id, false, now, cache) {
         session.dropped += 1;
         return;
