@@ -28,6 +28,37 @@ fn retained_qos1_publish_without_subscribers_gets_puback_0x10() {
     c.expect(&puback5(9, 0x10));
 }
 
+// mosquitto reports 0x10 only when no subscription matches the topic at all: the
+// publisher's own no-local subscription matches, though the message does not go to it.
+#[test]
+fn qos1_publish_matching_only_the_publishers_no_local_subscription_gets_success() {
+    let broker = Broker::start();
+    let mut c = Raw::subscribed_v5(&broker, "p", "nl/own", 1 | NO_LOCAL);
+    c.send(&subscribe5(2, &[], &[("nl/marker", 1)]));
+    c.expect(&suback5(2, &[], &[1]));
+    c.send(&Publish5::new("nl/own", b"x").qos(1, 1).build());
+    c.expect(&puback5(1, 0));
+    // Not its own message but the marker comes next.
+    c.send(&Publish5::new("nl/marker", b"m").build());
+    c.expect(&Publish5::new("nl/marker", b"m").build());
+}
+
+// An offline persistent session's subscription is a match too.
+#[test]
+fn qos1_publish_matching_only_an_offline_session_gets_success() {
+    let broker = Broker::start();
+    let keep = Props::new().session_expiry_interval(60);
+    let connect = Connect::v5("away").clean(false).properties(&keep).build();
+    let mut s = Raw::handshake(&broker, &connect, &connack5_ok(false));
+    s.send(&subscribe5(1, &[], &[("off/t", 1)]));
+    s.expect(&suback5(1, &[], &[1]));
+    s.send(&DISCONNECT);
+    s.expect_closed();
+    let mut c = Raw::connected_v5(&broker, "p");
+    c.send(&Publish5::new("off/t", b"x").qos(1, 1).build());
+    c.expect(&puback5(1, 0));
+}
+
 #[test]
 fn qos1_publish_with_a_subscriber_gets_the_short_puback() {
     let broker = Broker::start();

@@ -107,13 +107,14 @@ impl PublishCache {
 
 impl Broker {
     /// Stores (if retained) and routes a message that a client published, or a will.
-    /// `origin` is the publishing session, for MQTT 5's no-local option. Returns how many
-    /// subscribers it went to.
+    /// `origin` is the publishing session, for MQTT 5's no-local option. Returns whether any
+    /// subscription matched its topic, whoever it went to: mosquitto's test for PUBACK 0x10
+    /// ("no matching subscribers"), which a no-local or ACL-denied match does not get.
     pub(super) fn publish_message(
         &mut self,
         message: Rc<Message>,
         origin: Option<SessionKey>,
-    ) -> usize {
+    ) -> bool {
         if message.retain {
             self.retained.set(&message);
             self.note_retained(&message, origin);
@@ -122,8 +123,8 @@ impl Broker {
     }
 
     /// Sends `message` to every matching subscription, and to one member of each matching
-    /// shared subscription group.
-    fn route(&mut self, message: &Rc<Message>, origin: Option<SessionKey>) -> usize {
+    /// shared subscription group. Returns whether anything matched.
+    fn route(&mut self, message: &Rc<Message>, origin: Option<SessionKey>) -> bool {
         let mut matches = std::mem::take(&mut self.route_matches);
         let mut targets = std::mem::take(&mut self.route_targets);
         let mut groups = std::mem::take(&mut self.route_groups);
@@ -140,7 +141,7 @@ impl Broker {
         // reached it and where its entry sits in `targets`.
         self.route_mark += 1;
         let mark = self.route_mark;
-        let mut delivered = 0;
+        let matched = !matches.is_empty();
         let acl = self.acl_on;
         let qos_cap = self.qos_cap(message);
         // allow_duplicate_messages: earlier versions get a copy per subscription too.
@@ -160,10 +161,7 @@ impl Broker {
                 continue;
             }
             let session = &mut self.sessions[key];
-            // Denied subscribers still count as matching, as in mosquitto: the publisher is
-            // not told "no matching subscribers" (0x10) about them.
             if acl && !security::may_read(session, &message.topic) {
-                delivered += 1;
                 continue;
             }
             if session.version == Version::V5 || per_subscription {
@@ -176,7 +174,6 @@ impl Broker {
                     delivery.subscription_ids.push(subscriber.subscription_id);
                 }
                 self.deliver(key, delivery);
-                delivered += 1;
                 continue;
             }
             if session.route_mark != mark {
@@ -201,16 +198,15 @@ impl Broker {
             if qos != QoS::AtMostOnce && target.ids > 1 {
                 self.sessions[target.session].skip_packet_ids(u64::from(target.ids - 1));
             }
-            delivered += 1;
         }
         for &group in &groups {
-            delivered += usize::from(self.deliver_to_group(group, message, None));
+            self.deliver_to_group(group, message, None);
         }
         self.publish_cache.stop();
         self.route_matches = matches;
         self.route_targets = targets;
         self.route_groups = groups;
-        delivered
+        matched
     }
 
     /// Gives a message to one member of a shared subscription group; false if the group

@@ -79,11 +79,10 @@ impl Broker {
                 self.publish_message(message, Some(key));
             }
             QoS::AtLeastOnce => {
-                let delivered = self.publish_message(message, Some(key));
-                let code = if delivered == 0 {
-                    reason::NO_MATCHING_SUBSCRIBERS
-                } else {
+                let code = if self.publish_message(message, Some(key)) {
                     reason::SUCCESS
+                } else {
+                    reason::NO_MATCHING_SUBSCRIBERS
                 };
                 self.acknowledge(token, qos, packet_id, code);
             }
