@@ -61,7 +61,7 @@ impl Message {
     /// The message a will becomes when it is published. Its bytes are already its own.
     pub fn from_will(will: Will, now: Instant) -> Message {
         Message {
-            properties: forwarded(&will.properties),
+            properties: forwarded_raw(&will.raw_properties),
             expires_at: expiry(&will.properties, now),
             utf8_payload: will.properties.payload_format_indicator == Some(1),
             topic: will.topic,
@@ -87,8 +87,8 @@ impl Message {
     }
 }
 
-/// The properties of a received PUBLISH that travel on to every subscriber, in the order
-/// the publisher wrote them (mosquitto keeps that order, and so do we).
+/// The properties of a received PUBLISH or will that travel on to every subscriber, in the
+/// order the client wrote them (mosquitto keeps that order, and so do we).
 fn forwarded_raw(raw: &[u8]) -> Bytes {
     if raw.is_empty() {
         return Bytes::new();
@@ -99,35 +99,10 @@ fn forwarded_raw(raw: &[u8]) -> Bytes {
 }
 
 /// Properties that are not forwarded as received: the message expiry is rewritten for each
-/// copy, the topic alias belongs to the publisher's connection, and subscription
-/// identifiers are the subscriber's.
+/// copy, the topic alias belongs to the publisher's connection, subscription identifiers
+/// are the subscriber's, and a will's delay interval is for the broker.
 fn per_copy_property(id: u8) -> bool {
-    matches!(id, 0x02 | 0x0b | 0x23)
-}
-
-/// Encodes the properties that travel with a message to every subscriber. The topic alias
-/// belongs to the publisher's connection and the expiry is rewritten per delivery, so
-/// neither is kept; nor are subscription identifiers, which are per subscriber.
-fn forwarded(p: &Properties) -> Bytes {
-    if p.payload_format_indicator.is_none()
-        && p.content_type.is_none()
-        && p.response_topic.is_none()
-        && p.correlation_data.is_none()
-        && p.user_properties.is_empty()
-    {
-        return Bytes::new();
-    }
-    let kept = Properties {
-        payload_format_indicator: p.payload_format_indicator,
-        content_type: p.content_type.as_deref().map(ByteStr::from),
-        response_topic: p.response_topic.as_deref().map(ByteStr::from),
-        correlation_data: p.correlation_data.as_deref().map(Bytes::copy_from_slice),
-        user_properties: p.user_properties.clone(),
-        ..Properties::default()
-    };
-    let mut out = BytesMut::with_capacity(kept.body_len());
-    kept.encode_body(&mut out);
-    out.freeze()
+    matches!(id, 0x02 | 0x0b | 0x23 | 0x18)
 }
 
 fn expiry(p: &Properties, now: Instant) -> Option<Instant> {

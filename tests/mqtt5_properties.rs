@@ -155,6 +155,28 @@ fn properties_keep_their_order_with_message_expiry_moved_last() {
     );
 }
 
+// The subscription identifier is the subscriber's own and comes first, before what the
+// publisher sent, as from mosquitto.
+#[test]
+fn subscription_identifier_comes_before_the_publishers_properties() {
+    let broker = Broker::start();
+    let mut sub = Raw::connected_v5(&broker, "s");
+    sub.send(&subscribe5(
+        1,
+        &Props::new().subscription_identifier(7),
+        &[("p/2", 0)],
+    ));
+    sub.expect(&suback5(1, &[], &[0]));
+    let sent = Props::new().user_property("k", "v").content_type("ct");
+    publisher(&broker).send(&Publish5::new("p/2", b"x").properties(&sent).build());
+    // 30 18 00 03 "p/2" 11 0b 07 26 00 01 "k" 00 01 "v" 03 00 02 "ct" "x"
+    let expected = Props::new()
+        .subscription_identifier(7)
+        .user_property("k", "v")
+        .content_type("ct");
+    sub.expect(&Publish5::new("p/2", b"x").properties(&expected).build());
+}
+
 #[test]
 fn user_properties_are_passed_on_to_every_subscriber() {
     let broker = Broker::start();

@@ -180,6 +180,37 @@ fn will_properties_are_passed_on_in_order() {
     );
 }
 
+// As the client wrote them, not grouped by kind: a user property first and last, the will
+// delay interval (not passed on) in between (mosquitto's test for its bug #1244).
+#[test]
+fn will_properties_keep_the_clients_order_with_user_properties_among_them() {
+    let broker = Broker::start();
+    let mut w = watcher(&broker);
+    let sent = Props::new()
+        .user_property("key1", "value1")
+        .response_topic("response/topic")
+        .correlation_data(b"data")
+        .will_delay_interval(0)
+        .payload_format_indicator(1)
+        .content_type("application/test")
+        .user_property("key2", "value2");
+    let c = with_will(&broker, "k", &Props::new(), &sent);
+    drop(c);
+    let expected = Props::new()
+        .user_property("key1", "value1")
+        .response_topic("response/topic")
+        .correlation_data(b"data")
+        .payload_format_indicator(1)
+        .content_type("application/test")
+        .user_property("key2", "value2");
+    // 30 5d 00 06 "will/k" 4f 26 00 04 "key1" 00 06 "value1" 08 00 0e "response/topic" 09 ...
+    w.expect(
+        &Publish5::new("will/k", b"gone")
+            .properties(&expected)
+            .build(),
+    );
+}
+
 // The message expiry interval comes last whatever its place in the will properties, and
 // counts down like any message's.
 #[test]

@@ -9,7 +9,7 @@
 //! - every packet that decodes encodes back to bytes that decode to the same packet.
 #![no_main]
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use midge::protocol::framing::MAX_REMAINING_LENGTH;
 use midge::protocol::{DecodeError, Packet, Version, decode};
@@ -72,12 +72,10 @@ fn decode_stream(
     panic!("decoding did not finish within its bound");
 }
 
-/// Raw properties are the bytes a PUBLISH arrived with, kept for forwarding; the decoded
-/// properties say the same, so comparisons leave them out.
+/// Raw properties are the bytes a PUBLISH or a will arrived with, kept for forwarding; the
+/// decoded properties say the same, so comparisons leave them out.
 fn normalise(mut packet: Packet) -> Packet {
-    if let Packet::Publish(p) = &mut packet {
-        p.raw_properties = Bytes::new();
-    }
+    packet.forget_raw_properties();
     packet
 }
 

@@ -368,6 +368,7 @@ fn detach_will(will: &Will) -> Will {
         qos: will.qos,
         retain: will.retain,
         properties: will.properties.clone(),
+        raw_properties: Bytes::copy_from_slice(&will.raw_properties),
     }
 }
 

@@ -236,6 +236,7 @@ impl CommonArgs {
             qos: self.will_qos.unwrap_or_default(),
             retain: self.will_retain,
             properties: properties.will.to_properties(),
+            raw_properties: Bytes::new(),
         });
         // client_opts_set's mosquitto_tls_set: files that cannot be read end the tool.
         let tls = self

@@ -68,6 +68,7 @@ fn connect_sends_the_options_and_waits_for_connack() {
         qos: QoS::AtLeastOnce,
         retain: true,
         properties: Properties::default(),
+        raw_properties: Bytes::new(),
     });
     let (log, lines) = recorder();
     let client = Client::connect(&opts, Some(log)).expect("connected");

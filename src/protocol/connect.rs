@@ -15,6 +15,9 @@ pub struct Will {
     pub qos: QoS,
     pub retain: bool,
     pub properties: Properties,
+    /// The will properties exactly as received (MQTT 5, without their length), so that the
+    /// broker can pass them on in the client's order; empty for a will built here.
+    pub raw_properties: Bytes,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,10 +85,11 @@ impl Connect {
         };
         let client_id = r.string()?;
         let will = if has_will {
-            let properties = if version == Version::V5 {
-                Properties::decode(r, PropertyContext::Will)?
+            let (properties, raw_properties) = if version == Version::V5 {
+                let raw = r.peek_properties()?;
+                (Properties::decode(r, PropertyContext::Will)?, raw)
             } else {
-                Properties::default()
+                (Properties::default(), Bytes::new())
             };
             let topic = r.string()?;
             topic::validate_name(&topic)?;
@@ -95,6 +99,7 @@ impl Connect {
                 qos: will_qos,
                 retain: flags & flag::WILL_RETAIN != 0,
                 properties,
+                raw_properties,
             })
         } else {
             None

@@ -24,7 +24,7 @@ pub use properties::{Properties, PropertyContext, filter_encoded};
 pub use publish::{OutgoingPublish, PubResp, Publish};
 pub use subscribe::{RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use framing::{FixedHeader, Reader, parse_fixed_header};
 
@@ -330,6 +330,21 @@ impl Packet {
             Packet::PingResp => "PINGRESP",
             Packet::Disconnect(_) => "DISCONNECT",
             Packet::Auth(_) => "AUTH",
+        }
+    }
+
+    /// Forgets the properties kept as received (a PUBLISH's, a will's): a by-product of
+    /// decoding that the decoded properties repeat, so that a decoded packet compares equal
+    /// to the one it was encoded from.
+    pub fn forget_raw_properties(&mut self) {
+        match self {
+            Packet::Publish(p) => p.raw_properties = Bytes::new(),
+            Packet::Connect(c) => {
+                if let Some(will) = &mut c.will {
+                    will.raw_properties = Bytes::new();
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -187,11 +187,13 @@ impl OutgoingPublish<'_> {
             out.put_u8(id::TOPIC_ALIAS);
             out.put_u16(alias);
         }
-        out.put_slice(self.properties);
+        // mosquitto's order: the subscriber's identifiers, the publisher's properties as it
+        // sent them, the expiry counted down.
         for &sub_id in self.subscription_ids {
             out.put_u8(id::SUBSCRIPTION_IDENTIFIER);
             put_varint(out, sub_id as usize);
         }
+        out.put_slice(self.properties);
         if let Some(expiry) = self.message_expiry {
             out.put_u8(id::MESSAGE_EXPIRY_INTERVAL);
             out.put_u32(expiry);
