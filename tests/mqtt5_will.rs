@@ -83,6 +83,50 @@ fn reconnect_within_the_will_delay_cancels_the_will() {
     w.expect_silence(1500);
 }
 
+/// Waits until a will delay of 1 s has run out, allowing for mosquitto checking it once a
+/// second, then checks that the next thing the watcher gets is a marker published now.
+fn expect_no_will_after_1s_delay(broker: &Broker, w: &mut Raw) {
+    std::thread::sleep(Duration::from_millis(2500));
+    let marker = Publish5::new("will/marker", b"m").build();
+    Raw::connected_v5(broker, "marker").send(&marker);
+    w.expect(&marker);
+}
+
+// A reconnection with clean start ends the session, but it comes within the will delay, so
+// the will is not sent [MQTT-3.1.2-8], as from mosquitto.
+#[test]
+fn reconnect_with_clean_start_within_the_will_delay_cancels_the_will() {
+    let broker = Broker::start();
+    let mut w = watcher(&broker);
+    let c = with_will(
+        &broker,
+        "l",
+        &Props::new().session_expiry_interval(10),
+        &Props::new().will_delay_interval(1),
+    );
+    drop(c);
+    let back = Connect::v5("l").clean(true).build();
+    let _back = Raw::handshake(&broker, &back, &connack5_ok(false));
+    expect_no_will_after_1s_delay(&broker, &mut w);
+}
+
+// Taking over a connection whose will has a delay: the new connection is within the delay,
+// so the will is not sent, even though clean start ends the session, as from mosquitto.
+#[test]
+fn takeover_within_the_will_delay_does_not_send_the_will() {
+    let broker = Broker::start();
+    let mut w = watcher(&broker);
+    let _old = with_will(
+        &broker,
+        "m",
+        &Props::new().session_expiry_interval(10),
+        &Props::new().will_delay_interval(1),
+    );
+    let new = Connect::v5("m").clean(true).build();
+    let _new = Raw::handshake(&broker, &new, &connack5_ok(false));
+    expect_no_will_after_1s_delay(&broker, &mut w);
+}
+
 // The session ends (expiry 1 s) before the 30 s delay: the will goes out with the session.
 #[test]
 fn will_is_published_when_the_session_ends_before_the_delay() {

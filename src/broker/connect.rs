@@ -281,12 +281,14 @@ impl Broker {
     }
 
     /// Closes the connection that holds `key` today. Its will goes out only if the session
-    /// ends with it, as in mosquitto: a persistent session carried over keeps its will quiet.
+    /// ends with it, as in mosquitto: a persistent session carried over keeps its will quiet,
+    /// and so does a will delay, since the new connection comes within it [MQTT-3.1.2-8].
     /// The will is checked against the ACL before the close, which may end the session.
     fn take_over(&mut self, old: Token, key: SessionKey, new_clean_start: bool) {
         let session_ends = self.sessions[key].expiry == Expiry::AtDisconnect || new_clean_start;
         let will = self.conns.get_mut(old.0).and_then(|c| c.will.take());
-        let will = will.filter(|w| session_ends && self.will_allowed(w, Some(key)));
+        let delayed = |w: &Will| w.properties.will_delay_interval.is_some_and(|d| d > 0);
+        let will = will.filter(|w| session_ends && !delayed(w) && self.will_allowed(w, Some(key)));
         self.close(old, Close::TakenOver);
         if let Some(will) = will {
             self.publish_allowed_will(*will, Some(key));
@@ -303,6 +305,9 @@ impl Broker {
         expiry: Expiry,
     ) -> (SessionKey, bool) {
         if let Some(&key) = self.session_ids.get(client_id.as_str()) {
+            // Back within the will delay: the will is not sent [MQTT-3.1.2-8], also when
+            // clean start ends the session here, as in mosquitto.
+            self.sessions[key].delayed_will = None;
             if clean_start || self.sessions[key].expiry == Expiry::AtDisconnect {
                 self.remove_session(key);
             } else {
@@ -310,8 +315,6 @@ impl Broker {
                 session.version = version;
                 session.expiry = expiry;
                 session.expires_at = None;
-                // Back within the will delay: the will is not sent [MQTT-3.1.3-9].
-                session.delayed_will = None;
                 // MQTT 3.1 has no session-present flag.
                 return (key, version != Version::V31);
             }
