@@ -112,6 +112,8 @@ pub struct ListenerConfig {
     /// Listen on this network interface only (`bind_interface`, SO_BINDTODEVICE).
     pub bind_interface: Option<String>,
     pub protocol: ListenerProtocol,
+    /// `mount_point`: the prefix of every topic this listener's clients use (see
+    /// `listener_rules`).
     pub mount_point: Option<String>,
     /// The highest QoS clients of this listener may use (`max_qos`, 0 to 2).
     pub max_qos: u8,
