@@ -1,6 +1,7 @@
 //! TLS as OpenSSL does it for mosquitto: a server certificate whose chain is completed from
-//! `cafile`, client certificates under an intermediate CA, CRLs checked for the client's own
-//! certificate only, and the usernames a client certificate gives
+//! `cafile`, client chains that must end at a self-signed CA of `cafile` or of `capath` (read
+//! by OpenSSL's hashed names), CRLs checked for the client's own certificate only, and the
+//! usernames a client certificate gives
 //! (`use_identity_as_username`, `use_subject_as_username`).
 //!
 //! The PKI is the shape of mosquitto's own test certificates: a root CA, an intermediate
@@ -16,8 +17,10 @@ use std::sync::Arc;
 
 use common::clients::run;
 use common::packets::*;
-use common::{Broker, midge_only, security};
-use rcgen::{DistinguishedName, DnType};
+use common::{Broker, Kind, broker_kind, midge_only, security};
+use std::os::unix::fs::PermissionsExt;
+
+use rcgen::{DistinguishedName, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -25,8 +28,14 @@ use tls_common::{Certs, TlsRaw};
 
 /// Root → signing → server, alice, bob, dave; root → carol; CRLs of both CAs.
 fn pki() -> Certs {
+    pki_with(|_, _| {})
+}
+
+/// `pki`'s certificates, and those `more` makes with the root CA.
+fn pki_with(more: impl FnOnce(&Certs, &Issuer<'static, KeyPair>)) -> Certs {
     let certs = Certs::empty();
     let root = certs.ca("root", None);
+    more(&certs, &root);
     let signing = certs.ca("signing", Some(&root));
     certs.bundle("cas.pem", &["signing.pem", "root.pem"]);
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
@@ -52,11 +61,21 @@ fn pki() -> Certs {
 
 /// The listener's lines: the server certificate alone, both CAs in `cafile`, and `extra`.
 fn listener(certs: &Certs, extra: &str) -> String {
+    listener_with(
+        certs,
+        "server",
+        &format!("cafile {}", certs.arg("cas.pem")),
+        extra,
+    )
+}
+
+/// The listener's lines: `certfile` from `server` ("server" alone or "server-chain"), the
+/// CA lines `cas`, and `extra`.
+fn listener_with(certs: &Certs, server: &str, cas: &str, extra: &str) -> String {
     format!(
-        "certfile {}\nkeyfile {}\ncafile {}\n{extra}",
-        certs.arg("server.pem"),
+        "certfile {}\nkeyfile {}\n{cas}\n{extra}",
+        certs.arg(&format!("{server}.pem")),
         certs.arg("server.key"),
-        certs.arg("cas.pem"),
     )
 }
 
@@ -156,6 +175,172 @@ fn only_the_clients_own_certificate_is_checked_against_the_crls() {
     );
     let broker = Broker::start_with(&listener(&certs, &crl));
     TlsRaw::connected(&broker, client(&certs, Some("alice")), "alice");
+}
+
+/// The chains clients may send, a server certificate sent with its chain whatever the CAs,
+/// and CAs a chain may not go through: a root past its validity period ("old-root", client
+/// erin), one for servers only ("server-root", client frank), an intermediate that may not
+/// sign certificates ("not-signing", client gina), and a stranger also named "root".
+fn trust_pki() -> Certs {
+    let certs = pki_with(|certs, root| {
+        let not_signing = certs.ca_with("not-signing", Some(root), |p| {
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        });
+        certs.leaf(&not_signing, "gina", vec![], Some("gina"), true);
+    });
+    certs.bundle("gina-chain.pem", &["gina.pem", "not-signing.pem"]);
+    certs.bundle("gina-chain.key", &["gina.key"]);
+    certs.bundle("alice-chain.pem", &["alice.pem", "signing.pem"]);
+    certs.bundle("alice-chain.key", &["alice.key"]);
+    certs.bundle("alice-full.pem", &["alice.pem", "signing.pem", "root.pem"]);
+    certs.bundle("alice-full.key", &["alice.key"]);
+    certs.bundle("server-chain.pem", &["server.pem", "signing.pem"]);
+    let old = certs.ca_with("old-root", None, |p| {
+        p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    });
+    certs.leaf(&old, "erin", vec![], Some("erin"), true);
+    let servers_only = certs.ca_with("server-root", None, |p| {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    });
+    certs.leaf(&servers_only, "frank", vec![], Some("frank"), true);
+    certs.ca_with("impostor", None, |p| {
+        p.distinguished_name = DistinguishedName::new();
+        p.distinguished_name.push(DnType::CommonName, "root");
+    });
+    certs
+}
+
+/// A `cafile` line for the bundle of `names`.
+fn cafile(certs: &Certs, names: &[&str]) -> String {
+    certs.bundle("cafile.pem", names);
+    format!("cafile {}", certs.arg("cafile.pem"))
+}
+
+/// A `capath` directory holding each certificate file of `files` under its new name.
+fn capath(certs: &Certs, files: &[(&str, String)]) -> String {
+    let dir = certs.path("capath");
+    std::fs::create_dir(&dir).expect("capath");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for (from, to) in files {
+        let text = std::fs::read_to_string(certs.path(from)).expect("read");
+        certs.write(&format!("capath/{to}"), &text);
+    }
+    format!("capath {}", dir.display())
+}
+
+/// The name `openssl rehash` gives the certificate of `name`: its subject hash and `suffix`.
+fn hashed(certs: &Certs, name: &str, suffix: u32) -> String {
+    let cert = pem(certs, &format!("{name}.pem"));
+    let hash = midge::tls::subject_hash(&cert).expect("a subject hash");
+    format!("{hash:08x}.{suffix}")
+}
+
+const REQUIRE: &str = "require_certificate true\n";
+
+/// Without `X509_V_FLAG_PARTIAL_CHAIN` (mosquitto does not set it) OpenSSL wants the chain
+/// to end at a self-signed CA of the store: an intermediate CA alone vouches for nobody,
+/// whatever the client sends with its certificate.
+#[test]
+fn a_cafile_holding_only_an_intermediate_ca_refuses_its_clients() {
+    let certs = trust_pki();
+    let cas = cafile(&certs, &["signing.pem"]);
+    let broker = Broker::start_with(&listener_with(&certs, "server", &cas, REQUIRE));
+    for alice in ["alice", "alice-chain", "alice-full"] {
+        TlsRaw::assert_refused(&broker, client(&certs, Some(alice)));
+    }
+    if broker_kind() == Kind::Midge {
+        broker.wait_for_log("no self-signed CA certificate in cafile or capath");
+    }
+}
+
+#[test]
+fn a_client_sending_its_intermediate_ca_is_accepted_with_only_the_root_in_cafile() {
+    let certs = trust_pki();
+    let cas = cafile(&certs, &["root.pem"]);
+    let broker = Broker::start_with(&listener_with(&certs, "server-chain", &cas, REQUIRE));
+    TlsRaw::connected(&broker, client(&certs, Some("alice-chain")), "alice");
+    // Its certificate alone does not reach the root.
+    TlsRaw::assert_refused(&broker, client(&certs, Some("alice")));
+}
+
+/// OpenSSL checks the root's validity period and purpose too: rustls would not.
+#[test]
+fn a_root_past_its_validity_or_for_servers_only_refuses_its_clients() {
+    let certs = trust_pki();
+    let cas = cafile(&certs, &["old-root.pem", "server-root.pem", "root.pem"]);
+    let broker = Broker::start_with(&listener_with(&certs, "server-chain", &cas, REQUIRE));
+    TlsRaw::assert_refused(&broker, client(&certs, Some("erin")));
+    TlsRaw::assert_refused(&broker, client(&certs, Some("frank")));
+    TlsRaw::connected(&broker, client(&certs, Some("carol")), "carol");
+}
+
+/// OpenSSL refuses an issuer whose key usage leaves out signing certificates; rustls
+/// ignores key usage.
+#[test]
+fn a_client_sending_an_intermediate_ca_that_may_not_sign_certificates_is_refused() {
+    let certs = trust_pki();
+    let cas = cafile(&certs, &["root.pem"]);
+    let broker = Broker::start_with(&listener_with(&certs, "server-chain", &cas, REQUIRE));
+    TlsRaw::assert_refused(&broker, client(&certs, Some("gina-chain")));
+    TlsRaw::connected(&broker, client(&certs, Some("alice-chain")), "alice");
+}
+
+/// OpenSSL looks a CA up in `capath` by the hash of its name, from `HASH.0` on, and reads
+/// no other file.
+#[test]
+fn capath_is_read_by_subject_hash_from_suffix_0_as_openssl_reads_it() {
+    // The names root.pem and signing.pem get, and whether alice gets in.
+    type Names = fn(&Certs) -> [String; 2];
+    let layouts: [(Names, bool); 3] = [
+        (|c| [hashed(c, "root", 0), hashed(c, "signing", 0)], true),
+        (|c| [hashed(c, "root", 1), hashed(c, "signing", 0)], false),
+        (|_| ["root.pem".into(), "signing.pem".into()], false),
+    ];
+    for (names, accepted) in layouts {
+        let certs = trust_pki();
+        let [root, signing] = names(&certs);
+        let cas = capath(&certs, &[("root.pem", root), ("signing.pem", signing)]);
+        let broker = Broker::start_with(&listener_with(&certs, "server-chain", &cas, REQUIRE));
+        let alice = client(&certs, Some("alice"));
+        match accepted {
+            true => drop(TlsRaw::connected(&broker, alice, "alice")),
+            false => TlsRaw::assert_refused(&broker, alice),
+        }
+    }
+}
+
+/// A CA in a file named for another name's hash is not found by its own name: OpenSSL
+/// reads it only once it looks that other name up.
+#[test]
+fn a_capath_ca_in_a_file_named_for_another_hash_is_not_found_by_its_name() {
+    let certs = trust_pki();
+    certs.bundle("root-and-signing.pem", &["root.pem", "signing.pem"]);
+    let cas = capath(
+        &certs,
+        &[("root-and-signing.pem", hashed(&certs, "root", 0))],
+    );
+    let broker = Broker::start_with(&listener_with(&certs, "server-chain", &cas, REQUIRE));
+    TlsRaw::assert_refused(&broker, client(&certs, Some("alice")));
+    // The root itself is found: a client bringing the intermediate CA gets in.
+    TlsRaw::connected(&broker, client(&certs, Some("alice-chain")), "alice");
+}
+
+/// OpenSSL looks in `capath` only for a name that its store (`cafile` first) lacks.
+#[test]
+fn a_cafile_ca_hides_the_capath_ca_of_the_same_name() {
+    let certs = trust_pki();
+    let files = [
+        ("root.pem", hashed(&certs, "root", 0)),
+        ("signing.pem", hashed(&certs, "signing", 0)),
+    ];
+    let cas = format!(
+        "{}\n{}",
+        cafile(&certs, &["impostor.pem"]),
+        capath(&certs, &files)
+    );
+    let broker = Broker::start_with(&listener_with(&certs, "server-chain", &cas, REQUIRE));
+    TlsRaw::assert_refused(&broker, client(&certs, Some("alice")));
 }
 
 #[test]

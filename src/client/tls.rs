@@ -14,6 +14,7 @@ use std::time::Duration;
 use clap::Args;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
@@ -24,7 +25,7 @@ use rustls::{
 use super::cli::ArgError;
 use super::error::ClientError;
 use crate::config::TlsVersion;
-use crate::tls::{add_capath, add_roots, certificates, provider, versions};
+use crate::tls::{add_roots, ca_certificates, certificates, provider, versions};
 
 /// The TLS flags all three tools take.
 #[derive(Args, Clone, Debug, Default)]
@@ -83,29 +84,30 @@ impl TlsArgs {
             return Err("Error: Problem setting TLS options: File not found.\n".into());
         }
         let problem = |why: String| format!("Error: Problem setting TLS options: {why}.\n");
+        let cas = ca_certificates(self.cafile.as_deref(), self.capath.as_deref())
+            .map_err(|why| problem(why.trim_end_matches('.').to_string()))?;
         let mut roots = RootCertStore::empty();
-        if let Some(cafile) = &self.cafile {
-            let certs = certificates(cafile)
-                .map_err(|why| problem(format!("cafile \"{}\": {why}", cafile.display())))?;
-            add_roots(&mut roots, certs, cafile).map_err(&problem)?;
-        }
-        if let Some(capath) = &self.capath {
-            add_capath(&mut roots, capath).map_err(&problem)?;
-        }
-        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-            .build()
-            .map_err(|e| problem(e.to_string()))?;
+        add_roots(&mut roots, cas).map_err(&problem)?;
+        // No CA at all (a `capath` without OpenSSL's hashed names, say) fails the handshake,
+        // as it does for mosquitto's clients.
+        let webpki = match roots.is_empty() {
+            true => None,
+            false => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                    .build()
+                    .map_err(|e| problem(e.to_string()))?,
+            ),
+        };
+        let verifier = Arc::new(BrokerVerifier {
+            webpki,
+            insecure: self.insecure,
+            algorithms: provider().signature_verification_algorithms,
+        });
         let builder = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(versions(min_version))
-            .map_err(|e| problem(e.to_string()))?;
-        let builder = if self.insecure {
-            let verifier = Arc::new(AnyHostName(verifier));
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-        } else {
-            builder.with_webpki_verifier(verifier)
-        };
+            .map_err(|e| problem(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
         let config = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 let certs = certificates(cert)
@@ -122,12 +124,16 @@ impl TlsArgs {
     }
 }
 
-/// `--insecure`: the broker's chain is still checked against the CAs; only a certificate
+/// The broker's certificate checked against the CAs. With `--insecure` only a certificate
 /// issued for another host name is let through, as libmosquitto's tls_insecure does.
 #[derive(Debug)]
-struct AnyHostName(Arc<WebPkiServerVerifier>);
+struct BrokerVerifier {
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    insecure: bool,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for AnyHostName {
+impl ServerCertVerifier for BrokerVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -136,15 +142,17 @@ impl ServerCertVerifier for AnyHostName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(webpki) = &self.webpki else {
+            return Err(CertificateError::UnknownIssuer.into());
+        };
+        let verified =
+            webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
         // webpki checks the chain first and the name last, so a name error means the chain
         // was good.
-        let verified =
-            self.0
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
         match verified {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if self.insecure => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -155,7 +163,7 @@ impl ServerCertVerifier for AnyHostName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -164,11 +172,11 @@ impl ServerCertVerifier for AnyHostName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 

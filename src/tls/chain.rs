@@ -54,7 +54,7 @@ pub fn complete(
 
 /// A root, or a certificate of the same CA under a new key: the chain ends there, as in
 /// OpenSSL.
-fn self_issued(cert: &X509Certificate<'_>) -> bool {
+pub(super) fn self_issued(cert: &X509Certificate<'_>) -> bool {
     cert.subject().as_raw() == cert.issuer().as_raw()
         && key_ids_match(cert, cert)
         && cert.verify_signature(None).is_ok()
@@ -93,7 +93,7 @@ fn key_ids_match(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bo
 
 /// A CA certificate (basic constraints, or a version 1 certificate, which predates them)
 /// whose key usage, if it has one, includes signing certificates.
-fn may_sign_certificates(cert: &X509Certificate<'_>) -> bool {
+pub(super) fn may_sign_certificates(cert: &X509Certificate<'_>) -> bool {
     let is_ca = match cert.basic_constraints() {
         Ok(Some(bc)) => bc.value.ca,
         Ok(None) => cert.version().0 == 0,

@@ -7,7 +7,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 
-use crate::config::ListenerTls;
+use super::capath;
 
 /// Every certificate in a PEM file; an empty file is an error.
 pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -20,13 +20,15 @@ pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
     Ok(certs)
 }
 
-/// The CA certificates of `cafile`, then of every file in `capath` that holds any
-/// (OpenSSL's hashed names are not needed; other files are skipped). As in mosquitto, they
-/// are read whenever they are named: they complete the server's chain, and with
-/// `require_certificate` they check the clients' certificates.
-pub fn ca_certificates(tls: &ListenerTls) -> Result<Vec<CertificateDer<'static>>, String> {
+/// The CA certificates of `cafile`, then those OpenSSL would find in `capath` (`capath`).
+/// As in mosquitto, they are read whenever they are named: they complete the server's chain,
+/// and with `require_certificate` they check the clients' certificates.
+pub fn ca_certificates(
+    cafile: Option<&Path>,
+    capath: Option<&Path>,
+) -> Result<Vec<CertificateDer<'static>>, String> {
     let mut cas = Vec::new();
-    if let Some(cafile) = &tls.cafile {
+    if let Some(cafile) = cafile {
         cas = certificates(cafile).map_err(|why| {
             format!(
                 "unable to load CA certificates from cafile \"{}\" ({why}).",
@@ -34,44 +36,25 @@ pub fn ca_certificates(tls: &ListenerTls) -> Result<Vec<CertificateDer<'static>>
             )
         })?;
     }
-    if let Some(capath) = &tls.capath {
-        cas.extend(capath_certificates(capath)?);
+    if let Some(capath) = capath {
+        let hiding = cas
+            .iter()
+            .filter_map(|cert| capath::canonical_subject(cert))
+            .collect();
+        cas.extend(capath::certificates(capath, &hiding)?);
     }
     Ok(cas)
 }
 
-fn capath_certificates(dir: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "unable to read CA certificates from capath \"{}\" ({e}).",
-            dir.display()
-        )
-    })?;
-    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    files.sort();
-    let certs = files
-        .iter()
-        .filter(|f| f.is_file())
-        .filter_map(|file| certificates(file).ok())
-        .flatten()
-        .collect();
-    Ok(certs)
-}
-
-/// Adds the certificates of every file in `dir` that holds any.
-pub fn add_capath(roots: &mut RootCertStore, dir: &Path) -> Result<(), String> {
-    add_roots(roots, capath_certificates(dir)?, dir)
-}
-
+/// Adds `certs` to `roots`: the clients trust every CA they are given.
 pub fn add_roots(
     roots: &mut RootCertStore,
     certs: Vec<CertificateDer<'static>>,
-    origin: &Path,
 ) -> Result<(), String> {
     for cert in certs {
         roots
             .add(cert)
-            .map_err(|e| format!("unusable CA certificate in \"{}\" ({e}).", origin.display()))?;
+            .map_err(|e| format!("unusable CA certificate ({e})"))?;
     }
     Ok(())
 }

@@ -4,17 +4,22 @@
 //!
 //! mosquitto's meaning is kept: `tls_version` is the oldest version accepted;
 //! `require_certificate false` does not even ask for a client certificate (OpenSSL's
-//! `SSL_VERIFY_NONE`); a `certfile` holding the server certificate alone is completed from
-//! `cafile`/`capath` (`chain`); a `crlfile` is checked for the client's own certificate only,
-//! and a client whose issuer has no CRL there is refused (OpenSSL's `X509_V_FLAG_CRL_CHECK`).
+//! `SSL_VERIFY_NONE`); `capath` is read by OpenSSL's hashed names (`capath`); a `certfile`
+//! holding the server certificate alone is completed from `cafile`/`capath` (`chain`); a
+//! client's chain must end at a self-signed CA there (`verify`); a `crlfile` is checked for
+//! the client's own certificate only, and a client whose issuer has no CRL there is refused
+//! (OpenSSL's `X509_V_FLAG_CRL_CHECK`).
 
+mod capath;
 mod chain;
 mod dn;
 mod files;
 mod identity;
+mod name_hash;
 mod stream;
+mod verify;
 
-pub use files::{add_capath, add_roots, certificates};
+pub use files::{add_roots, ca_certificates, certificates};
 pub use identity::{UsernameFrom, username};
 pub use stream::{Identity, TlsFailure, TlsStream};
 
@@ -23,11 +28,12 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
-use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::{ServerConfig, SupportedProtocolVersion};
 
 use crate::config::{Config, ListenerConfig, ListenerTls, TlsVersion};
+use crate::log_warning;
+use verify::OpenSslClientVerifier;
 
 /// The crypto provider of every TLS connection, the broker's and the clients'.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -74,13 +80,14 @@ impl ServerTls {
                 keyfile.display()
             ))
         })?;
-        let cas = files::ca_certificates(tls).map_err(&fail)?;
+        let cas = ca_certificates(tls.cafile.as_deref(), tls.capath.as_deref()).map_err(&fail)?;
         let certs = chain::complete(certs, &cas);
         let builder = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(versions(tls.min_version))
             .map_err(|e| fail(e.to_string()))?;
         let builder = if tls.require_certificate {
-            builder.with_client_cert_verifier(client_verifier(tls, cas).map_err(&fail)?)
+            builder
+                .with_client_cert_verifier(client_verifier(tls, cas, listener.port).map_err(&fail)?)
         } else {
             builder.with_no_client_auth()
         };
@@ -111,25 +118,21 @@ impl ServerTls {
 fn client_verifier(
     tls: &ListenerTls,
     cas: Vec<CertificateDer<'static>>,
+    port: u16,
 ) -> Result<Arc<dyn ClientCertVerifier>, String> {
-    let mut roots = RootCertStore::empty();
-    let origin = tls.cafile.as_deref().or(tls.capath.as_deref());
-    add_roots(
-        &mut roots,
-        cas,
-        origin.unwrap_or(std::path::Path::new("cafile")),
-    )?;
-    if roots.is_empty() {
-        return Err("no CA certificate found in cafile or capath".into());
+    let crls = match &tls.crlfile {
+        Some(crlfile) => files::crls(crlfile)?,
+        None => Vec::new(),
+    };
+    let verifier = OpenSslClientVerifier::new(cas, crls)?;
+    if !verifier.has_roots() {
+        log_warning!(
+            "Warning: {}: listener {port}: no self-signed CA certificate in cafile or capath \
+             for a client's chain to end at: every client certificate will be refused.",
+            tls.place()
+        );
     }
-    let mut verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
-    if let Some(crlfile) = &tls.crlfile {
-        verifier = verifier
-            .with_crls(files::crls(crlfile)?)
-            .only_check_end_entity_revocation()
-            .enforce_revocation_expiration();
-    }
-    verifier.build().map_err(|e| e.to_string())
+    Ok(Arc::new(verifier))
 }
 
 /// Loads every TLS listener's files without opening anything: `--test-config`'s check.
@@ -138,4 +141,10 @@ pub fn check(config: &Config) -> Result<(), String> {
         ServerTls::load(listener)?;
     }
     Ok(())
+}
+
+/// OpenSSL's subject hash of a DER certificate (`openssl x509 -subject_hash`): a CA is found
+/// in a `capath` directory under it, as `HASH.0`, `HASH.1`, ... (`openssl rehash` names).
+pub fn subject_hash(cert: &[u8]) -> Option<u32> {
+    capath::canonical_subject(cert).map(|subject| name_hash::hash(&subject))
 }

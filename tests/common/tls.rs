@@ -67,11 +67,23 @@ impl Certs {
 
     /// A CA certificate "NAME.pem", self-signed or signed by `parent`.
     pub fn ca(&self, name: &str, parent: Option<&Issuer<'_, KeyPair>>) -> Issuer<'static, KeyPair> {
+        self.ca_with(name, parent, |_| {})
+    }
+
+    /// A CA certificate as `ca` makes it, with its parameters changed by `adjust` (a
+    /// validity period, key usages) before it is signed.
+    pub fn ca_with(
+        &self,
+        name: &str,
+        parent: Option<&Issuer<'_, KeyPair>>,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> Issuer<'static, KeyPair> {
         let key = KeyPair::generate().expect("key");
         let mut params = CertificateParams::default();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
         params.serial_number = Some(serial(name));
+        adjust(&mut params);
         let cert = match parent {
             Some(parent) => params.signed_by(&key, parent),
             None => params.self_signed(&key),
