@@ -251,6 +251,13 @@ impl Session {
         }
     }
 
+    /// Counts the bytes in flight and queued again, after messages were taken out of the
+    /// middle of either queue.
+    pub fn recount_bytes(&mut self) {
+        self.inflight_bytes = self.inflight.iter().map(|i| i.delivery.size()).sum();
+        self.queued_bytes = self.queued.iter().map(Delivery::size).sum();
+    }
+
     /// Finds an in-flight message by packet id. Acknowledgements mostly arrive in order, so
     /// the search usually stops at the first entry.
     pub fn inflight_position(&self, packet_id: u16, state: OutState) -> Option<usize> {

@@ -772,6 +772,34 @@ fn sighup_changes_a_connected_clients_access_without_reconnecting() {
     reader.expect(&probe("b/x"));
 }
 
+// A queued message the new rules drop on reconnect no longer counts towards
+// `max_queued_bytes`: the next message for the offline client still fits in the queue.
+#[test]
+fn a_queued_message_dropped_by_a_reloaded_acl_frees_its_room_in_the_queue() {
+    let files = Files::new();
+    let rules = |extra: &str| format!("user u\ntopic read a/#\n{extra}{ADMIN}");
+    let broker = broker_with_acl(&files, &rules("topic read b/#\n"), "max_queued_bytes 100");
+    let connect = Connect::v311("u").clean(false).username(b"u").build();
+    let mut u = Raw::handshake(&broker, &connect, &connack(false, 0));
+    u.send(&subscribe_many(1, &[("a/#", 1), ("b/#", 1)]));
+    u.expect(&suback_many(1, &[1, 1]));
+    u.send(&DISCONNECT);
+    u.expect_closed();
+    let payload = [b'x'; 60];
+    let mut admin = client(&broker, "admin-pub", Some("admin"));
+    admin.send(&publish("b/x", &payload, 1, false, 1));
+    admin.expect(&puback(1));
+    files.write("acl", &rules(""));
+    reload(&broker);
+    let mut u = Raw::handshake(&broker, &connect, &connack(true, 0));
+    u.send(&DISCONNECT);
+    u.expect_closed();
+    admin.send(&publish("a/x", &payload, 1, false, 2));
+    admin.expect(&puback(2));
+    let mut u = Raw::handshake(&broker, &connect, &connack(true, 0));
+    u.expect(&publish("a/x", &payload, 1, false, 2));
+}
+
 // --- per_listener_settings ---
 
 #[test]

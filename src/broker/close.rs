@@ -380,8 +380,7 @@ impl Broker {
             }
             !shared(d)
         });
-        session.inflight_bytes = session.inflight.iter().map(|i| i.delivery.size()).sum();
-        session.queued_bytes = session.queued.iter().map(Delivery::size).sum();
+        session.recount_bytes();
         for delivery in handed {
             let Some(group) = delivery.group else {
                 continue;

@@ -90,6 +90,7 @@ impl Broker {
             .inflight
             .retain(|i| readable(&i.delivery.message.topic));
         session.queued.retain(|d| readable(&d.message.topic));
+        session.recount_bytes();
     }
 
     /// SIGHUP: reads the password and ACL files again. Connected clients whose password
