@@ -16,6 +16,7 @@
 # `cargo install rumqttd` into ~/.cache/midge-bench, outside the repository).
 # TLS=1 runs every scenario over TLS (midge and mosquitto only): a CA and a certificate for
 # 127.0.0.1 are made with openssl, the brokers get certfile/keyfile, the generator --cafile.
+# BROKERS="midge before" MIDGE_BEFORE=PATH compares this build with another midge binary.
 # Adding a broker: write start_NAME (config in $work, listen on $1, print nothing, leave the
 # server running in the background and its pid in $pid) and put NAME in BROKERS.
 set -euo pipefail
@@ -87,6 +88,14 @@ EOF
 start_midge() {
     write_config "$1" "$work/midge.conf"
     taskset -c "$BROKER_CPU" target/release/midge -c "$work/midge.conf" >"$work/midge.log" 2>&1 &
+    pid=$!
+}
+
+# Another build of midge, for A/B runs of a change: BROKERS="midge before" MIDGE_BEFORE=PATH.
+start_before() {
+    write_config "$1" "$work/before.conf"
+    taskset -c "$BROKER_CPU" "${MIDGE_BEFORE:?set MIDGE_BEFORE to the other midge binary}" \
+        -c "$work/before.conf" >"$work/before.log" 2>&1 &
     pid=$!
 }
 
