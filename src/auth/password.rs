@@ -150,7 +150,15 @@ fn decode_exact<const N: usize>(text: &str) -> Option<[u8; N]> {
     LENIENT_BASE64.decode(text).ok()?.try_into().ok()
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Every hash this thread computed, for tests of what each login path costs.
+    static DIGESTS: std::cell::RefCell<Vec<Algorithm>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn digest(password: &[u8], algorithm: Algorithm, salt: &[u8; SALT_BYTES]) -> [u8; HASH_BYTES] {
+    #[cfg(test)]
+    DIGESTS.with_borrow_mut(|d| d.push(algorithm));
     match algorithm {
         Algorithm::Sha512 => Sha512::new()
             .chain_update(password)
@@ -167,21 +175,31 @@ fn digest(password: &[u8], algorithm: Algorithm, salt: &[u8; SALT_BYTES]) -> [u8
 
 /// A loaded password file: each user's hash, shared by reference with the clients it
 /// authenticated, so that a reload can tell whether their entry changed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PasswordFile {
     users: HashMap<String, Rc<PasswordHash>>,
+    /// Checked for a user the file does not list, so that "no such user" costs the hash a
+    /// listed user's wrong password costs and the answer's timing does not tell which user
+    /// names exist. Made at load time with the file's most expensive parameters.
+    decoy: PasswordHash,
 }
 
-/// Compared against for unknown users, so that "no such user" takes as long as "wrong
-/// password" and the answer's timing does not tell which user names exist.
-fn decoy() -> &'static PasswordHash {
-    static DECOY: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        let algorithm = Algorithm::Pbkdf2 {
-            iterations: DEFAULT_ITERATIONS,
-        };
-        PasswordHash::with_salt(b"", algorithm, [0; SALT_BYTES])
-    })
+impl Default for PasswordFile {
+    fn default() -> PasswordFile {
+        PasswordFile::with_users(HashMap::new())
+    }
+}
+
+/// The costlier of two ways to hash: PBKDF2 (more iterations costlier) over one SHA-512.
+fn costlier(a: Algorithm, b: Algorithm) -> Algorithm {
+    match (a, b) {
+        (Algorithm::Pbkdf2 { iterations: x }, Algorithm::Pbkdf2 { iterations: y }) => {
+            Algorithm::Pbkdf2 {
+                iterations: x.max(y),
+            }
+        }
+        (pbkdf2 @ Algorithm::Pbkdf2 { .. }, _) | (_, pbkdf2) => pbkdf2,
+    }
 }
 
 /// A line of a password file that gives no entry, skipped as mosquitto skips it.
@@ -229,17 +247,29 @@ impl PasswordFile {
                 }
             }
         }
-        (PasswordFile { users }, skipped)
+        (PasswordFile::with_users(users), skipped)
+    }
+
+    fn with_users(users: HashMap<String, Rc<PasswordHash>>) -> PasswordFile {
+        // An empty file has no parameters of its own: mosquitto_passwd's defaults, then.
+        let fallback = Algorithm::Pbkdf2 {
+            iterations: DEFAULT_ITERATIONS,
+        };
+        let algorithm = users.values().map(|h| h.algorithm).reduce(costlier);
+        let decoy = PasswordHash::with_salt(b"", algorithm.unwrap_or(fallback), [0; SALT_BYTES]);
+        PasswordFile { users, decoy }
     }
 
     /// The entry `password` matches for `username`, if the user exists and it matches.
     pub fn check(&self, username: &str, password: Option<&[u8]>) -> Option<&Rc<PasswordHash>> {
         let Some(entry) = self.users.get(username) else {
-            decoy().verify(password.unwrap_or_default());
+            self.decoy.verify(password.unwrap_or_default());
             return None;
         };
-        // mosquitto refuses a known user who sends no password.
-        entry.verify(password?).then_some(entry)
+        // mosquitto refuses a known user who sends no password; the hash is computed all the
+        // same, so that the refusal costs what a wrong password costs.
+        let matched = entry.verify(password.unwrap_or_default());
+        (matched && password.is_some()).then_some(entry)
     }
 
     /// Whether `username` still has exactly the entry `entry` (after a reload).
@@ -259,6 +289,67 @@ impl PasswordFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hashes `check` computes for one login.
+    fn hashes_of(file: &PasswordFile, username: &str, password: Option<&[u8]>) -> Vec<Algorithm> {
+        DIGESTS.with_borrow_mut(Vec::clear);
+        file.check(username, password);
+        DIGESTS.take()
+    }
+
+    fn file_of(entries: &[(&str, &[u8], Algorithm)]) -> PasswordFile {
+        let text: String = entries
+            .iter()
+            .map(|(user, pw, algorithm)| {
+                format!("{user}:{}\n", PasswordHash::new(pw, *algorithm).unwrap())
+            })
+            .collect();
+        PasswordFile::parse(text.as_bytes()).0
+    }
+
+    #[test]
+    fn every_refusal_costs_one_hash_of_the_files_own_cost() {
+        let pbkdf2 = Algorithm::Pbkdf2 { iterations: 2000 };
+        let file = file_of(&[("alice", b"alicepw", pbkdf2), ("bob", b"bobpw", pbkdf2)]);
+        let paths: [(&str, Option<&[u8]>); 5] = [
+            ("alice", Some(b"alicepw")), // the right password
+            ("alice", Some(b"wrong")),   // a known user, a wrong password
+            ("alice", None),             // a known user without a password
+            ("mallory", Some(b"x")),     // an unknown user
+            ("mallory", None),           // an unknown user without a password
+        ];
+        for (user, password) in paths {
+            assert_eq!(
+                hashes_of(&file, user, password),
+                [pbkdf2],
+                "{user} {password:?}"
+            );
+        }
+        let sha = file_of(&[("carol", b"carolpw", Algorithm::Sha512)]);
+        assert_eq!(hashes_of(&sha, "carol", None), [Algorithm::Sha512]);
+        assert_eq!(hashes_of(&sha, "mallory", Some(b"x")), [Algorithm::Sha512]);
+    }
+
+    #[test]
+    fn the_decoy_takes_the_most_expensive_entrys_parameters() {
+        let costly = Algorithm::Pbkdf2 { iterations: 3000 };
+        let file = file_of(&[
+            ("carol", b"pw", Algorithm::Sha512),
+            ("alice", b"pw", costly),
+            ("bob", b"pw", Algorithm::Pbkdf2 { iterations: 101 }),
+        ]);
+        assert_eq!(hashes_of(&file, "mallory", Some(b"pw")), [costly]);
+        // A user whose entry was removed as unusable is as unknown as any other.
+        let alice = PasswordHash::new(b"pw", costly).unwrap();
+        let text = format!("alice:{alice}\ncarol:plain\n");
+        let file = PasswordFile::parse(text.as_bytes()).0;
+        assert_eq!(hashes_of(&file, "carol", Some(b"plain")), [costly]);
+        let empty = PasswordFile::default();
+        let default = Algorithm::Pbkdf2 {
+            iterations: DEFAULT_ITERATIONS,
+        };
+        assert_eq!(hashes_of(&empty, "mallory", None), [default]);
+    }
 
     /// Made by mosquitto_passwd 2.0.11: `-c -b ... alice alicepw`,
     /// `-b ... bob 'b0b with spaces:and colon'`, `-I 1000 -b ... erin erinpw`.
