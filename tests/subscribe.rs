@@ -457,3 +457,25 @@ fn unsubscribe_empty_filter_is_closed() {
 fn unsubscribe_without_any_filter_is_closed() {
     subscribe_is_closed(&packet(0xa2, &[0x00, 0x05]));
 }
+
+#[test]
+fn repeated_filter_in_one_subscribe_is_subscribed_once_with_its_last_options() {
+    let broker = Broker::start();
+    let mut publ = Raw::connected(&broker, "p");
+    publ.send(&publish("d/x", b"kept", 1, true, 1));
+    publ.expect(&puback(1));
+    let mut c = Raw::connected(&broker, "s");
+    c.send(&subscribe_many(7, &[("d/x", 1), ("d/#", 0), ("d/x", 0)]));
+    // Every copy gets its own code, in order.
+    c.expect(&suback_many(7, &[1, 0, 0]));
+    // The retained message once per distinct filter, at the last copy's QoS 0: the first
+    // copy's QoS 1 would have sent it with a packet id.
+    c.expect_unordered(&[
+        publish("d/x", b"kept", 0, true, 0),
+        publish("d/x", b"kept", 0, true, 0),
+    ]);
+    // A live message now arrives next: no third retained copy was queued before it.
+    publ.send(&publish("d/x", b"live", 1, false, 2));
+    publ.expect(&puback(2));
+    c.expect(&publish("d/x", b"live", 0, false, 0));
+}

@@ -1,5 +1,6 @@
 //! SUBSCRIBE and UNSUBSCRIBE, ordinary and shared (`$share/GROUP/FILTER`).
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use mio::Token;
@@ -30,11 +31,13 @@ impl Broker {
             .copied()
             .unwrap_or(0);
         let max_qos = self.conns[token.0].rules.max_qos;
+        let last = last_occurrences(&subscribe.filters);
         let mut return_codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained: Vec<(Rc<Message>, SubOptions, u32)> = Vec::new();
-        for (filter, mut options) in subscribe.filters {
+        for (index, (filter, options)) in subscribe.filters.iter().enumerate() {
+            let mut options = *options;
             options.qos = options.qos.min(max_qos);
-            let shared = shared::parse(&filter).map_err(|error| Close::Decode {
+            let shared = shared::parse(filter).map_err(|error| Close::Decode {
                 packet_type: kind::SUBSCRIBE,
                 error,
             })?;
@@ -42,47 +45,12 @@ impl Broker {
                 // [MQTT-3.8.3-4]
                 return Err(Close::Protocol("no local on a shared subscription"));
             }
-            // A copy, as the broker holds it: the subscription outlives the SUBSCRIBE's read
-            // buffer, and lives under the listener's mount point.
-            let filter = self.conns[token.0].rules.mount_filter(&filter);
-            log_debug!("\t{filter} (QoS {})", options.qos as u8);
-            let shared = shared::split(&filter);
-            // No ACL check here: like mosquitto's acl_file, every filter is granted and each
-            // message is checked when it is delivered, so a reloaded ACL can open it later.
-            let subscription = Subscription { options, id };
-            let is_new = self.sessions[key]
-                .subscriptions
-                .insert(filter.clone(), subscription)
-                .is_none();
-            match shared {
-                Some((name, topic_filter)) => {
-                    self.join_group(key, name, topic_filter, subscription)
-                }
-                None => {
-                    let subscriber = Subscriber {
-                        target: Target::Session(key),
-                        options,
-                        subscription_id: id,
-                    };
-                    self.router.subscribe(&filter, subscriber);
-                    // Shared subscriptions never get retained messages [MQTT-4.8.2-6 note].
-                    let wanted = match options.retain_handling {
-                        RetainHandling::OnSubscribe => true,
-                        RetainHandling::OnNewSubscription => is_new,
-                        RetainHandling::Never => false,
-                    };
-                    if wanted {
-                        let mut found = Vec::new();
-                        self.retained.matching(&filter, self.now, &mut found);
-                        retained.extend(found.into_iter().map(|m| (m, options, id)));
-                    }
-                }
+            // A filter repeated in one SUBSCRIBE is subscribed once, with its last options,
+            // as a re-subscribe would leave it; each copy still gets its code.
+            if last.get(filter.as_str()).is_none_or(|&i| i == index) {
+                let subscription = Subscription { options, id };
+                self.subscribe_one(token, key, filter, subscription, &mut retained);
             }
-            log_subscribe!(
-                "{} {} {filter}",
-                self.sessions[key].client_id,
-                options.qos as u8
-            );
             return_codes.push(options.qos as u8);
         }
         log_debug!("Sending SUBACK to {}", self.sessions[key].client_id);
@@ -106,6 +74,56 @@ impl Broker {
             self.deliver(key, delivery);
         }
         Ok(())
+    }
+
+    /// Adds or replaces one subscription, and collects its retained messages if its retain
+    /// handling asks for them.
+    fn subscribe_one(
+        &mut self,
+        token: Token,
+        key: SessionKey,
+        filter: &str,
+        subscription: Subscription,
+        retained: &mut Vec<(Rc<Message>, SubOptions, u32)>,
+    ) {
+        let Subscription { options, id } = subscription;
+        // A copy, as the broker holds it: the subscription outlives the SUBSCRIBE's read
+        // buffer, and lives under the listener's mount point.
+        let filter = self.conns[token.0].rules.mount_filter(filter);
+        log_debug!("\t{filter} (QoS {})", options.qos as u8);
+        // No ACL check here: like mosquitto's acl_file, every filter is granted and each
+        // message is checked when it is delivered, so a reloaded ACL can open it later.
+        let is_new = self.sessions[key]
+            .subscriptions
+            .insert(filter.clone(), subscription)
+            .is_none();
+        match shared::split(&filter) {
+            Some((name, topic_filter)) => self.join_group(key, name, topic_filter, subscription),
+            None => {
+                let subscriber = Subscriber {
+                    target: Target::Session(key),
+                    options,
+                    subscription_id: id,
+                };
+                self.router.subscribe(&filter, subscriber);
+                // Shared subscriptions never get retained messages [MQTT-4.8.2-6 note].
+                let wanted = match options.retain_handling {
+                    RetainHandling::OnSubscribe => true,
+                    RetainHandling::OnNewSubscription => is_new,
+                    RetainHandling::Never => false,
+                };
+                if wanted {
+                    let mut found = Vec::new();
+                    self.retained.matching(&filter, self.now, &mut found);
+                    retained.extend(found.into_iter().map(|m| (m, options, id)));
+                }
+            }
+        }
+        log_subscribe!(
+            "{} {} {filter}",
+            self.sessions[key].client_id,
+            options.qos as u8
+        );
     }
 
     fn join_group(
@@ -186,4 +204,17 @@ impl Broker {
         }
         true
     }
+}
+
+/// The index of each filter's last copy in a SUBSCRIBE; empty for a single filter, so the
+/// common packet costs no map.
+fn last_occurrences(filters: &[(ByteStr, SubOptions)]) -> HashMap<&str, usize> {
+    let mut last = HashMap::new();
+    if filters.len() < 2 {
+        return last;
+    }
+    for (index, (filter, _)) in filters.iter().enumerate() {
+        last.insert(filter.as_str(), index);
+    }
+    last
 }
