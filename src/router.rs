@@ -14,9 +14,12 @@ use crate::protocol::{ByteStr, SubOptions};
 use crate::session::SessionKey;
 use crate::shared::GroupKey;
 
+mod list;
+use list::SubscriberList;
+
 /// Who a subscription delivers to: one session, or a shared subscription group that picks
 /// one of its members per message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Session(SessionKey),
     Group(GroupKey),
@@ -38,9 +41,9 @@ struct Node {
     children: HashMap<Box<str>, usize>,
     plus: Option<usize>,
     /// Subscribers whose filter ends at this node.
-    exact: Vec<Subscriber>,
+    exact: SubscriberList,
     /// Subscribers whose filter is this node's path followed by `/#`.
-    hash: Vec<Subscriber>,
+    hash: SubscriberList,
 }
 
 impl Node {
@@ -55,42 +58,13 @@ impl Node {
 const ROOT: usize = 0;
 
 pub struct Router {
-    exact: HashMap<ByteStr, Vec<Subscriber>>,
+    exact: HashMap<ByteStr, SubscriberList>,
     nodes: Slab<Node>,
 }
 
 impl Default for Router {
     fn default() -> Router {
         Router::new()
-    }
-}
-
-/// Adds or replaces a target's entry in a subscriber list; true if it was new.
-fn upsert(list: &mut Vec<Subscriber>, subscriber: Subscriber) -> bool {
-    match list.iter_mut().find(|s| s.target == subscriber.target) {
-        Some(existing) => {
-            *existing = subscriber;
-            false
-        }
-        None => {
-            // Most filters have one subscriber: do not reserve room for four.
-            if list.capacity() == 0 {
-                list.reserve_exact(1);
-            }
-            list.push(subscriber);
-            true
-        }
-    }
-}
-
-/// Removes a target from a subscriber list; true if it was there.
-fn remove(list: &mut Vec<Subscriber>, target: Target) -> bool {
-    match list.iter().position(|s| s.target == target) {
-        Some(i) => {
-            list.swap_remove(i);
-            true
-        }
-        None => false,
     }
 }
 
@@ -118,18 +92,22 @@ impl Router {
     /// Adds a subscription, or updates its options. Returns true if it is new.
     pub fn subscribe(&mut self, filter: &ByteStr, subscriber: Subscriber) -> bool {
         if !topic::has_wildcard(filter) {
-            return upsert(self.exact.entry(filter.clone()).or_default(), subscriber);
+            return self
+                .exact
+                .entry(filter.clone())
+                .or_default()
+                .upsert(subscriber);
         }
         let mut node = ROOT;
         let mut levels = filter.split('/').peekable();
         while let Some(level) = levels.next() {
             if level == "#" {
                 debug_assert!(levels.peek().is_none(), "filters are validated");
-                return upsert(&mut self.nodes[node].hash, subscriber);
+                return self.nodes[node].hash.upsert(subscriber);
             }
             node = self.child_or_insert(node, level);
         }
-        upsert(&mut self.nodes[node].exact, subscriber)
+        self.nodes[node].exact.upsert(subscriber)
     }
 
     fn child_or_insert(&mut self, node: usize, level: &str) -> usize {
@@ -165,7 +143,7 @@ impl Router {
             let Some(list) = self.exact.get_mut(filter) else {
                 return false;
             };
-            let removed = remove(list, target);
+            let removed = list.remove(target);
             if list.is_empty() {
                 self.exact.remove(filter);
             }
@@ -175,7 +153,7 @@ impl Router {
         let mut levels = filter.split('/');
         let removed = loop {
             match levels.next() {
-                Some("#") => break remove(&mut self.nodes[node].hash, target),
+                Some("#") => break self.nodes[node].hash.remove(target),
                 Some(level) => {
                     let child = if level == "+" {
                         self.nodes[node].plus
@@ -187,7 +165,7 @@ impl Router {
                         None => return false,
                     }
                 }
-                None => break remove(&mut self.nodes[node].exact, target),
+                None => break self.nodes[node].exact.remove(target),
             }
         };
         self.prune(node);
@@ -216,7 +194,10 @@ impl Router {
     /// literal branch, then `+`, then `#`; where the topic ends, `#` (the parent match)
     /// before the filters that end there.
     pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) {
-        let exact = self.exact.get(topic).map_or(&[][..], Vec::as_slice);
+        let exact = self
+            .exact
+            .get(topic)
+            .map_or(&[][..], SubscriberList::as_slice);
         let mut exact = Some(exact);
         self.collect(ROOT, topic, 0, &mut exact, out);
         debug_assert!(
@@ -239,9 +220,9 @@ impl Router {
         // Topics starting with '$' are not matched by a wildcard in the first level.
         let wildcards = !(id == ROOT && topic.starts_with('$'));
         let Some((level, next)) = level_at(topic, offset) else {
-            out.extend_from_slice(&node.hash);
+            out.extend_from_slice(node.hash.as_slice());
             out.extend(exact.take().into_iter().flatten());
-            out.extend_from_slice(&node.exact);
+            out.extend_from_slice(node.exact.as_slice());
             return;
         };
         match node.children.get(level) {
@@ -255,7 +236,7 @@ impl Router {
             if let Some(plus) = node.plus {
                 self.collect(plus, topic, next, &mut none, out);
             }
-            out.extend_from_slice(&node.hash);
+            out.extend_from_slice(node.hash.as_slice());
         }
     }
 
