@@ -106,6 +106,18 @@ impl Subscriptions {
         }
     }
 
+    /// Every filter, borrowed.
+    pub fn iter_filters(&self) -> impl Iterator<Item = &ByteStr> {
+        let (listed, hashed) = match self {
+            Subscriptions::Listed(list) => (Some(list.iter().map(|(f, _)| f)), None),
+            Subscriptions::Hashed(map) => (None, Some(map.keys())),
+        };
+        listed
+            .into_iter()
+            .flatten()
+            .chain(hashed.into_iter().flatten())
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Subscriptions::Listed(list) => list.len(),

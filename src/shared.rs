@@ -23,13 +23,120 @@ pub struct Member {
     pub subscription_id: u32,
 }
 
+/// A group's members, online ones first: `members[..online]` are online and
+/// `members[online..]` are not, and `index` says where each session is. Joining, leaving and
+/// going on- or offline each move at most two entries, and a pick looks at one or two, so a
+/// group of 10,000 costs each of them O(1). Round robin goes through each part in turn with
+/// its own cursor; moves reorder the parts, so "in turn" means every member once per round
+/// while nobody comes or goes.
 #[derive(Debug)]
 pub struct Group {
     pub name: ByteStr,
     pub filter: ByteStr,
-    pub members: Vec<Member>,
-    /// Where the next round-robin pick starts.
-    next: usize,
+    members: Vec<Member>,
+    online: usize,
+    index: HashMap<SessionKey, usize>,
+    /// Where the next round-robin pick starts among the online and the offline members.
+    next_online: usize,
+    next_offline: usize,
+}
+
+impl Group {
+    fn new(name: ByteStr, filter: ByteStr) -> Group {
+        Group {
+            name,
+            filter,
+            members: Vec::new(),
+            online: 0,
+            index: HashMap::new(),
+            next_online: 0,
+            next_offline: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Adds a member or updates its options and presence.
+    fn upsert(&mut self, member: Member, online: bool) {
+        match self.index.get(&member.session) {
+            Some(&i) => self.members[i] = member,
+            None => {
+                self.index.insert(member.session, self.members.len());
+                self.members.push(member);
+            }
+        }
+        self.set_online(member.session, online);
+    }
+
+    fn remove(&mut self, session: SessionKey) -> bool {
+        if !self.set_online(session, false) {
+            return false;
+        }
+        // Offline now, so it sits in the second part, which the last entry also ends.
+        let Some(i) = self.index.remove(&session) else {
+            return false;
+        };
+        self.members.swap_remove(i);
+        if let Some(moved) = self.members.get(i) {
+            self.index.insert(moved.session, i);
+        }
+        true
+    }
+
+    /// Moves a member to the online or the offline part; false if it is no member.
+    fn set_online(&mut self, session: SessionKey, online: bool) -> bool {
+        let Some(&i) = self.index.get(&session) else {
+            return false;
+        };
+        let is_online = i < self.online;
+        if online != is_online {
+            // The boundary moves over the entry next to it, which trades places with `i`.
+            let boundary = if online { self.online } else { self.online - 1 };
+            self.swap(i, boundary);
+            if online {
+                self.online += 1;
+            } else {
+                self.online -= 1;
+            }
+        }
+        true
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.members.swap(a, b);
+        self.index.insert(self.members[a].session, a);
+        self.index.insert(self.members[b].session, b);
+    }
+
+    /// The next member round robin among the online ones, or if there are none (other than
+    /// `except`), among the offline ones.
+    fn pick(&mut self, except: Option<SessionKey>) -> Option<Member> {
+        let online = self.online;
+        let offline = self.members.len() - online;
+        if let Some(i) = pick_in(&self.members[..online], &mut self.next_online, except) {
+            return Some(self.members[i]);
+        }
+        let members = &self.members[online..];
+        debug_assert_eq!(members.len(), offline);
+        pick_in(members, &mut self.next_offline, except).map(|i| members[i])
+    }
+}
+
+/// Round robin over `members` from `next`, skipping `except`: the position picked.
+fn pick_in(members: &[Member], next: &mut usize, except: Option<SessionKey>) -> Option<usize> {
+    let count = members.len();
+    // `except` is at most one member: two candidates are enough.
+    let chosen = (0..count.min(2))
+        .map(|step| (*next + step) % count)
+        .find(|&i| Some(members[i].session) != except)?;
+    *next = (chosen + 1) % count;
+    Some(chosen)
 }
 
 #[derive(Default)]
@@ -64,28 +171,23 @@ pub fn parse(filter: &str) -> Result<Option<(&str, &str)>, DecodeError> {
 }
 
 impl SharedGroups {
-    /// Adds `member` to the group (or updates its options). Returns the group and whether
-    /// it is new, in which case the caller adds the group to the router.
-    pub fn join(&mut self, name: &str, filter: &str, member: Member) -> (GroupKey, bool) {
+    /// Adds `member` to the group (or updates its options), online or not. Returns the group
+    /// and whether it is new, in which case the caller adds the group to the router.
+    pub fn join(
+        &mut self,
+        name: &str,
+        filter: &str,
+        member: Member,
+        online: bool,
+    ) -> (GroupKey, bool) {
         let key = (ByteStr::from(name), ByteStr::from(filter));
         if let Some(&group_key) = self.by_name.get(&key) {
-            let group = &mut self.groups[group_key];
-            match group
-                .members
-                .iter_mut()
-                .find(|m| m.session == member.session)
-            {
-                Some(existing) => *existing = member,
-                None => group.members.push(member),
-            }
+            self.groups[group_key].upsert(member, online);
             return (group_key, false);
         }
-        let group_key = self.groups.insert(Group {
-            name: key.0.clone(),
-            filter: key.1.clone(),
-            members: vec![member],
-            next: 0,
-        });
+        let mut group = Group::new(key.0.clone(), key.1.clone());
+        group.upsert(member, online);
+        let group_key = self.groups.insert(group);
         self.by_name.insert(key, group_key);
         (group_key, true)
     }
@@ -96,13 +198,22 @@ impl SharedGroups {
         let key = (ByteStr::from(name), ByteStr::from(filter));
         let &group_key = self.by_name.get(&key)?;
         let group = &mut self.groups[group_key];
-        group.members.retain(|m| m.session != session);
-        if !group.members.is_empty() {
+        group.remove(session);
+        if !group.is_empty() {
             return None;
         }
         self.groups.remove(group_key);
         self.by_name.remove(&key);
         Some(group_key)
+    }
+
+    /// Tells the group that a member's client has come or gone, so that picks prefer the
+    /// members that are online without looking at the others.
+    pub fn set_online(&mut self, name: &str, filter: &str, session: SessionKey, online: bool) {
+        let key = (ByteStr::from(name), ByteStr::from(filter));
+        if let Some(&group_key) = self.by_name.get(&key) {
+            self.groups[group_key].set_online(session, online);
+        }
     }
 
     pub fn get(&self, key: GroupKey) -> Option<&Group> {
@@ -112,25 +223,8 @@ impl SharedGroups {
     /// The member the next message goes to: the next one round robin that is online, or if
     /// none is, the next one at all (its session queues the message). `except` is skipped,
     /// for handing a departing member's messages to someone else.
-    pub fn pick(
-        &mut self,
-        key: GroupKey,
-        online: impl Fn(SessionKey) -> bool,
-        except: Option<SessionKey>,
-    ) -> Option<Member> {
-        let group = self.groups.get_mut(key)?;
-        let count = group.members.len();
-        let candidates = || {
-            (0..count)
-                .map(|i| (group.next + i) % count)
-                .filter(|&i| Some(group.members[i].session) != except)
-        };
-        let chosen = candidates()
-            .find(|&i| online(group.members[i].session))
-            .or_else(|| candidates().next())?;
-        let member = group.members[chosen];
-        group.next = (chosen + 1) % count;
-        Some(member)
+    pub fn pick(&mut self, key: GroupKey, except: Option<SessionKey>) -> Option<Member> {
+        self.groups.get_mut(key)?.pick(except)
     }
 }
 
@@ -162,11 +256,11 @@ mod tests {
     #[test]
     fn members_take_turns() {
         let mut groups = SharedGroups::default();
-        let (key, new) = groups.join("g", "t", member(1));
+        let (key, new) = groups.join("g", "t", member(1), true);
         assert!(new);
-        assert_eq!(groups.join("g", "t", member(2)), (key, false));
+        assert_eq!(groups.join("g", "t", member(2), true), (key, false));
         let picks: Vec<_> = (0..4)
-            .map(|_| groups.pick(key, |_| true, None).unwrap().session)
+            .map(|_| groups.pick(key, None).unwrap().session)
             .collect();
         assert_eq!(picks, vec![1, 2, 1, 2]);
     }
@@ -174,25 +268,72 @@ mod tests {
     #[test]
     fn online_members_are_preferred_and_the_excluded_one_skipped() {
         let mut groups = SharedGroups::default();
-        let (key, _) = groups.join("g", "t", member(1));
-        groups.join("g", "t", member(2));
-        groups.join("g", "t", member(3));
+        let (key, _) = groups.join("g", "t", member(1), true);
+        groups.join("g", "t", member(2), false);
+        groups.join("g", "t", member(3), false);
+        groups.set_online("g", "t", 1, false);
+        groups.set_online("g", "t", 3, true);
         for _ in 0..3 {
-            assert_eq!(groups.pick(key, |s| s == 3, None).unwrap().session, 3);
+            assert_eq!(groups.pick(key, None).unwrap().session, 3);
         }
-        assert_eq!(groups.pick(key, |s| s != 2, Some(1)).unwrap().session, 3);
-        // Nobody online: someone still gets it.
-        assert!(groups.pick(key, |_| false, Some(1)).is_some());
+        groups.set_online("g", "t", 1, true);
+        groups.set_online("g", "t", 2, false);
+        assert_eq!(groups.pick(key, Some(1)).unwrap().session, 3);
+        assert_eq!(groups.pick(key, Some(1)).unwrap().session, 3);
+        // Nobody online but the excluded one: an offline member still gets it.
+        groups.set_online("g", "t", 3, false);
+        let picked = groups.pick(key, Some(1)).unwrap().session;
+        assert!([2, 3].contains(&picked), "{picked}");
+        groups.set_online("g", "t", 1, false);
+        assert_ne!(groups.pick(key, Some(1)).unwrap().session, 1);
+    }
+
+    // Every member is picked once per round, whatever its place, after members came, went
+    // and changed presence in every order.
+    #[test]
+    fn round_robin_reaches_every_online_member_once_per_round() {
+        let mut groups = SharedGroups::default();
+        let (key, _) = groups.join("g", "t", member(0), true);
+        for s in 1..50 {
+            groups.join("g", "t", member(s), s % 3 != 0);
+        }
+        for s in (0..50).filter(|s| s % 7 == 0) {
+            assert_eq!(groups.leave("g", "t", s), None);
+        }
+        for s in (0..50).filter(|s| s % 5 == 0) {
+            groups.set_online("g", "t", s, true);
+        }
+        let online: Vec<SessionKey> = (0..50)
+            .filter(|s| s % 7 != 0 && (s % 3 != 0 || s % 5 == 0))
+            .collect();
+        for _ in 0..3 {
+            let mut round: Vec<_> = (0..online.len())
+                .map(|_| groups.pick(key, None).unwrap().session)
+                .collect();
+            round.sort();
+            assert_eq!(round, online);
+        }
+        // Then nobody online: the offline members take turns the same way.
+        for &s in &online {
+            groups.set_online("g", "t", s, false);
+        }
+        let members = groups.get(key).unwrap().len();
+        let mut round: Vec<_> = (0..members)
+            .map(|_| groups.pick(key, None).unwrap().session)
+            .collect();
+        round.sort();
+        assert_eq!(round, (0..50).filter(|s| s % 7 != 0).collect::<Vec<_>>());
     }
 
     #[test]
     fn the_last_member_leaving_removes_the_group() {
         let mut groups = SharedGroups::default();
-        let (key, _) = groups.join("g", "t", member(1));
-        groups.join("g", "t", member(2));
+        let (key, _) = groups.join("g", "t", member(1), true);
+        groups.join("g", "t", member(2), false);
         assert_eq!(groups.leave("g", "t", 1), None);
+        assert_eq!(groups.leave("g", "t", 1), None, "not a member any more");
         assert_eq!(groups.leave("g", "t", 2), Some(key));
         assert!(groups.get(key).is_none());
-        assert!(groups.pick(key, |_| true, None).is_none());
+        assert!(groups.pick(key, None).is_none());
     }
 }

@@ -292,6 +292,7 @@ impl Broker {
             return;
         };
         self.sessions[key].conn = None;
+        self.set_shared_online(key, false);
         self.hand_over_shared_deliveries(key);
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             self.schedule_will(key, *will);

@@ -111,6 +111,7 @@ impl Broker {
         let (key, session_present) =
             self.open_session(&client_id, version, connect.clean_start, expiry);
         self.sessions[key].conn = Some(token);
+        self.set_shared_online(key, true);
         self.sessions[key].auth = client_auth;
         if session_present {
             self.drop_unreadable(key);

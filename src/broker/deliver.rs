@@ -217,9 +217,7 @@ impl Broker {
         message: &Rc<Message>,
         except: Option<SessionKey>,
     ) -> bool {
-        let sessions = &self.sessions;
-        let online = |key: SessionKey| sessions.get(key).is_some_and(|s| s.conn.is_some());
-        let Some(member) = self.shared.pick(group, online, except) else {
+        let Some(member) = self.shared.pick(group, except) else {
             return false;
         };
         // As in mosquitto, a member the ACL denies loses its turn and the message.

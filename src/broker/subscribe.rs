@@ -138,7 +138,8 @@ impl Broker {
             options: subscription.options,
             subscription_id: subscription.id,
         };
-        let (group, is_new) = self.shared.join(name, filter, member);
+        let online = self.sessions[key].conn.is_some();
+        let (group, is_new) = self.shared.join(name, filter, member, online);
         // `$share/g` without a filter is granted but matches nothing, as in mosquitto.
         if is_new && !filter.is_empty() {
             let subscriber = Subscriber {
@@ -183,6 +184,14 @@ impl Broker {
         };
         self.send(token, &Packet::UnsubAck(unsuback));
         Ok(())
+    }
+
+    /// Tells the shared groups a session belongs to that its client has come or gone.
+    pub(super) fn set_shared_online(&mut self, key: SessionKey, online: bool) {
+        let filters = self.sessions[key].subscriptions.iter_filters();
+        for (name, filter) in filters.filter_map(|f| shared::split(f)) {
+            self.shared.set_online(name, filter, key, online);
+        }
     }
 
     /// Removes one of a session's subscriptions; false if it had none on that filter.
