@@ -26,6 +26,11 @@ pub struct Message {
 }
 
 impl Message {
+    /// Its topic's, payload's and properties' bytes: what the queue limits count.
+    pub fn size(&self) -> usize {
+        self.topic.len() + self.payload.len() + self.properties.len()
+    }
+
     /// Takes the message out of a received PUBLISH.
     ///
     /// A decoded topic and payload are slices of the connection's read buffer and keep all
@@ -130,7 +135,7 @@ pub struct Delivery {
 impl Delivery {
     /// What the message costs in memory, near enough, for the byte limits on queues.
     pub fn size(&self) -> usize {
-        self.message.topic.len() + self.message.payload.len() + self.message.properties.len()
+        self.message.size()
     }
 
     pub fn new(message: Rc<Message>, qos: QoS, retain: bool) -> Delivery {

@@ -60,6 +60,11 @@ impl RetainStore {
         self.messages.len()
     }
 
+    /// Every retained message, in no order (for `Broker::footprint`).
+    pub fn iter(&self) -> impl Iterator<Item = &Rc<Message>> {
+        self.messages.values()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }

@@ -1,9 +1,15 @@
-//! A read-only census of what the broker holds, for the tests and fuzz targets that check
-//! that hostile input cannot make it grow beyond what was sent (see `tests/common/inproc.rs`
-//! and `fuzz/`). The broker itself never calls it; it walks every connection and session, so
-//! it is not for the hot path.
+//! A read-only census of what the broker holds, in entries and in bytes, for the tests and
+//! fuzz targets that check that hostile input cannot make it grow beyond what was sent and
+//! what the configuration allows (see `tests/common/inproc.rs` and `fuzz/`). The broker
+//! itself never calls it; it walks every connection, session and retained message, so it is
+//! not for the hot path.
+
+use mio::Token;
 
 use super::Broker;
+use crate::connection::Connection;
+use crate::message::Delivery;
+use crate::session::Session;
 
 /// Counts and byte totals over every connection and session the broker holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,19 +21,54 @@ pub struct Footprint {
     pub sessions: usize,
     /// Entries in the client id index; equal to `sessions` unless the two disagree.
     pub session_ids: usize,
-    /// Received bytes not yet decoded (an incomplete packet), summed over connections.
+    /// Received bytes not yet decoded (an incomplete packet), summed over connections, and
+    /// the most one connection holds.
     pub read_buffered_bytes: usize,
+    pub read_buffered_bytes_max: usize,
     /// The memory behind those read buffers.
     pub read_capacity_bytes: usize,
-    /// Bytes waiting to be written, summed over connections.
+    /// Bytes waiting to be written, summed over connections, and the most for one.
     pub send_queued_bytes: usize,
+    pub send_queued_bytes_max: usize,
     pub subscriptions: usize,
     /// Outgoing QoS 1/2 messages awaiting acknowledgement, and messages queued behind them.
     pub inflight: usize,
     pub queued: usize,
-    /// Inbound QoS 2 messages awaiting PUBREL.
+    /// Bytes of those messages (`Delivery::size`) as the sessions' own counters say, summed
+    /// over sessions, and the most one session holds.
+    pub inflight_bytes: usize,
+    pub inflight_bytes_max: usize,
+    pub queued_bytes: usize,
+    pub queued_bytes_max: usize,
+    /// Sessions whose byte counters disagree with the messages in their queues.
+    pub sessions_miscounted: usize,
+    /// Inbound QoS 2 messages awaiting PUBREL, and their bytes.
     pub incoming: usize,
+    pub incoming_bytes: usize,
+    /// Retained messages, and their topics', payloads' and properties' bytes.
     pub retained: usize,
+    pub retained_bytes: usize,
+}
+
+/// What one connection holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionFootprint {
+    pub read_buffered_bytes: usize,
+    pub read_capacity_bytes: usize,
+    pub send_queued_bytes: usize,
+}
+
+/// The configured bounds the footprint is checked against, in the units the broker uses
+/// (`usize::MAX` for none), so that a check never copies a default of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FootprintBounds {
+    /// The largest packet accepted (`max_packet_size`, the protocol's otherwise).
+    pub packet_bytes: usize,
+    /// Bytes waiting to be written to one connection before QoS 0 messages are dropped.
+    pub send_queue_bytes: usize,
+    /// `max_queued_bytes` for one session's queue, `max_inflight_bytes` for its window.
+    pub queued_bytes: usize,
+    pub inflight_bytes: usize,
 }
 
 impl Broker {
@@ -38,19 +79,66 @@ impl Broker {
             sessions: self.sessions.len(),
             session_ids: self.session_ids.len(),
             retained: self.retained.len(),
+            retained_bytes: self.retained.iter().map(|m| m.size()).sum(),
             ..Footprint::default()
         };
         for (_, conn) in self.conns.iter().filter(|(_, c)| !c.is_closing()) {
-            f.read_buffered_bytes += conn.read_buf.len();
-            f.read_capacity_bytes += conn.read_buf.capacity();
-            f.send_queued_bytes += conn.send.len();
+            let c = connection_footprint(conn);
+            f.read_buffered_bytes += c.read_buffered_bytes;
+            f.read_buffered_bytes_max = f.read_buffered_bytes_max.max(c.read_buffered_bytes);
+            f.read_capacity_bytes += c.read_capacity_bytes;
+            f.send_queued_bytes += c.send_queued_bytes;
+            f.send_queued_bytes_max = f.send_queued_bytes_max.max(c.send_queued_bytes);
         }
         for (_, session) in &self.sessions {
-            f.subscriptions += session.subscriptions.len();
-            f.inflight += session.inflight.len();
-            f.queued += session.queued.len();
-            f.incoming += session.incoming.len();
+            add_session(&mut f, session);
         }
         f
+    }
+
+    /// What the connection of `token` holds; `None` once it is gone (lingering included).
+    pub fn connection_footprint(&self, token: Token) -> Option<ConnectionFootprint> {
+        self.conns
+            .get(token.0)
+            .filter(|c| !c.is_closing())
+            .map(connection_footprint)
+    }
+
+    pub fn footprint_bounds(&self) -> FootprintBounds {
+        FootprintBounds {
+            packet_bytes: self.limits.packet_bytes_max,
+            send_queue_bytes: self.limits.send_queue_bytes_max,
+            queued_bytes: self.limits.queued_bytes_max,
+            inflight_bytes: self.limits.inflight_bytes_max,
+        }
+    }
+}
+
+fn connection_footprint(conn: &Connection) -> ConnectionFootprint {
+    ConnectionFootprint {
+        read_buffered_bytes: conn.read_buf.len(),
+        read_capacity_bytes: conn.read_buf.capacity(),
+        send_queued_bytes: conn.send.len(),
+    }
+}
+
+fn add_session(f: &mut Footprint, session: &Session) {
+    f.subscriptions += session.subscriptions.len();
+    f.inflight += session.inflight.len();
+    f.queued += session.queued.len();
+    f.incoming += session.incoming.len();
+    f.incoming_bytes += session
+        .incoming
+        .iter()
+        .map(|(_, m)| m.size())
+        .sum::<usize>();
+    f.inflight_bytes += session.inflight_bytes;
+    f.inflight_bytes_max = f.inflight_bytes_max.max(session.inflight_bytes);
+    f.queued_bytes += session.queued_bytes;
+    f.queued_bytes_max = f.queued_bytes_max.max(session.queued_bytes);
+    let inflight: usize = session.inflight.iter().map(|i| i.delivery.size()).sum();
+    let queued: usize = session.queued.iter().map(Delivery::size).sum();
+    if inflight != session.inflight_bytes || queued != session.queued_bytes {
+        f.sessions_miscounted += 1;
     }
 }

@@ -17,7 +17,7 @@ mod security;
 mod subscribe;
 
 pub use close::Close;
-pub use footprint::Footprint;
+pub use footprint::{ConnectionFootprint, Footprint, FootprintBounds};
 
 use std::collections::HashMap;
 use std::io;
