@@ -224,6 +224,9 @@ def op_canned(client, which, pid=0): return bytes([4, client, which, pid])
 def op_close(client, abort=False): return bytes([5, client << 1 | int(abort)])
 def op_shutdown(client): return bytes([6, client])
 def op_tick(quarters): return bytes([7, quarters])
+def op_stop_reading(client): return bytes([8, client])
+def op_resume_reading(client): return bytes([9, client])
+def op_flood(client, which, times, pid=0): return bytes([10, client, which, pid, times])
 
 
 def main():
@@ -276,6 +279,13 @@ def main():
         "aliases-expiry": op_hello(5, 0) + op_canned(0, 8) + op_canned(0, 9) + op_canned(0, 7)
         + op_hello(5, 1) + op_canned(1, 0) + op_tick(8) + op_canned(0, 9),
         "half-close": op_hello(4, 0) + op_shutdown(0) + op_canned(0, 11) + op_tick(1),
+        # Clients that stop reading: a subscriber under a QoS 0 and a QoS 1 flood, and a
+        # peer flooding PINGREQ; both read again at the end.
+        "stalled-subscriber": op_hello(4, 0) + op_hello(5, 1) + op_canned(0, 0) + op_stop_reading(0)
+        + op_flood(1, 3, 8) * 4 + op_flood(1, 4, 2) + op_tick(2) + op_resume_reading(0)
+        + op_canned(0, 10, 0),
+        "stalled-ping-flood": op_hello(4, 0) + op_stop_reading(0) + op_flood(0, 15, 255) * 2
+        + op_tick(4) + op_resume_reading(0) + op_canned(0, 15, 0),
         "huge-claim-slow": op_hello(4, 0) + op_write(b"\x30\xff\xff\xff\x7f\x00\x01a")
         + op_write(b"b" * 200) + op_tick(4) + op_write(b"c" * 200),
     }
