@@ -76,6 +76,17 @@ impl Message {
         }
     }
 
+    /// A copy with bytes of its own, for a QoS 0 message that is to wait in an offline
+    /// client's queue (`queue_qos0_messages`) and must not pin its publisher's read buffer.
+    pub fn detached(&self) -> Message {
+        Message {
+            topic: ByteStr::from(self.topic.as_str()),
+            payload: Bytes::copy_from_slice(&self.payload),
+            properties: Bytes::copy_from_slice(&self.properties),
+            ..*self
+        }
+    }
+
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
     }

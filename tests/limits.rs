@@ -96,11 +96,7 @@ fn anonymous_mqtt5_clients_are_refused_with_reason_0x87() {
 #[test]
 fn max_queued_messages_zero_means_unlimited() {
     let broker = Broker::start_with("max_queued_messages 0");
-    let mut sub = Raw::connected_persistent(&broker, "offline", false);
-    sub.send(&subscribe(1, "q", 1));
-    sub.expect(&suback(1, 1));
-    sub.send(&DISCONNECT);
-    sub.expect_closed();
+    Raw::offline_subscriber(&broker, "offline", "q", 1);
     let mut publ = Raw::connected(&broker, "pub");
     for i in 1..=1500u16 {
         publ.send(&publish("q", &i.to_be_bytes(), 1, false, i));

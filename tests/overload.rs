@@ -103,11 +103,7 @@ fn disconnect_on_full_queue_disconnects_the_slow_client() {
 #[test]
 fn max_queued_bytes_bounds_what_waits_for_an_offline_client() {
     let broker = Broker::start_with("max_queued_messages 1000\nmax_queued_bytes 1000");
-    let mut sub = Raw::connected_persistent(&broker, "away", false);
-    sub.send(&subscribe(1, "q", 1));
-    sub.expect(&suback(1, 1));
-    sub.send(&DISCONNECT);
-    sub.expect_closed();
+    Raw::offline_subscriber(&broker, "away", "q", 1);
     let mut publisher = Raw::connected(&broker, "pub");
     for id in 1..=20u16 {
         // Topic "q" and 99 bytes of payload: 100 bytes each.
@@ -220,6 +216,76 @@ fn memory_is_returned_after_a_storm_of_connections() {
         "RSS {before} KiB before, {peak} KiB with 5,000 clients, {after} KiB after they left"
     );
     Raw::connected(&broker, "after-the-storm");
+}
+
+/// MQTT 5 will properties are kept for the connection's life: as slices of the CONNECT they
+/// came in, each idle connection would keep its whole 16 KiB read buffer alive.
+#[test]
+fn a_will_with_properties_does_not_pin_the_read_buffer() {
+    if common::midge_only() {
+        return; // measures midge's own memory
+    }
+    const CLIENTS: u64 = 2_000;
+    raise_fd_limit(CLIENTS + 2_000);
+    let broker = Broker::start();
+    let mut properties = vec![0x03]; // content type
+    string(&mut properties, b"application/json");
+    properties.push(0x08); // response topic
+    string(&mut properties, b"replies/here");
+    properties.push(0x26); // a user property
+    string(&mut properties, b"site");
+    string(&mut properties, b"north");
+    let before = broker.rss_kib();
+    let clients: Vec<Raw> = (0..CLIENTS)
+        .map(|i| {
+            let connect = Connect::v5(&format!("will{i}"))
+                .will("gone", b"bye", 0, false)
+                .will_properties(&properties);
+            Raw::handshake(&broker, &connect.build(), &connack5_ok(false))
+        })
+        .collect();
+    let per_client = (broker.rss_kib() - before) as f64 / CLIENTS as f64;
+    eprintln!("{per_client:.2} KiB resident per idle connection with a will");
+    assert!(
+        per_client < 3.0,
+        "{per_client:.2} KiB resident per idle connection with a will"
+    );
+    drop(clients);
+}
+
+/// With `queue_qos0_messages`, QoS 0 messages wait for offline clients: each must have bytes
+/// of its own, not keep the read buffer of the publish it came in (16 KiB a message here,
+/// where the publisher waits for each message to be read on its own).
+#[test]
+fn queued_qos0_messages_do_not_pin_read_buffers() {
+    if common::midge_only() {
+        return; // measures midge's own memory
+    }
+    const MESSAGES: u16 = 3_000;
+    let broker = Broker::start_with("queue_qos0_messages true\nmax_queued_messages 5000");
+    Raw::offline_subscriber(&broker, "offline", "q", 0);
+    let before = broker.rss_kib();
+    let mut publisher = Raw::connected(&broker, "publisher");
+    for i in 0..MESSAGES {
+        publisher.send(
+            &[
+                publish("q", &i.to_be_bytes(), 0, false, 0),
+                PINGREQ.to_vec(),
+            ]
+            .concat(),
+        );
+        publisher.expect(&PINGRESP);
+    }
+    let grown = broker.rss_kib() - before;
+    eprintln!("{grown} KiB more for {MESSAGES} queued messages");
+    assert!(
+        grown < 4 * 1024,
+        "{grown} KiB more for {MESSAGES} queued messages of 2 bytes"
+    );
+    let mut back = Raw::connected_persistent(&broker, "offline", true);
+    for i in 0..MESSAGES {
+        back.expect(&publish("q", &i.to_be_bytes(), 0, false, 0));
+    }
 }
 
 /// Lets this test (and the broker it starts) open `n` descriptors.

@@ -371,7 +371,7 @@ fn detach_will(will: &Will) -> Will {
         payload: Bytes::copy_from_slice(&will.payload),
         qos: will.qos,
         retain: will.retain,
-        properties: will.properties.clone(),
+        properties: will.properties.detached(),
         raw_properties: Bytes::copy_from_slice(&will.raw_properties),
     }
 }

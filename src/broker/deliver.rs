@@ -34,6 +34,9 @@ pub(super) struct RouteTarget {
 pub(super) struct PublishCache {
     active: bool,
     variants: Vec<Encoded>,
+    /// The message with bytes of its own, made for the first offline QoS 0 queue it goes
+    /// to and shared by the others.
+    detached: Option<Rc<Message>>,
 }
 
 struct Encoded {
@@ -52,11 +55,24 @@ impl PublishCache {
     fn start(&mut self) {
         self.active = true;
         self.variants.clear();
+        self.detached = None;
     }
 
     fn stop(&mut self) {
         self.active = false;
         self.variants.clear();
+        self.detached = None;
+    }
+
+    /// `message` with bytes of its own: once per routed message, each time outside `route`.
+    fn detach(&mut self, message: &Rc<Message>) -> Rc<Message> {
+        if !self.active {
+            return Rc::new(message.detached());
+        }
+        let detached = self
+            .detached
+            .get_or_insert_with(|| Rc::new(message.detached()));
+        Rc::clone(detached)
     }
 
     fn get_or_encode(
@@ -257,7 +273,12 @@ impl Broker {
             delivery.packet_seq = session.issue_packet_id();
         }
         let Some(token) = session.conn else {
-            if delivery.qos != QoS::AtMostOnce || self.config.queue_qos0_messages {
+            if delivery.qos != QoS::AtMostOnce {
+                self.enqueue(key, delivery);
+            } else if self.config.queue_qos0_messages {
+                // QoS 0 messages are slices of the publisher's read buffer (see
+                // `Message::from_publish`): a queued one would keep all of it alive.
+                delivery.message = self.publish_cache.detach(&delivery.message);
                 self.enqueue(key, delivery);
             }
             return;

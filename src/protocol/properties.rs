@@ -129,6 +129,35 @@ pub struct Properties {
     pub shared_subscription_available: Option<u8>,
 }
 
+impl Properties {
+    /// A copy that shares no bytes with the packet it was decoded from, for properties kept
+    /// beyond the loop turn (a will's): a slice would keep the whole read buffer alive.
+    pub fn detached(&self) -> Properties {
+        let mut copy = self.clone();
+        let texts = [
+            &mut copy.content_type,
+            &mut copy.response_topic,
+            &mut copy.assigned_client_identifier,
+            &mut copy.authentication_method,
+            &mut copy.response_information,
+            &mut copy.server_reference,
+            &mut copy.reason_string,
+        ];
+        for text in texts.into_iter().flatten() {
+            *text = ByteStr::from(text.as_str());
+        }
+        let binaries = [&mut copy.correlation_data, &mut copy.authentication_data];
+        for bytes in binaries.into_iter().flatten() {
+            *bytes = Bytes::copy_from_slice(bytes);
+        }
+        for (key, value) in &mut copy.user_properties {
+            *key = ByteStr::from(key.as_str());
+            *value = ByteStr::from(value.as_str());
+        }
+        copy
+    }
+}
+
 /// Copies encoded properties (already validated by `Properties::decode`) except those whose
 /// identifier `drop` selects, keeping the order they came in.
 pub fn filter_encoded(raw: &[u8], drop: impl Fn(u8) -> bool, out: &mut BytesMut) {
@@ -484,6 +513,39 @@ mod tests {
         let back = Properties::decode(&mut r, context).unwrap();
         assert!(r.is_empty());
         back
+    }
+
+    #[test]
+    fn detached_properties_share_no_bytes_with_the_packet() {
+        let p = Properties {
+            content_type: Some(ByteStr::from("text/plain")),
+            response_topic: Some(ByteStr::from("reply/here")),
+            correlation_data: Some(Bytes::from_static(b"1234")),
+            user_properties: vec![(ByteStr::from("k"), ByteStr::from("v"))],
+            will_delay_interval: Some(5),
+            ..Properties::default()
+        };
+        let mut out = BytesMut::new();
+        p.encode(&mut out);
+        let packet = out.freeze();
+        let range = packet.as_ptr_range();
+        let decoded = Properties::decode(&mut Reader::new(packet.clone()), PropertyContext::Will);
+        let detached = decoded.unwrap().detached();
+        assert_eq!(detached, p);
+        let (k, v) = &detached.user_properties[0];
+        let fields: [&[u8]; 5] = [
+            detached.content_type.as_ref().unwrap().as_bytes(),
+            detached.response_topic.as_ref().unwrap().as_bytes(),
+            detached.correlation_data.as_ref().unwrap(),
+            k.as_bytes(),
+            v.as_bytes(),
+        ];
+        for field in fields {
+            assert!(
+                !range.contains(&field.as_ptr()),
+                "{field:?} still in the packet"
+            );
+        }
     }
 
     #[test]

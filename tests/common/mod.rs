@@ -356,6 +356,16 @@ impl Raw {
         )
     }
 
+    /// A persistent session subscribed to `filter` (packet id 1) whose client has gone:
+    /// messages for it now wait in its queue.
+    pub fn offline_subscriber(broker: &Broker, client_id: &str, filter: &str, qos: u8) {
+        let mut sub = Raw::connected_persistent(broker, client_id, false);
+        sub.send(&packets::subscribe(1, filter, qos));
+        sub.expect(&packets::suback(1, qos));
+        sub.send(&packets::DISCONNECT);
+        sub.expect_closed();
+    }
+
     /// Connects with a clean session and subscribes to `filter` (packet id 1).
     pub fn subscribed(broker: &Broker, client_id: &str, filter: &str, qos: u8) -> Raw {
         let mut sub = Raw::connected(broker, client_id);
