@@ -10,6 +10,39 @@ use mio::Token;
 use crate::message::{Delivery, Message};
 use crate::protocol::{ByteStr, SubOptions, Version};
 
+/// How often, at most, the log says that messages are being dropped for one client.
+pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The messages dropped for one client, and what the log has been told of them.
+#[derive(Debug, Default)]
+pub struct Dropped {
+    total: u64,
+    /// Dropped since the last log line.
+    unreported: u64,
+    reported_at: Option<Instant>,
+}
+
+impl Dropped {
+    /// Counts `n` drops at `now`. Returns how many to report when a log line is due: at the
+    /// first drop, then at most once per [`DROP_LOG_INTERVAL`], the drops since the last line.
+    pub fn count(&mut self, n: u64, now: Instant) -> Option<u64> {
+        self.total += n;
+        self.unreported += n;
+        let due = self
+            .reported_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= DROP_LOG_INTERVAL);
+        if !due {
+            return None;
+        }
+        self.reported_at = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
 /// Index of a session in the broker's session slab; the router refers to sessions by it.
 pub type SessionKey = usize;
 
@@ -183,8 +216,8 @@ pub struct Session {
     /// `max_queued_bytes`; kept up to date by whoever changes those queues.
     pub inflight_bytes: usize,
     pub queued_bytes: usize,
-    /// Messages dropped because the queue was full, for the log and statistics.
-    pub dropped: u64,
+    /// Messages dropped for this client, and when the log last said so.
+    pub dropped: Dropped,
     /// A will whose MQTT 5 delay is running: published at the instant unless the client
     /// comes back first.
     pub delayed_will: Option<Box<(Instant, crate::protocol::Will)>>,
@@ -212,7 +245,7 @@ impl Session {
             incoming: Vec::new(),
             inflight_bytes: 0,
             queued_bytes: 0,
-            dropped: 0,
+            dropped: Dropped::default(),
             delayed_will: None,
             auth: None,
             packet_ids_issued: 0,
@@ -288,6 +321,20 @@ pub fn packet_id(seq: u64) -> u16 {
 mod tests {
     use super::*;
     use crate::protocol::QoS;
+
+    #[test]
+    fn drops_are_reported_at_the_first_then_once_per_interval_with_the_count_since() {
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let mut dropped = Dropped::default();
+        assert_eq!(dropped.count(1, at(0)), Some(1));
+        assert_eq!(dropped.count(1, at(1)), None);
+        assert_eq!(dropped.count(5, at(59)), None);
+        assert_eq!(dropped.count(1, at(60)), Some(7));
+        assert_eq!(dropped.count(2, at(61)), None);
+        assert_eq!(dropped.count(1, at(500)), Some(3));
+        assert_eq!(dropped.total(), 11);
+    }
 
     fn delivery() -> Delivery {
         let message = Rc::new(Message {

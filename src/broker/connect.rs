@@ -340,7 +340,9 @@ impl Broker {
         for inflight in &session.inflight {
             match inflight.state {
                 OutState::AwaitPubAck | OutState::AwaitPubRec => {
-                    super::deliver::write_publish(
+                    // One that the client's new maximum packet size refuses stays in
+                    // flight, unsent, as before.
+                    let _unsent = super::deliver::write_publish(
                         conn,
                         &inflight.delivery,
                         inflight.packet_id,

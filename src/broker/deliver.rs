@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::{Broker, security};
+use super::{Broker, DropReason, security};
 use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
@@ -178,6 +178,7 @@ impl Broker {
             }
             let session = &mut self.sessions[key];
             if acl && !security::may_read(session, &message.topic) {
+                self.count_dropped(key, DropReason::AclDenied, 1);
                 continue;
             }
             if session.version == Version::V5 || per_subscription {
@@ -238,6 +239,7 @@ impl Broker {
         };
         // As in mosquitto, a member the ACL denies loses its turn and the message.
         if self.acl_on && !security::may_read(&self.sessions[member.session], &message.topic) {
+            self.count_dropped(member.session, DropReason::AclDenied, 1);
             return true;
         }
         let mut delivery = Delivery::new(
@@ -285,19 +287,22 @@ impl Broker {
         };
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
-        if delivery.qos == QoS::AtMostOnce {
-            if conn.send.len() >= self.limits.send_queue_bytes_max
-                || !write_publish(conn, &delivery, 0, false, now, cache)
-            {
-                session.dropped += 1;
-                return;
+        let sent = if delivery.qos == QoS::AtMostOnce {
+            if conn.send.len() >= self.limits.send_queue_bytes_max {
+                Err(Unsent::Dropped(DropReason::SendQueueFull))
+            } else {
+                write_publish(conn, &delivery, 0, false, now, cache)
             }
         } else if session.queued.is_empty() && window_open(session, conn, &self.limits, &delivery) {
-            send_in_flight(session, conn, delivery, now, cache);
+            send_in_flight(session, conn, delivery, now, cache)
         } else {
             return self.enqueue(key, delivery);
+        };
+        match sent {
+            Ok(()) => self.mark_flush(token),
+            Err(Unsent::Dropped(reason)) => self.count_dropped(key, reason, 1),
+            Err(Unsent::NotMounted) => {}
         }
-        self.mark_flush(token);
     }
 
     /// Queues a message for later. A full queue (`max_queued_messages`, `max_queued_bytes`)
@@ -306,16 +311,16 @@ impl Broker {
     fn enqueue(&mut self, key: SessionKey, delivery: Delivery) {
         let session = &mut self.sessions[key];
         let size = delivery.size();
-        if session.queued.len() >= self.limits.queued_max
-            || session.queued_bytes + size > self.limits.queued_bytes_max
-        {
-            if session.dropped == 0 {
-                log_debug!(
-                    "Outgoing messages are being dropped for client {}.",
-                    session.client_id
-                );
-            }
-            session.dropped += 1;
+        let full = if session.queued.len() >= self.limits.queued_max {
+            Some(DropReason::QueueFull)
+        } else if session.queued_bytes + size > self.limits.queued_bytes_max {
+            Some(DropReason::QueueBytes)
+        } else {
+            None
+        };
+        if let Some(reason) = full {
+            self.count_dropped(key, reason, 1);
+            let session = &self.sessions[key];
             if self.config.disconnect_on_full_queue
                 && let Some(token) = session.conn
                 && !self.to_close.iter().any(|(t, _)| *t == token)
@@ -339,24 +344,32 @@ impl Broker {
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
         let mut sent = false;
+        let (mut expired, mut oversize) = (0, 0);
         while let Some(next) = session.queued.front()
             && (next.qos == QoS::AtMostOnce || window_open(session, conn, &self.limits, next))
             && let Some(delivery) = session.queued.pop_front()
         {
             session.queued_bytes -= delivery.size();
             if delivery.message.is_expired(now) {
+                expired += 1;
                 continue;
             }
-            sent = true;
-            if delivery.qos == QoS::AtMostOnce {
-                write_publish(conn, &delivery, 0, false, now, cache);
+            let written = if delivery.qos == QoS::AtMostOnce {
+                write_publish(conn, &delivery, 0, false, now, cache)
             } else {
-                send_in_flight(session, conn, delivery, now, cache);
+                send_in_flight(session, conn, delivery, now, cache)
+            };
+            match written {
+                Ok(()) => sent = true,
+                Err(Unsent::Dropped(_)) => oversize += 1,
+                Err(Unsent::NotMounted) => {}
             }
         }
         if sent {
             self.mark_flush(token);
         }
+        self.count_dropped(key, DropReason::Expired, expired);
+        self.count_dropped(key, DropReason::Oversize, oversize);
     }
 }
 
@@ -374,6 +387,15 @@ fn window_open(
             || session.inflight_bytes + delivery.size() <= limits.inflight_bytes_max)
 }
 
+/// Why `write_publish` wrote nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Unsent {
+    /// Dropped for this client, and to be counted.
+    Dropped(DropReason),
+    /// Its topic is outside the client's mount point: not the client's to have.
+    NotMounted,
+}
+
 /// Writes a QoS 1/2 delivery with its packet id and records it as in flight. A message
 /// larger than the client accepts is dropped for this client [MQTT-3.1.2-25].
 fn send_in_flight(
@@ -382,12 +404,9 @@ fn send_in_flight(
     mut delivery: Delivery,
     now: Instant,
     cache: &mut PublishCache,
-) {
+) -> Result<(), Unsent> {
     let packet_id = session.flight_packet_id(&mut delivery);
-    if !write_publish(conn, &delivery, packet_id, false, now, cache) {
-        session.dropped += 1;
-        return;
-    }
+    write_publish(conn, &delivery, packet_id, false, now, cache)?;
     let state = if delivery.qos == QoS::ExactlyOnce {
         OutState::AwaitPubRec
     } else {
@@ -399,10 +418,12 @@ fn send_in_flight(
         state,
         delivery,
     });
+    Ok(())
 }
 
 /// Encodes a PUBLISH onto a connection's send queue; a large payload is queued by reference.
-/// Returns false, writing nothing, if the packet would exceed the client's maximum size.
+/// Writes nothing if the packet would exceed the client's maximum size, or if its topic is
+/// outside the client's mount point.
 pub(super) fn write_publish(
     conn: &mut Connection,
     delivery: &Delivery,
@@ -410,7 +431,7 @@ pub(super) fn write_publish(
     dup: bool,
     now: Instant,
     cache: &mut PublishCache,
-) -> bool {
+) -> Result<(), Unsent> {
     let message = &*delivery.message;
     // mount_point: the client is sent the topic without it.
     let mounted = conn.rules.mount_point.is_some();
@@ -420,7 +441,7 @@ pub(super) fn write_publish(
             conn.log_id(),
             message.topic
         );
-        return false;
+        return Err(Unsent::NotMounted);
     };
     let name = conn.out_aliases.name(&message.topic);
     let same_for_everyone = !dup
@@ -439,7 +460,7 @@ pub(super) fn write_publish(
             conn.log_id(),
             message.topic
         );
-        return false;
+        return Err(Unsent::Dropped(DropReason::Oversize));
     }
     log_debug!(
         "Sending PUBLISH to {} (d{}, q{}, r{}, m{packet_id}, '{}', ... ({} bytes))",
@@ -450,7 +471,7 @@ pub(super) fn write_publish(
         topic,
         message.payload.len()
     );
-    true
+    Ok(())
 }
 
 /// The shared encoding, copied and given this subscriber's packet id.

@@ -9,6 +9,7 @@
 mod close;
 mod connect;
 mod deliver;
+mod drops;
 mod footprint;
 mod linger;
 mod log_topic;
@@ -17,6 +18,7 @@ mod security;
 mod subscribe;
 
 pub use close::Close;
+pub use drops::{DropReason, Drops};
 pub use footprint::{ConnectionFootprint, Footprint, FootprintBounds};
 
 use std::collections::HashMap;
@@ -137,6 +139,8 @@ pub struct Broker {
     /// refused until it falls back. Sampled at each tick and every `MEMORY_SAMPLE_PUBLISHES`.
     over_memory_limit: bool,
     publishes_since_memory_sample: u32,
+    /// Messages dropped since start, by reason (see `drops.rs`).
+    drops: Drops,
 }
 
 impl Broker {
@@ -171,6 +175,7 @@ impl Broker {
             accept_refilled: Instant::now(),
             over_memory_limit: false,
             publishes_since_memory_sample: 0,
+            drops: Drops::default(),
         }
     }
 

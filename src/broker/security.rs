@@ -86,11 +86,14 @@ impl Broker {
             return;
         };
         let readable = |topic: &str| client.allows(topic, Access::Read);
+        let before = session.inflight.len() + session.queued.len();
         session
             .inflight
             .retain(|i| readable(&i.delivery.message.topic));
         session.queued.retain(|d| readable(&d.message.topic));
         session.recount_bytes();
+        let gone = before - session.inflight.len() - session.queued.len();
+        self.count_dropped(key, super::DropReason::AclDenied, gone as u64);
     }
 
     /// SIGHUP: reads the password and ACL files again. Connected clients whose password

@@ -42,7 +42,7 @@ use mio::Token;
 #[path = "inproc/checks.rs"]
 mod checks;
 #[path = "packets.rs"]
-mod packets;
+pub mod packets;
 #[path = "inproc/script.rs"]
 mod script;
 
@@ -159,14 +159,22 @@ impl Rig {
     /// subscribed to its topic. `listener` is any loopback listener (the fuzz target keeps
     /// one for the whole run).
     pub fn new(variant: u8, listener: TcpListener) -> Rig {
+        let text = CONFIGS[usize::from(variant) % CONFIGS.len()].replace("{ACL}", acl_file());
+        let mut rig = Rig::with_config(&text, listener);
+        rig.variant = usize::from(variant) % CONFIGS.len();
+        rig
+    }
+
+    /// A broker with the configuration `text` (and a bystander, as from `new`), for tests
+    /// that script one behaviour; `check` assumes the limits of `CONFIGS[0]`.
+    pub fn with_config(text: &str, listener: TcpListener) -> Rig {
         // The broker writes to sockets whose far end may be gone: like the midge binary,
         // the harness must not die of SIGPIPE (the fuzzer's own main does not ignore it).
         // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
-        let text = CONFIGS[usize::from(variant) % CONFIGS.len()].replace("{ACL}", acl_file());
-        let config = Config::parse(&text, "inproc").expect("valid config").0;
+        let config = Config::parse(text, "inproc").expect("valid config").0;
         let auth = Auth::load(&config, []).expect("readable security files");
         let first = config.effective_listeners().swap_remove(0);
         let rules = Rc::new(ListenerRules::new(&config, &first));
@@ -180,7 +188,7 @@ impl Rig {
             clients: Vec::new(),
             accepted: 0,
             wrote_bystander_id: false,
-            variant: usize::from(variant) % CONFIGS.len(),
+            variant: 0,
             rules,
             max_footprint: Footprint::default(),
         };
@@ -216,6 +224,15 @@ impl Rig {
         }
         rig.finish();
         rig.max_footprint
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Connections opened so far, closed ones included: the index `Op`s refer to them by.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
     }
 
     /// What the broker holds now.

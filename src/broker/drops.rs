@@ -1,0 +1,104 @@
+//! Messages meant for a client that it never got: counted per reason for the whole broker
+//! (`Broker::drops`, where `$SYS` and Prometheus will read them) and per session, and logged
+//! at most once per client per `DROP_LOG_INTERVAL` with the count since the line before.
+
+use std::fmt;
+
+use super::Broker;
+use crate::log_notice;
+use crate::session::SessionKey;
+
+/// Why a message was not delivered to a client that should have had it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Its queue already held `max_queued_messages`.
+    QueueFull,
+    /// Its queue already held `max_queued_bytes`.
+    QueueBytes,
+    /// Its message expiry interval ran out while it waited in the queue.
+    Expired,
+    /// The client may not read its topic (at delivery, or in a resumed session's queue).
+    AclDenied,
+    /// Larger than the client's maximum packet size [MQTT-3.1.2-25].
+    Oversize,
+    /// QoS 0 while the bytes waiting to be written to the client were over their bound.
+    SendQueueFull,
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DropReason::QueueFull => "queue full",
+            DropReason::QueueBytes => "queue over max_queued_bytes",
+            DropReason::Expired => "expired",
+            DropReason::AclDenied => "ACL denied",
+            DropReason::Oversize => "larger than the client's maximum packet size",
+            DropReason::SendQueueFull => "send queue full",
+        })
+    }
+}
+
+/// Messages dropped since the broker started, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    pub queue_full: u64,
+    pub queue_bytes: u64,
+    pub expired: u64,
+    pub acl_denied: u64,
+    pub oversize: u64,
+    pub send_queue_full: u64,
+}
+
+impl Drops {
+    fn add(&mut self, reason: DropReason, n: u64) {
+        let counter = match reason {
+            DropReason::QueueFull => &mut self.queue_full,
+            DropReason::QueueBytes => &mut self.queue_bytes,
+            DropReason::Expired => &mut self.expired,
+            DropReason::AclDenied => &mut self.acl_denied,
+            DropReason::Oversize => &mut self.oversize,
+            DropReason::SendQueueFull => &mut self.send_queue_full,
+        };
+        *counter += n;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.queue_full
+            + self.queue_bytes
+            + self.expired
+            + self.acl_denied
+            + self.oversize
+            + self.send_queue_full
+    }
+}
+
+impl Broker {
+    /// Messages dropped since start, by reason.
+    pub fn drops(&self) -> Drops {
+        self.drops
+    }
+
+    /// Counts `n` messages dropped for `key`'s client and logs it when a line is due: the
+    /// first time in mosquitto's words, then at most once per interval with the count since
+    /// the last line. ACL drops are only counted: they are the rules at work, not an
+    /// overload, and mosquitto logs nothing for them either.
+    pub(super) fn count_dropped(&mut self, key: SessionKey, reason: DropReason, n: u64) {
+        self.drops.add(reason, n);
+        if n == 0 || reason == DropReason::AclDenied {
+            return;
+        }
+        let session = &mut self.sessions[key];
+        let first = session.dropped.total() == 0;
+        let Some(count) = session.dropped.count(n, self.now) else {
+            return;
+        };
+        let id = &session.client_id;
+        if first {
+            log_notice!("Outgoing messages are being dropped for client {id}.");
+        } else {
+            log_notice!(
+                "Outgoing messages are being dropped for client {id}: {count} since the last report, the latest {reason}."
+            );
+        }
+    }
+}
