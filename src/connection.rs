@@ -21,6 +21,9 @@ use crate::tls::{Identity, TlsStream};
 /// per turn; the buffer is only held while a packet is incomplete.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
+/// rustls's limit on the records it holds for sending (its default buffer limit).
+const TLS_RECORD_BUFFER_BYTES: usize = 64 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// TCP is up, CONNECT has not arrived.
@@ -79,8 +82,16 @@ pub struct Connection {
     /// What the listener asks of its clients (`max_qos`, `mount_point`, ...), shared with
     /// every connection of that listener.
     pub rules: Rc<ListenerRules>,
-    /// Set while the connection sits in the broker's list of connections to flush.
+    /// Set while the connection sits in the broker's list of connections to flush, and in
+    /// its list of connections to read without waiting for an event.
     pub flush_pending: bool,
+    pub read_pending: bool,
+    /// Unsent bytes at which the connection is full: it is not read, and QoS 0 messages to
+    /// it are dropped, until its output drains (see `output_full`).
+    output_bound: usize,
+    /// Set when something stopped at the bound (reading, say) and waits for the output to
+    /// drain below half of it; `take_drained` says when.
+    waiting_for_drain: bool,
 }
 
 impl Connection {
@@ -113,7 +124,55 @@ impl Connection {
             out_aliases: OutAliases::default(),
             rules,
             flush_pending: false,
+            read_pending: false,
+            output_bound: usize::MAX,
+            waiting_for_drain: false,
         }
+    }
+
+    /// Sets the unsent bytes at which the connection counts as full (the broker's
+    /// `max_queued_bytes`, 1 MiB unless set).
+    pub fn set_output_bound(&mut self, bytes: usize) {
+        self.output_bound = bytes;
+    }
+
+    /// Bytes waiting to go out: the send queue's, and on TLS the records rustls holds,
+    /// counted as its whole buffer while it holds any (rustls does not say how many bytes
+    /// those are; it takes no more plaintext once they reach its limit).
+    pub fn unsent_bytes(&self) -> usize {
+        let records = match &self.tls {
+            Some(tls) if tls.wants_write() => TLS_RECORD_BUFFER_BYTES,
+            _ => 0,
+        };
+        self.send.len() + records
+    }
+
+    /// At or over its bound: the connection is not read (replies to what it sends would
+    /// pile up), and QoS 0 messages to it are dropped. Its socket's receive buffer then
+    /// pushes back on the peer.
+    pub fn output_full(&self) -> bool {
+        self.unsent_bytes() >= self.output_bound
+    }
+
+    /// Notes that something stopped at the bound and must hear when the output drains.
+    pub fn wait_for_drain(&mut self) {
+        self.waiting_for_drain = true;
+    }
+
+    /// Waiting for a drain that has not come yet: reading is held back by the output.
+    pub fn held_by_output(&self) -> bool {
+        self.waiting_for_drain && self.unsent_bytes() >= self.output_bound / 2
+    }
+
+    /// True once, when a connection that waited for its output to drain is below half
+    /// its bound: half, so that a connection at its bound is not stopped and resumed every
+    /// turn for a few bytes each time.
+    pub fn take_drained(&mut self) -> bool {
+        let drained = self.waiting_for_drain && !self.held_by_output();
+        if drained {
+            self.waiting_for_drain = false;
+        }
+        drained
     }
 
     /// The client id for log lines, or mosquitto's placeholder before CONNECT.

@@ -288,7 +288,7 @@ impl Broker {
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
         let sent = if delivery.qos == QoS::AtMostOnce {
-            if conn.send.len() >= self.limits.send_queue_bytes_max {
+            if conn.output_full() {
                 Err(Unsent::Dropped(DropReason::SendQueueFull))
             } else {
                 write_publish(conn, &delivery, 0, false, now, cache)

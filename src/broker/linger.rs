@@ -47,7 +47,7 @@ impl Broker {
         self.lingering += 1;
         self.mark_flush(token);
         // Input that arrived before the close raises no new readiness edge.
-        self.to_read.push(token);
+        self.mark_read(token);
         true
     }
 
@@ -88,7 +88,7 @@ impl Broker {
                 Err(_) => return self.end_linger(token),
             }
         }
-        self.to_read.push(token);
+        self.mark_read(token);
     }
 
     /// A closing connection's turn to write: its last bytes, then the shutdown of its write

@@ -6,6 +6,7 @@
 //! `handle_connect.c`, `handle_publish.c`, ...), queues replies on the connections concerned
 //! and flushes every touched connection once at the end of the loop turn.
 
+mod backpressure;
 mod close;
 mod connect;
 mod deliver;
@@ -46,6 +47,13 @@ const CONNECT_FIRST_BYTE: u8 = 0x10;
 /// next turn, so one fast publisher cannot starve everyone else.
 pub(super) const READS_PER_TURN: usize = 16;
 
+/// Packets handled per connection per turn, at most. Reads are counted in bytes, but a
+/// packet's cost is mostly per packet: 16 reads of 16 KiB can hold 131,072 PINGREQs, which
+/// alone would make a turn of tens of milliseconds. 4,096 is more than a busy publisher of
+/// small messages fills 16 reads with (about 3,300 PUBLISHes of 64 bytes), so throughput is not
+/// bounded by it, and keeps one connection's share of a turn near a millisecond.
+const PACKETS_PER_TURN: usize = 4096;
+
 /// Bytes a connection may have waiting to be written before QoS 0 messages to it are
 /// dropped, unless `max_queued_bytes` says otherwise (0: no bound, as in mosquitto). A subscriber that cannot keep up loses
 /// QoS 0 messages instead of growing the broker's memory without bound.
@@ -66,6 +74,9 @@ struct Limits {
     queued_bytes_max: usize,
     inflight_bytes_max: usize,
     send_queue_bytes_max: usize,
+    /// QoS 2 messages an MQTT 3.1/3.1.1 client may leave awaiting PUBREL before it is no
+    /// longer read: as many as mosquitto keeps (in flight plus queued).
+    incoming_v3_max: usize,
     payload_bytes_max: Option<usize>,
 }
 
@@ -92,9 +103,18 @@ impl Limits {
                 Some(0) => usize::MAX,
                 Some(n) => n,
             },
+            incoming_v3_max: incoming_v3_max(config),
             payload_bytes_max: config.message_size_limit.map(|n| n as usize),
         }
     }
+}
+
+/// mosquitto takes an incoming QoS 2 message while the client's in-flight window or its queue
+/// has room (`db__ready_for_flight`, `db__ready_for_queue`): 20 + 1,000 by default.
+fn incoming_v3_max(config: &Config) -> usize {
+    let inflight = config.max_inflight_messages.map_or(usize::MAX, usize::from);
+    let queued = config.max_queued_messages.unwrap_or(usize::MAX);
+    inflight.saturating_add(queued)
 }
 
 pub struct Broker {
@@ -112,7 +132,8 @@ pub struct Broker {
     now: Instant,
     /// Connections with output queued this turn.
     to_flush: Vec<Token>,
-    /// Connections that still had input when their read budget ran out.
+    /// Connections to read next turn without waiting for an event (edge-triggered, it
+    /// would not come): their budget ran out with input left, or their output drained.
     to_read: Vec<Token>,
     /// Connections to close at the end of the turn: decided where closing at once would pull
     /// a session out from under a loop over subscribers.
@@ -218,6 +239,8 @@ impl Broker {
             return None;
         }
         self.listener_conns[listener] += 1;
+        let mut conn = conn;
+        conn.set_output_bound(self.limits.send_queue_bytes_max);
         if self.config.connection_messages {
             log_notice!(
                 "New connection from {}:{} on port {}.",
@@ -319,12 +342,29 @@ impl Broker {
             .map(|c| &mut c.socket)
     }
 
-    /// Reads and handles what a readable connection has sent.
+    /// Reads and handles what a readable connection has sent: first what an earlier turn
+    /// read but did not decode (see `backpressure.rs`), then the socket, while its output
+    /// has room and its budget for the turn lasts.
     pub fn on_readable(&mut self, token: Token) {
         if self.conns.get(token.0).is_some_and(|c| c.is_closing()) {
             return self.on_readable_closing(token);
         }
+        let mut budget = PACKETS_PER_TURN;
+        if self
+            .conns
+            .get(token.0)
+            .is_some_and(|c| !c.read_buf.is_empty())
+            && let Err(reason) = self.handle_input(token, &mut budget)
+        {
+            return self.close(token, reason);
+        }
         for _ in 0..READS_PER_TURN {
+            if budget == 0 {
+                break;
+            }
+            if !self.may_take_input(token) {
+                return;
+            }
             let Some(conn) = self.conns.get_mut(token.0) else {
                 return;
             };
@@ -334,7 +374,7 @@ impl Broker {
                     if conn.tls_wants_write() {
                         self.mark_flush(token);
                     }
-                    if let Err(reason) = self.handle_input(token) {
+                    if let Err(reason) = self.handle_input(token, &mut budget) {
                         return self.close(token, reason);
                     }
                 }
@@ -348,13 +388,29 @@ impl Broker {
                 Err(e) => return self.close(token, Close::from_io(e)),
             }
         }
-        self.to_read.push(token);
+        self.mark_read(token);
+    }
+
+    /// Puts a connection on the list to read next turn without waiting for an event, once.
+    pub(super) fn mark_read(&mut self, token: Token) {
+        if let Some(conn) = self.conns.get_mut(token.0)
+            && !conn.read_pending
+        {
+            conn.read_pending = true;
+            self.to_read.push(token);
+        }
     }
 
     /// Connections whose read budget ran out last turn; the event loop reads them again
     /// without waiting, because an edge-triggered poller will not report them twice.
     pub fn take_unfinished_reads(&mut self) -> Vec<Token> {
-        std::mem::take(&mut self.to_read)
+        let tokens = std::mem::take(&mut self.to_read);
+        for token in &tokens {
+            if let Some(conn) = self.conns.get_mut(token.0) {
+                conn.read_pending = false;
+            }
+        }
+        tokens
     }
 
     /// The socket has room again: send what is waiting.
@@ -362,9 +418,13 @@ impl Broker {
         self.mark_flush(token);
     }
 
-    /// Decodes and handles every complete packet in the read buffer.
-    fn handle_input(&mut self, token: Token) -> Result<(), Close> {
+    /// Decodes and handles the complete packets in the read buffer, as many as `budget`
+    /// allows and the connection may take (see `may_take_input`); the rest stays buffered.
+    fn handle_input(&mut self, token: Token, budget: &mut usize) -> Result<(), Close> {
         loop {
+            if *budget == 0 || !self.may_take_input(token) {
+                return Ok(());
+            }
             let conn = &mut self.conns[token.0];
             // Like mosquitto, judge a stranger by its first byte: an HTTP request or a stray
             // PUBLISH is turned away before its claimed length is waited for.
@@ -397,6 +457,7 @@ impl Broker {
                 Err(error) => return Err(Close::Decode { packet_type, error }),
             };
             conn.last_packet_at = self.now;
+            *budget -= 1;
             self.handle_packet(token, packet)?;
         }
     }
@@ -500,6 +561,8 @@ impl Broker {
                     self.flush_closing(token);
                 } else if let Err(e) = conn.flush() {
                     self.close(token, Close::SocketError(e));
+                } else {
+                    self.after_write(token);
                 }
             }
             // Closing can publish wills that queue more output; keep the allocation.
@@ -522,7 +585,12 @@ impl Broker {
                 let limit = Duration::from_millis(u64::from(conn.keep_alive_limit_ms));
                 let reason = match conn.state {
                     State::AwaitingConnect if quiet >= connect_timeout => Close::ConnectTimeout,
-                    State::Connected if conn.keep_alive_limit_ms > 0 && quiet >= limit => {
+                    // Not read while its output is full: its silence may be ours.
+                    State::Connected
+                        if conn.keep_alive_limit_ms > 0
+                            && quiet >= limit
+                            && !conn.held_by_output() =>
+                    {
                         Close::KeepAliveTimeout
                     }
                     _ => return None,
