@@ -63,7 +63,8 @@ pub enum Close {
     QosNotSupported,
     /// An MQTT 5 topic alias of 0 or above our maximum.
     TopicAliasInvalid,
-    /// More unacknowledged QoS 2 messages than our receive maximum allows.
+    /// An MQTT 5 client has more unreleased QoS 2 messages than our receive maximum allows
+    /// (older clients are held back instead: `backpressure.rs`).
     ReceiveMaximumExceeded,
     Shutdown,
 }

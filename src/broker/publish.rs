@@ -88,9 +88,12 @@ impl Broker {
             }
             QoS::ExactlyOnce => {
                 // Held until PUBREL; a re-sent PUBLISH with the same id is the same message.
+                let version = self.conns[token.0].version;
                 let incoming = &mut self.sessions[key].incoming;
                 if !incoming.iter().any(|(id, _)| *id == packet_id) {
-                    if incoming.len() >= self.limits.inflight_max {
+                    // MQTT 5's receive maximum; older clients are held back instead (see
+                    // `may_take_input`).
+                    if version == Version::V5 && incoming.len() >= self.limits.inflight_max {
                         return Err(Close::ReceiveMaximumExceeded);
                     }
                     incoming.push((packet_id, message));
