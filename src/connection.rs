@@ -19,7 +19,7 @@ use crate::tls::{Identity, TlsStream};
 
 /// Bytes asked of the kernel per read. Large enough that a busy publisher needs few reads
 /// per turn; the buffer is only held while a packet is incomplete.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// rustls's limit on the records it holds for sending (its default buffer limit).
 const TLS_RECORD_BUFFER_BYTES: usize = 64 * 1024;

@@ -756,10 +756,8 @@ fn a_subscriber_that_stops_reading_costs_its_bound_and_gets_the_rest_when_it_rea
 
 /// A peer that sends PINGREQ after PINGREQ and never reads costs the broker at most its
 /// output bound: replies count against it as deliveries do, and its input waits in its own
-/// socket. Needs read back-pressure (issue 11); the rig checks the same bound after every
-/// op of the scripts above when `MIDGE_RIG_CHECK_OUTPUT_BOUND=1`.
+/// socket. The rig checks the same bound after every op of the scripts above.
 #[test]
-#[ignore = "needs read back-pressure (issue 11): run with --ignored once it lands"]
 fn a_peer_flooding_pingreq_without_reading_costs_at_most_its_bound() {
     init_log();
     let mut rig = Rig::new(1, Rig::listener());

@@ -64,6 +64,9 @@ pub struct ConnectionFootprint {
 pub struct FootprintBounds {
     /// The largest packet accepted (`max_packet_size`, the protocol's otherwise).
     pub packet_bytes: usize,
+    /// What one read buffer may hold: the complete packets of one read that back-pressure
+    /// or the turn's budget left undecoded, after the start of an incomplete packet.
+    pub read_buffer_bytes: usize,
     /// Bytes waiting to be written to one connection before QoS 0 messages are dropped.
     pub send_queue_bytes: usize,
     /// `max_queued_bytes` for one session's queue, `max_inflight_bytes` for its window.
@@ -107,6 +110,10 @@ impl Broker {
     pub fn footprint_bounds(&self) -> FootprintBounds {
         FootprintBounds {
             packet_bytes: self.limits.packet_bytes_max,
+            read_buffer_bytes: self
+                .limits
+                .packet_bytes_max
+                .saturating_add(crate::connection::READ_CHUNK_BYTES),
             send_queue_bytes: self.limits.send_queue_bytes_max,
             queued_bytes: self.limits.queued_bytes_max,
             inflight_bytes: self.limits.inflight_bytes_max,
