@@ -109,3 +109,101 @@ fn max_queued_messages_zero_means_unlimited() {
         back.send(&puback(u16::from_be_bytes([packet[5], packet[6]])));
     }
 }
+
+/// A PUBLISH of exactly the default `max_packet_size` (2,000,000 bytes, mosquitto 2.1's) is
+/// taken, one byte more closes the connection, and MQTT 5 clients are not told the default.
+#[test]
+fn the_default_max_packet_size_is_2_000_000_bytes() {
+    if common::midge_only() {
+        return; // mosquitto 2.0.11 takes up to the protocol's maximum
+    }
+    let broker = Broker::start();
+    let mut bystander = Bystander::new(&broker);
+    // 1 + 3 (remaining length) + 3 (topic) + 2 (packet id) + payload.
+    let mut c = Raw::connected(&broker, "fits");
+    c.send(&publish("t", &vec![b'x'; 2_000_000 - 9], 1, false, 1));
+    c.expect(&puback(1));
+    let mut v5 = Raw::connected_v5(&broker, "over");
+    v5.send(&Publish5::new("t", &vec![b'x'; 2_000_000 - 7]).build());
+    v5.expect_disconnect(0x95);
+    bystander.assert_still_served(&broker);
+}
+
+#[test]
+fn max_packet_size_can_be_set_above_the_default() {
+    if common::midge_only() {
+        return; // the default it raises is midge's
+    }
+    let broker = Broker::start_with("max_packet_size 3000000");
+    let mut c = Raw::connected(&broker, "big");
+    c.send(&publish("t", &vec![b'x'; 2_500_000], 1, false, 1));
+    c.expect(&puback(1));
+}
+
+/// `max_client_id_length` (1,024 bytes by default): one byte more is refused, with 3.1.1's
+/// "identifier rejected" and MQTT 5's 0x85 "client identifier not valid".
+#[test]
+fn a_client_id_over_max_client_id_length_is_refused() {
+    if common::midge_only() {
+        return; // mosquitto takes 65,535 bytes
+    }
+    let broker = Broker::start();
+    let longest = "i".repeat(1024);
+    Raw::handshake(&broker, &connect_v311(&longest, true, 60), &CONNACK_OK);
+    let over = "i".repeat(1025);
+    let mut c = Raw::connect(&broker);
+    c.send(&connect_v311(&over, true, 60));
+    c.expect(&connack(false, 2));
+    c.expect_closed();
+    let mut c5 = Raw::connect(&broker);
+    c5.send(&Connect::v5(&over).build());
+    c5.expect(&connack5(false, 0x85, &[]));
+    c5.expect_closed();
+}
+
+/// `max_topic_length` (4,096 bytes by default) holds for topic names, wills and filters, with
+/// the answers mosquitto gives a topic over its level limit: MQTT 5's 0x82 for a PUBLISH and
+/// 0x81 for a SUBSCRIBE.
+#[test]
+fn a_topic_over_max_topic_length_closes_the_connection() {
+    if common::midge_only() {
+        return; // mosquitto takes 65,535 bytes
+    }
+    let broker = Broker::start();
+    let mut bystander = Bystander::new(&broker);
+    let longest = "t".repeat(4096);
+    let over = "t".repeat(4097);
+    let mut c = Raw::connected(&broker, "longest");
+    c.send(&publish(&longest, b"x", 1, false, 1));
+    c.expect(&puback(1));
+    c.send(&subscribe(2, &longest, 0));
+    c.expect(&suback(2, 0));
+    let mut p = Raw::connected_v5(&broker, "publisher");
+    p.send(&Publish5::new(&over, b"x").build());
+    p.expect_disconnect(0x82);
+    let mut s = Raw::connected_v5(&broker, "subscriber");
+    s.send(&subscribe5(1, &[], &[(&over, 0)]));
+    s.expect_disconnect(0x81);
+    let mut w = Raw::connect(&broker);
+    w.send(&Connect::v311("will").will(&over, b"bye", 0, false).build());
+    w.expect_closed();
+    bystander.assert_still_served(&broker);
+}
+
+#[test]
+fn max_topic_levels_bounds_topics_and_filters() {
+    if common::midge_only() {
+        return; // a midge setting
+    }
+    let broker = Broker::start_with("max_topic_levels 3");
+    let mut c = Raw::connected(&broker, "three");
+    c.send(&publish("a/b/c", b"x", 1, false, 1));
+    c.expect(&puback(1));
+    c.send(&publish("a/b/c/d", b"x", 1, false, 2));
+    c.expect_closed();
+    let mut s = Raw::connected(&broker, "filter");
+    s.send(&subscribe(1, "a/+/#", 0));
+    s.expect(&suback(1, 0));
+    s.send(&subscribe(2, "a/b/c/#", 0));
+    s.expect_closed();
+}

@@ -194,7 +194,7 @@ fn a_topic_too_long_once_mounted_is_dropped_with_0x90() {
     if midge_only() {
         return;
     }
-    let (_broker, mounted) = mounted_broker("");
+    let (_broker, mounted) = mounted_broker("max_topic_length 65535");
     let mut publisher = mounted_client5(mounted, "pub");
     let topic = "t".repeat(65534);
     publisher.send(&Publish5::new(&topic, b"x").qos(1, 1).build());

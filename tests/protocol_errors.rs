@@ -39,7 +39,7 @@ fn remaining_length_of_five_bytes_before_connect_closes_only_that_connection() {
 
 #[test]
 fn huge_announced_remaining_length_then_close_does_not_hurt_others() {
-    let broker = Broker::start();
+    let broker = Broker::without_midges_bound("max_packet_size 0");
     let mut bystander = Bystander::new(&broker);
     let mut bad = Raw::connected(&broker, "bad");
     // 268,435,455 bytes announced (the maximum), a few sent, then the socket goes away.

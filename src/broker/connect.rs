@@ -158,7 +158,8 @@ impl Broker {
         p.receive_maximum = self.config.max_inflight_messages.filter(|&n| n < u16::MAX);
         p.maximum_qos = (conn.rules.max_qos < QoS::ExactlyOnce).then_some(conn.rules.max_qos as u8);
         p.retain_available = (!self.config.retain_available).then_some(0);
-        p.maximum_packet_size = self.config.max_packet_size;
+        // Only a configured bound: mosquitto 2.0.11 announces none by default.
+        p.maximum_packet_size = self.config.max_packet_size.filter(|&n| n > 0);
     }
 
     /// The CONNACK refusing this CONNECT before its credentials are checked, if it is
@@ -176,6 +177,16 @@ impl Broker {
         let refuse = |v3_code: u8, v5_code: u8| {
             Some(ConnAck::new(false, if v5 { v5_code } else { v3_code }))
         };
+        if client_id.len() > self.limits.client_id_bytes_max {
+            log_notice!(
+                "Client id of {} bytes refused: more than max_client_id_length.",
+                client_id.len()
+            );
+            return refuse(
+                reason::v3::IDENTIFIER_REJECTED,
+                reason::CLIENT_IDENTIFIER_NOT_VALID,
+            );
+        }
         let not_authorised = refuse(reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
         if let Some(prefix) = &self.config.clientid_prefixes
             && !client_id.starts_with(prefix.as_str())

@@ -59,6 +59,11 @@ const PACKETS_PER_TURN: usize = 4096;
 /// QoS 0 messages instead of growing the broker's memory without bound.
 const SEND_QUEUE_BYTES_DEFAULT: usize = 1024 * 1024;
 
+/// The default `max_packet_size`, mosquitto 2.1's: without a bound below the protocol's
+/// 256 MiB, one connection could make the broker buffer that much of an incomplete packet.
+/// Not announced in CONNACK, so that MQTT 5 clients see mosquitto 2.0.11's CONNACK.
+const PACKET_BYTES_DEFAULT: usize = 2_000_000;
+
 /// With `memory_limit`, resident memory is also sampled every this many publishes, so that a
 /// flood cannot run far past the limit between two ticks.
 const MEMORY_SAMPLE_PUBLISHES: u32 = 4096;
@@ -69,6 +74,8 @@ const RETAINED_SWEEP_TICKS: u64 = 240;
 /// Limits derived once from the configuration, in the units the hot path uses.
 struct Limits {
     packet_bytes_max: usize,
+    client_id_bytes_max: usize,
+    topics: protocol::topic::TopicLimits,
     inflight_max: usize,
     queued_max: usize,
     queued_bytes_max: usize,
@@ -83,9 +90,16 @@ struct Limits {
 impl Limits {
     fn from_config(config: &Config) -> Limits {
         Limits {
-            packet_bytes_max: config
-                .max_packet_size
-                .map_or(MAX_REMAINING_LENGTH + 5, |n| n as usize),
+            packet_bytes_max: match config.max_packet_size {
+                None => PACKET_BYTES_DEFAULT,
+                Some(0) => MAX_REMAINING_LENGTH + 5,
+                Some(n) => n as usize,
+            },
+            client_id_bytes_max: config.max_client_id_length,
+            topics: protocol::topic::TopicLimits {
+                bytes_max: config.max_topic_length,
+                levels_max: config.max_topic_levels,
+            },
             // Unlimited still stops at the packet identifier space.
             inflight_max: config
                 .max_inflight_messages
@@ -456,6 +470,11 @@ impl Broker {
                 }
                 Err(error) => return Err(Close::Decode { packet_type, error }),
             };
+            // max_topic_length and max_topic_levels, answered as the decoder answers a topic
+            // over its own bounds.
+            if let Err(error) = self.limits.topics.check(&packet) {
+                return Err(Close::Decode { packet_type, error });
+            }
             conn.last_packet_at = self.now;
             *budget -= 1;
             self.handle_packet(token, packet)?;

@@ -243,7 +243,10 @@ pub(super) const KEYS: &[Key] = &[
     key("connect_timeout", Int, MidgeOnly),
     key("disconnect_on_full_queue", Bool, MidgeOnly),
     key("global_max_connections", Int, MidgeOnly),
+    key("max_client_id_length", Int, MidgeOnly),
     key("max_connection_rate", Int, MidgeOnly),
+    key("max_topic_length", Int, MidgeOnly),
+    key("max_topic_levels", Int, MidgeOnly),
 ];
 
 #[cfg(test)]

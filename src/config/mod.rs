@@ -52,8 +52,15 @@ pub struct Config {
     /// Cap over all listeners, from `global_max_connections` (a key of mosquitto after 2.0). 2.0 has
     /// no global cap: its `max_connections` is per listener (see [`ListenerConfig`]).
     pub max_connections: Option<usize>,
+    /// None: unset (midge's default bound, not announced to clients); Some(0): the
+    /// protocol's maximum.
     pub max_packet_size: Option<u32>,
     pub message_size_limit: Option<u32>,
+    /// midge extension: the longest client identifier taken, in bytes.
+    pub max_client_id_length: usize,
+    /// midge extensions: the longest topic name or filter taken, in bytes and in levels.
+    pub max_topic_length: usize,
+    pub max_topic_levels: usize,
     pub max_inflight_messages: Option<u16>,
     pub max_inflight_bytes: Option<usize>,
     pub max_queued_messages: Option<usize>,
@@ -222,6 +229,9 @@ impl Default for Config {
             max_connections: None,
             max_packet_size: None,
             message_size_limit: None,
+            max_client_id_length: 1024,
+            max_topic_length: 4096,
+            max_topic_levels: crate::protocol::topic::MAX_LEVELS,
             max_inflight_messages: Some(20),
             max_inflight_bytes: None,
             max_queued_messages: Some(1000),

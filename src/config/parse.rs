@@ -305,7 +305,17 @@ impl Parser {
                 if n != 0 && !(20..=i64::from(u32::MAX)).contains(&n) {
                     return Err(self.bad(key, n, "must be 0 (no limit) or at least 20"));
                 }
-                self.config.max_packet_size = u32::try_from(n).ok().filter(|&n| n > 0);
+                self.config.max_packet_size = u32::try_from(n).ok();
+            }
+            "max_client_id_length" => {
+                self.config.max_client_id_length = self.int_in(key, rest, 1..=65535)? as usize
+            }
+            "max_topic_length" => {
+                self.config.max_topic_length = self.int_in(key, rest, 1..=65535)? as usize
+            }
+            "max_topic_levels" => {
+                let levels = 1..=crate::protocol::topic::MAX_LEVELS as i64;
+                self.config.max_topic_levels = self.int_in(key, rest, levels)? as usize
             }
             "message_size_limit" => {
                 let n = self.int_in(key, rest, 0..=268_435_455)?;

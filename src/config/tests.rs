@@ -49,6 +49,8 @@ fn defaults_are_mosquitto_2_0_defaults() {
     assert_eq!(c.max_connections, None);
     assert_eq!(c.max_packet_size, None);
     assert_eq!(c.message_size_limit, None);
+    assert_eq!((c.max_topic_length, c.max_topic_levels), (4096, 201));
+    assert_eq!(c.max_client_id_length, 1024);
     assert_eq!(c.max_inflight_messages, Some(20));
     assert_eq!(c.max_inflight_bytes, None);
     assert_eq!(c.max_queued_messages, Some(1000));
@@ -117,7 +119,7 @@ fn zero_and_negative_limits_mean_unlimited() {
     );
     assert_eq!(
         (c.max_connections, c.max_packet_size, c.message_size_limit),
-        (None, None, None)
+        (None, Some(0), None)
     );
     assert_eq!(
         (c.max_inflight_messages, c.max_inflight_bytes),
@@ -628,6 +630,8 @@ fn out_of_range_values_are_errors() {
     assert_error("port 0\n", 1, "must be 1 to 65535");
     assert_error("listener 65536\n", 1, "must be 0 to 65535");
     assert_error("max_packet_size 19\n", 1, "at least 20");
+    assert_error("max_topic_levels 202\n", 1, "1 to 201");
+    assert_error("max_client_id_length 0\n", 1, "1 to 65535");
     assert_error(
         "message_size_limit 268435456\n",
         1,

@@ -1,11 +1,52 @@
 //! Topic names and topic filters: what makes them valid, and how a filter matches a name.
 
-use super::DecodeError;
+use super::{DecodeError, Packet};
 
 /// mosquitto refuses topics and filters with more than 200 separators (its
 /// TOPIC_HIERARCHY_LIMIT), so at most 201 levels; the bound keeps the cost of matching one
 /// publish bounded.
 pub const MAX_LEVELS: usize = 201;
+
+/// The configured bounds on the topics and filters a client sends (`max_topic_length`,
+/// `max_topic_levels`), within the hard ones the decoder checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopicLimits {
+    pub bytes_max: usize,
+    pub levels_max: usize,
+}
+
+impl TopicLimits {
+    /// Checks every topic and filter in `packet` (a PUBLISH, a will, SUBSCRIBE and
+    /// UNSUBSCRIBE filters) and answers one over a bound as the decoder answers one over
+    /// mosquitto's level limit: a topic name is a protocol error, a filter malformed.
+    pub fn check(&self, packet: &Packet) -> Result<(), DecodeError> {
+        let name = |topic: &str| match self.exceeded_by(topic) {
+            true => Err(DecodeError::Protocol(
+                "topic over max_topic_length or _levels",
+            )),
+            false => Ok(()),
+        };
+        let filter = |topic: &str| match self.exceeded_by(topic) {
+            true => Err(DecodeError::Malformed(
+                "filter over max_topic_length or _levels",
+            )),
+            false => Ok(()),
+        };
+        match packet {
+            Packet::Publish(publish) => name(&publish.topic),
+            Packet::Connect(connect) => connect.will.as_ref().map_or(Ok(()), |w| name(&w.topic)),
+            Packet::Subscribe(s) => s.filters.iter().try_for_each(|(f, _)| filter(f)),
+            Packet::Unsubscribe(u) => u.filters.iter().try_for_each(|f| filter(f)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Levels are counted only when the bound is below the decoder's own.
+    fn exceeded_by(&self, topic: &str) -> bool {
+        topic.len() > self.bytes_max
+            || (self.levels_max < MAX_LEVELS && level_count(topic) > self.levels_max)
+    }
+}
 
 /// Checks a topic name, as published: non-empty, no wildcards [MQTT-4.7.3-1, MQTT-3.3.2-2].
 /// (An empty name is legal in MQTT 5 when a topic alias stands in; the caller handles that.)
