@@ -10,6 +10,9 @@ use mio::Token;
 use crate::message::{Delivery, Message};
 use crate::protocol::{ByteStr, SubOptions, Version};
 
+mod inflight;
+pub use inflight::{Inflight, InflightWindow, OutState};
+
 /// How often, at most, the log says that messages are being dropped for one client.
 pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -171,24 +174,6 @@ pub struct Subscription {
     pub id: u32,
 }
 
-/// Where an outgoing QoS 1/2 message stands in its acknowledgement flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutState {
-    /// QoS 1 sent, waiting for PUBACK.
-    AwaitPubAck,
-    /// QoS 2 sent, waiting for PUBREC.
-    AwaitPubRec,
-    /// PUBREL sent, waiting for PUBCOMP.
-    AwaitPubComp,
-}
-
-#[derive(Debug)]
-pub struct Inflight {
-    pub packet_id: u16,
-    pub state: OutState,
-    pub delivery: Delivery,
-}
-
 #[derive(Debug)]
 pub struct Session {
     pub client_id: ByteStr,
@@ -203,8 +188,8 @@ pub struct Session {
     /// options: the router and the shared groups hold the reverse index.
     pub subscriptions: Subscriptions,
     /// Sent QoS 1/2 messages not yet fully acknowledged, oldest first (re-sent in this order
-    /// on reconnect). Bounded by the in-flight window.
-    pub inflight: VecDeque<Inflight>,
+    /// on reconnect), found by packet id. Bounded by the in-flight window.
+    pub inflight: InflightWindow,
     /// Messages waiting for room in the in-flight window or for the client to come back.
     /// Bounded by `max_queued_messages`.
     pub queued: VecDeque<Delivery>,
@@ -240,7 +225,7 @@ impl Session {
             expiry,
             expires_at: None,
             subscriptions: Subscriptions::default(),
-            inflight: VecDeque::new(),
+            inflight: InflightWindow::default(),
             queued: VecDeque::new(),
             incoming: Vec::new(),
             inflight_bytes: 0,
@@ -289,7 +274,7 @@ impl Session {
         }
         loop {
             let id = packet_id(delivery.packet_seq);
-            if !self.inflight.iter().any(|i| i.packet_id == id) {
+            if !self.inflight.contains(id) {
                 return id;
             }
             delivery.packet_seq = self.issue_packet_id();
@@ -301,14 +286,6 @@ impl Session {
     pub fn recount_bytes(&mut self) {
         self.inflight_bytes = self.inflight.iter().map(|i| i.delivery.size()).sum();
         self.queued_bytes = self.queued.iter().map(Delivery::size).sum();
-    }
-
-    /// Finds an in-flight message by packet id. Acknowledgements mostly arrive in order, so
-    /// the search usually stops at the first entry.
-    pub fn inflight_position(&self, packet_id: u16, state: OutState) -> Option<usize> {
-        self.inflight
-            .iter()
-            .position(|i| i.packet_id == packet_id && i.state == state)
     }
 }
 
@@ -336,7 +313,7 @@ mod tests {
         assert_eq!(dropped.total(), 11);
     }
 
-    fn delivery() -> Delivery {
+    pub(super) fn delivery() -> Delivery {
         let message = Rc::new(Message {
             topic: "t".into(),
             payload: bytes::Bytes::new(),
@@ -419,23 +396,10 @@ mod tests {
         assert_eq!(fly(&mut s), 2);
         s.skip_packet_ids(65535 - 2);
         assert_eq!(fly(&mut s), 3);
-        s.inflight.pop_front();
+        assert!(s.inflight.remove(1).is_some());
         s.skip_packet_ids(65535 - 3);
         // 1 is free again (its message was acknowledged), 2 is not.
         assert_eq!(fly(&mut s), 1);
         assert_eq!(fly(&mut s), 4);
-    }
-
-    #[test]
-    fn inflight_lookup_matches_id_and_state() {
-        let mut s = Session::new("c".into(), Version::V311, Expiry::AtDisconnect);
-        s.inflight.push_back(Inflight {
-            packet_id: 7,
-            state: OutState::AwaitPubRec,
-            delivery: delivery(),
-        });
-        assert_eq!(s.inflight_position(7, OutState::AwaitPubRec), Some(0));
-        assert_eq!(s.inflight_position(7, OutState::AwaitPubAck), None);
-        assert_eq!(s.inflight_position(8, OutState::AwaitPubRec), None);
     }
 }

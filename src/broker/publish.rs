@@ -235,18 +235,18 @@ impl Broker {
 
     /// Where the outgoing message with this packet id stands, if one is in flight.
     fn inflight_state(&self, key: SessionKey, packet_id: u16) -> Option<OutState> {
-        let inflight = &self.sessions[key].inflight;
-        inflight
-            .iter()
-            .find(|i| i.packet_id == packet_id)
-            .map(|i| i.state)
+        let inflight = self.sessions[key].inflight.get(packet_id);
+        inflight.map(|i| i.state)
     }
 
     /// Ends an outgoing flow that is waiting in `state`, and refills the window.
     fn complete_inflight(&mut self, key: SessionKey, packet_id: u16, state: OutState) {
         let session = &mut self.sessions[key];
-        if let Some(i) = session.inflight_position(packet_id, state)
-            && let Some(done) = session.inflight.remove(i)
+        if session
+            .inflight
+            .get(packet_id)
+            .is_some_and(|i| i.state == state)
+            && let Some(done) = session.inflight.remove(packet_id)
         {
             session.inflight_bytes -= done.delivery.size();
             self.fill_window(key);
@@ -288,9 +288,8 @@ impl Broker {
                 return Err(Close::Unexpected("PUBREC for a QoS 1 message"));
             }
             Some(OutState::AwaitPubRec) => {
-                let session = &mut self.sessions[key];
-                if let Some(i) = session.inflight_position(id, OutState::AwaitPubRec) {
-                    session.inflight[i].state = OutState::AwaitPubComp;
+                if let Some(inflight) = self.sessions[key].inflight.get_mut(id) {
+                    inflight.state = OutState::AwaitPubComp;
                 }
             }
             Some(OutState::AwaitPubComp) | None => {}
