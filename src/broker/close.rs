@@ -305,6 +305,7 @@ impl Broker {
         };
         // A lifetime too long for the clock to express is forever.
         self.sessions[key].expires_at = lifetime.and_then(|d| self.now.checked_add(d));
+        self.arm_session_timer(key);
     }
 
     /// Publishes a will now, or after its MQTT 5 will delay interval if it has one; a
@@ -321,6 +322,7 @@ impl Broker {
             }
             _ => self.publish_will(will, Some(key)),
         }
+        self.arm_session_timer(key);
     }
 
     /// Publishes a will as if its client had published it: `origin` is the client's

@@ -134,6 +134,8 @@ impl Broker {
             log_connected(conn, &connect, &client_id);
         }
 
+        // The keep-alive may end sooner than the CONNECT timeout the timer was armed for.
+        self.arm_conn_timer(token);
         connack.session_present = session_present;
         // [MQTT-3.1.2-24]: a CONNACK the client cannot take is not sent. As in mosquitto, the
         // connection then ends as if lost: the session stays, the will goes out.

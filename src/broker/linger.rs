@@ -45,6 +45,7 @@ impl Broker {
         };
         conn.begin_closing(self.now);
         self.lingering += 1;
+        self.arm_conn_timer(token);
         self.mark_flush(token);
         // Input that arrived before the close raises no new readiness edge.
         self.mark_read(token);
@@ -113,23 +114,6 @@ impl Broker {
                 }
             }
             Err(_) => self.end_linger(token),
-        }
-    }
-
-    /// Closes the lingering connections whose time is up.
-    pub(super) fn expire_lingering(&mut self) {
-        if self.lingering == 0 {
-            return;
-        }
-        let now = self.now;
-        let expired: Vec<Token> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_closing() && now.duration_since(c.last_packet_at) >= LINGER)
-            .map(|(key, _)| Token(key))
-            .collect();
-        for token in expired {
-            self.end_linger(token);
         }
     }
 

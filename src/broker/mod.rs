@@ -17,6 +17,7 @@ mod log_topic;
 mod publish;
 mod security;
 mod subscribe;
+mod timers;
 
 pub use close::Close;
 pub use drops::{DropReason, Drops};
@@ -164,6 +165,8 @@ pub struct Broker {
     route_mark: u64,
     publish_cache: deliver::PublishCache,
     shared: SharedGroups,
+    /// Every time limit of every connection and session, by deadline.
+    deadlines: timers::Deadlines,
     /// Ticks since start, to run rare chores every so many ticks.
     ticks: u64,
     /// `max_connection_rate`: connections that may still be accepted now (a token bucket
@@ -205,6 +208,7 @@ impl Broker {
             route_mark: 0,
             publish_cache: deliver::PublishCache::default(),
             shared: SharedGroups::default(),
+            deadlines: timers::Deadlines::default(),
             ticks: 0,
             accept_tokens,
             accept_refilled: Instant::now(),
@@ -263,7 +267,9 @@ impl Broker {
                 conn.local_port
             );
         }
-        Some(Token(self.conns.insert(conn)))
+        let token = Token(self.conns.insert(conn));
+        self.arm_conn_timer(token);
+        Some(token)
     }
 
     /// Forgets a connection that could not be set up (registration with the poller failed).
@@ -292,6 +298,7 @@ impl Broker {
             shrunk = true;
         }
         shrunk |= self.router.shrink_if_sparse();
+        shrunk |= self.deadlines.shrink_if_sparse();
         if shrunk {
             crate::memory::return_free_memory();
         }
@@ -591,74 +598,17 @@ impl Broker {
         }
     }
 
-    /// Enforces time limits: keep-alive, the CONNECT timeout, lingering closes, expiry of
-    /// offline sessions.
+    /// Enforces time limits (keep-alive, the CONNECT timeout, lingering closes, will delays,
+    /// expiry of offline sessions: only those due, see `timers.rs`) and runs the chores.
     pub fn tick(&mut self) {
-        let now = self.now;
-        let connect_timeout = self.config.connect_timeout;
-        let expired: Vec<(Token, Close)> = self
-            .conns
-            .iter()
-            .filter_map(|(key, conn)| {
-                let quiet = now.duration_since(conn.last_packet_at);
-                let limit = Duration::from_millis(u64::from(conn.keep_alive_limit_ms));
-                let reason = match conn.state {
-                    State::AwaitingConnect if quiet >= connect_timeout => Close::ConnectTimeout,
-                    // Not read while its output is full: its silence may be ours.
-                    State::Connected
-                        if conn.keep_alive_limit_ms > 0
-                            && quiet >= limit
-                            && !conn.held_by_output() =>
-                    {
-                        Close::KeepAliveTimeout
-                    }
-                    _ => return None,
-                };
-                Some((Token(key), reason))
-            })
-            .collect();
-        for (token, reason) in expired {
-            self.close(token, reason);
-        }
-        self.expire_lingering();
-        self.expire_sessions();
-        self.sample_memory();
-    }
-
-    /// Ends offline sessions whose time is up, and publishes wills whose delay has run out.
-    fn expire_sessions(&mut self) {
-        let now = self.now;
-        let due: Vec<SessionKey> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.delayed_will.as_ref().is_some_and(|w| now >= w.0))
-            .map(|(key, _)| key)
-            .collect();
-        for key in due {
-            if let Some(delayed) = self.sessions[key].delayed_will.take() {
-                let (_, will) = *delayed;
-                self.publish_will(will, Some(key));
-            }
-        }
-        let expired: Vec<SessionKey> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| now >= t))
-            .map(|(key, _)| key)
-            .collect();
-        for key in expired {
-            log_notice!(
-                "Expiring client {} due to timeout.",
-                self.sessions[key].client_id
-            );
-            self.remove_session(key);
-        }
+        self.run_due_timers();
         self.ticks += 1;
         if self.ticks.is_multiple_of(RETAINED_SWEEP_TICKS) {
-            self.retained.sweep_expired(now);
+            self.retained.sweep_expired(self.now);
             self.auth.sweep();
         }
         self.reclaim_memory();
+        self.sample_memory();
     }
 
     /// How long the event loop may sleep before `tick` has work to do.
