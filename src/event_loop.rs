@@ -89,7 +89,7 @@ impl EventLoop {
         let mut next_tick = Instant::now() + tick;
         loop {
             let unfinished = self.broker.take_unfinished_reads();
-            let timeout = if unfinished.is_empty() {
+            let timeout = if unfinished.is_empty() && !self.broker.retained_ready() {
                 next_tick.saturating_duration_since(Instant::now())
             } else {
                 std::time::Duration::ZERO

@@ -124,6 +124,13 @@ impl Subscriptions {
         }
     }
 
+    pub fn get(&self, filter: &str) -> Option<&Subscription> {
+        match self {
+            Subscriptions::Listed(list) => list.iter().find(|(f, _)| f == filter).map(|(_, s)| s),
+            Subscriptions::Hashed(map) => map.get(filter),
+        }
+    }
+
     pub fn remove(&mut self, filter: &str) -> Option<Subscription> {
         match self {
             Subscriptions::Listed(list) => {
@@ -209,6 +216,9 @@ pub struct Session {
     /// The client's username and ACL rules, when the broker has password or ACL files;
     /// kept while offline too, since queued messages are checked as they are routed.
     pub auth: Option<Box<crate::auth::ClientAuth>>,
+    /// Retained messages still to be sent for its subscriptions, and what waits behind them
+    /// (see `retain/cursor.rs`). Boxed: almost always none.
+    pub retained: Option<Box<crate::retain::RetainedCursor>>,
     /// Packet identifiers handed out so far (see `issue_packet_id`).
     packet_ids_issued: u64,
     /// Marks the session as already matched by the publish being routed (see the router).
@@ -233,6 +243,7 @@ impl Session {
             dropped: Dropped::default(),
             delayed_will: None,
             auth: None,
+            retained: None,
             packet_ids_issued: 0,
             route_mark: 0,
             route_slot: 0,

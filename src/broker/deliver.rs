@@ -65,7 +65,7 @@ impl PublishCache {
     }
 
     /// `message` with bytes of its own: once per routed message, each time outside `route`.
-    fn detach(&mut self, message: &Rc<Message>) -> Rc<Message> {
+    pub(super) fn detach(&mut self, message: &Rc<Message>) -> Rc<Message> {
         if !self.active {
             return Rc::new(message.detached());
         }
@@ -266,9 +266,17 @@ impl Broker {
     }
 
     /// Hands one message to one session: straight onto the wire if the client is online and
-    /// its window has room, into the session's queue if not. A QoS 1/2 message is issued its
+    /// its window has room, into the session's queue if not (behind its retained messages
+    /// while those are under way, see `retained.rs`). A QoS 1/2 message is issued its
     /// packet identifier here, whatever becomes of it.
-    pub(super) fn deliver(&mut self, key: SessionKey, mut delivery: Delivery) {
+    pub(super) fn deliver(&mut self, key: SessionKey, delivery: Delivery) {
+        if let Some(delivery) = self.hold_behind_retained(key, delivery) {
+            self.deliver_now(key, delivery);
+        }
+    }
+
+    /// `deliver`, for a message nothing is held for: a retained one, or one that was held.
+    pub(super) fn deliver_now(&mut self, key: SessionKey, mut delivery: Delivery) {
         let now = self.now;
         let session = &mut self.sessions[key];
         if delivery.qos != QoS::AtMostOnce {

@@ -48,6 +48,10 @@ pub struct Footprint {
     /// Retained messages, and their topics', payloads' and properties' bytes.
     pub retained: usize,
     pub retained_bytes: usize,
+    /// Sessions whose retained messages are still being sent, and the messages held
+    /// behind them.
+    pub retained_cursors: usize,
+    pub retained_held: usize,
 }
 
 /// What one connection holds.
@@ -85,6 +89,12 @@ impl Broker {
             retained_bytes: self.retained.iter().map(|m| m.size()).sum(),
             ..Footprint::default()
         };
+        // The store keeps its own count for `max_retained_bytes`; the census checks it.
+        debug_assert_eq!(
+            f.retained_bytes,
+            self.retained.bytes(),
+            "retained byte count"
+        );
         for (_, conn) in self.conns.iter().filter(|(_, c)| !c.is_closing()) {
             let c = connection_footprint(conn);
             f.read_buffered_bytes += c.read_buffered_bytes;
@@ -147,5 +157,9 @@ fn add_session(f: &mut Footprint, session: &Session) {
     let queued: usize = session.queued.iter().map(Delivery::size).sum();
     if inflight != session.inflight_bytes || queued != session.queued_bytes {
         f.sessions_miscounted += 1;
+    }
+    if let Some(cursor) = &session.retained {
+        f.retained_cursors += 1;
+        f.retained_held += cursor.held().0;
     }
 }

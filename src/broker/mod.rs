@@ -15,6 +15,7 @@ mod footprint;
 mod linger;
 mod log_topic;
 mod publish;
+mod retained;
 mod security;
 mod subscribe;
 mod timers;
@@ -143,6 +144,8 @@ pub struct Broker {
     session_ids: HashMap<ByteStr, SessionKey>,
     router: Router,
     retained: RetainStore,
+    /// Sessions with retained messages still to send (see `retained.rs`).
+    retained_pending: Vec<SessionKey>,
     /// The time of the current loop turn; one clock read per turn is precise enough.
     now: Instant,
     /// Connections with output queued this turn.
@@ -186,6 +189,7 @@ impl Broker {
     /// (`Auth::load`).
     pub fn new(config: Config, auth: Auth) -> Broker {
         let accept_tokens = f64::from(config.max_connection_rate.unwrap_or(0));
+        let retained = RetainStore::default();
         Broker {
             limits: Limits::from_config(&config),
             config,
@@ -195,7 +199,8 @@ impl Broker {
             sessions: Slab::new(),
             session_ids: HashMap::new(),
             router: Router::new(),
-            retained: RetainStore::default(),
+            retained,
+            retained_pending: Vec::new(),
             now: Instant::now(),
             to_flush: Vec::new(),
             to_read: Vec::new(),
@@ -576,6 +581,8 @@ impl Broker {
         for (token, reason) in std::mem::take(&mut self.to_close) {
             self.close(token, reason);
         }
+        // Where retained deliveries resume once a client's output has drained.
+        self.run_retained();
         while !self.to_flush.is_empty() {
             let mut batch = std::mem::take(&mut self.to_flush);
             for token in batch.drain(..) {

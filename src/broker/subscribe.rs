@@ -1,12 +1,10 @@
 //! SUBSCRIBE and UNSUBSCRIBE, ordinary and shared (`$share/GROUP/FILTER`).
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use mio::Token;
 
 use super::{Broker, Close};
-use crate::message::{Delivery, Message};
 use crate::protocol::{
     ByteStr, Packet, QoS, RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe,
     kind, reason,
@@ -33,7 +31,7 @@ impl Broker {
         let max_qos = self.conns[token.0].rules.max_qos;
         let last = last_occurrences(&subscribe.filters);
         let mut return_codes = Vec::with_capacity(subscribe.filters.len());
-        let mut retained: Vec<(Rc<Message>, SubOptions, u32)> = Vec::new();
+        let mut retained: Vec<ByteStr> = Vec::new();
         for (index, (filter, options)) in subscribe.filters.iter().enumerate() {
             let mut options = *options;
             options.qos = options.qos.min(max_qos);
@@ -61,30 +59,26 @@ impl Broker {
         };
         self.send(token, &Packet::SubAck(suback));
         // After the SUBACK, as mosquitto does: the client knows the subscription exists
-        // before its retained messages arrive.
-        for (message, options, id) in retained {
-            if !self.may_receive_retained(key, &message) {
-                continue;
+        // before its retained messages arrive. The first batch goes now, the rest as the
+        // client reads (see `retained.rs`).
+        if !retained.is_empty() {
+            for filter in retained {
+                self.queue_retained(key, filter);
             }
-            let qos = options.qos.min(self.qos_cap(&message));
-            let mut delivery = Delivery::new(message, qos, true);
-            if id != 0 {
-                delivery.subscription_ids.push(id);
-            }
-            self.deliver(key, delivery);
+            self.run_cursor(key);
         }
         Ok(())
     }
 
-    /// Adds or replaces one subscription, and collects its retained messages if its retain
-    /// handling asks for them.
+    /// Adds or replaces one subscription; its filter goes into `retained` if its retain
+    /// handling asks for its retained messages.
     fn subscribe_one(
         &mut self,
         token: Token,
         key: SessionKey,
         filter: &str,
         subscription: Subscription,
-        retained: &mut Vec<(Rc<Message>, SubOptions, u32)>,
+        retained: &mut Vec<ByteStr>,
     ) {
         let Subscription { options, id } = subscription;
         // A copy, as the broker holds it: the subscription outlives the SUBSCRIBE's read
@@ -113,9 +107,7 @@ impl Broker {
                     RetainHandling::Never => false,
                 };
                 if wanted {
-                    let mut found = Vec::new();
-                    self.retained.matching(&filter, self.now, &mut found);
-                    retained.extend(found.into_iter().map(|m| (m, options, id)));
+                    retained.push(filter.clone());
                 }
             }
         }
@@ -196,8 +188,12 @@ impl Broker {
 
     /// Removes one of a session's subscriptions; false if it had none on that filter.
     pub(super) fn unsubscribe(&mut self, key: SessionKey, filter: &str) -> bool {
-        if self.sessions[key].subscriptions.remove(filter).is_none() {
+        let session = &mut self.sessions[key];
+        if session.subscriptions.remove(filter).is_none() {
             return false;
+        }
+        if let Some(cursor) = session.retained.as_deref_mut() {
+            cursor.remove(filter);
         }
         match shared::split(filter) {
             Some((name, topic_filter)) => {

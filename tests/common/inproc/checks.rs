@@ -147,6 +147,8 @@ pub(super) fn max_of(a: &Footprint, b: &Footprint) -> Footprint {
         incoming_bytes: a.incoming_bytes.max(b.incoming_bytes),
         retained: a.retained.max(b.retained),
         retained_bytes: a.retained_bytes.max(b.retained_bytes),
+        retained_cursors: a.retained_cursors.max(b.retained_cursors),
+        retained_held: a.retained_held.max(b.retained_held),
     }
 }
 
