@@ -11,6 +11,7 @@ use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
 use crate::protocol::{OutgoingPublish, QoS, Version};
+use crate::retain::Stored;
 use crate::router::Target;
 use crate::send_queue::SHARE_MIN_BYTES;
 use crate::session::{Inflight, OutState, Session, SessionKey};
@@ -132,8 +133,11 @@ impl Broker {
         origin: Option<SessionKey>,
     ) -> bool {
         if message.retain {
-            self.retained.set(&message);
+            let stored = self.retained.set(&message);
             self.note_retained(&message, origin);
+            if let Stored::OverCount | Stored::OverBytes = stored {
+                self.log_retained_refused(&message, stored);
+            }
         }
         self.route(&message, origin)
     }

@@ -189,7 +189,10 @@ impl Broker {
     /// (`Auth::load`).
     pub fn new(config: Config, auth: Auth) -> Broker {
         let accept_tokens = f64::from(config.max_connection_rate.unwrap_or(0));
-        let retained = RetainStore::default();
+        let retained = RetainStore::new(
+            config.max_retained_messages.unwrap_or(usize::MAX),
+            config.max_retained_bytes.unwrap_or(usize::MAX),
+        );
         Broker {
             limits: Limits::from_config(&config),
             config,

@@ -7,15 +7,19 @@
 use std::rc::Rc;
 
 use super::{Broker, DropReason};
+use crate::log_warning;
 use crate::message::{Delivery, Message};
 use crate::protocol::{ByteStr, QoS};
-use crate::retain::{Budget, Position, RetainedCursor};
+use crate::retain::{Budget, Position, RetainedCursor, Stored};
 use crate::session::{SessionKey, Subscription};
 
 /// Retained messages one client is sent per loop turn at most, and trie nodes visited
 /// looking for them: one turn's work for one client stays bounded whatever the store holds.
 const MESSAGES_PER_TURN: usize = 256;
 const VISITS_PER_TURN: usize = 4096;
+
+/// Retained messages refused by the store's bounds per log line about them.
+const REFUSALS_PER_LOG_LINE: u64 = 1000;
 
 impl Broker {
     /// Makes `filter`'s retained messages due to the session (after its SUBACK is queued).
@@ -169,6 +173,25 @@ impl Broker {
             self.deliver_now(key, delivery);
         }
         None
+    }
+
+    /// A retained message the store's bounds refused: logged for the first refusal and
+    /// every thousandth after, so a flood of them cannot flood the log; `RetainStore`
+    /// counts them all.
+    pub(super) fn log_retained_refused(&self, message: &Message, stored: Stored) {
+        let refused = self.retained.refused();
+        if refused % REFUSALS_PER_LOG_LINE != 1 {
+            return;
+        }
+        let (key, max) = match stored {
+            Stored::OverCount => ("max_retained_messages", self.config.max_retained_messages),
+            _ => ("max_retained_bytes", self.config.max_retained_bytes),
+        };
+        log_warning!(
+            "Retained message on '{}' not stored: {key} ({}) reached; {refused} refused so far.",
+            message.topic,
+            max.unwrap_or(usize::MAX)
+        );
     }
 
     /// Every due retained message is out: what was held behind them follows.

@@ -7,12 +7,15 @@ use mio::Token;
 use super::{Broker, Close};
 use crate::protocol::{
     ByteStr, Packet, QoS, RetainHandling, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe,
-    kind, reason,
+    Version, kind, reason,
 };
 use crate::router::{Subscriber, Target};
 use crate::session::{SessionKey, Subscription};
 use crate::shared::{self, Member};
-use crate::{log_debug, log_subscribe, log_unsubscribe};
+use crate::{log_debug, log_notice, log_subscribe, log_unsubscribe};
+
+/// 3.1.1's SUBACK return code for a refused filter.
+const SUBACK_FAILURE: u8 = 0x80;
 
 impl Broker {
     pub(super) fn handle_subscribe(
@@ -29,10 +32,18 @@ impl Broker {
             .copied()
             .unwrap_or(0);
         let max_qos = self.conns[token.0].rules.max_qos;
-        let last = last_occurrences(&subscribe.filters);
+        let refused = self.refusal_code(token);
+        // max_filters_per_subscribe: the filters beyond are refused unread.
+        let handled = (self.config.max_filters_per_subscribe)
+            .map_or(subscribe.filters.len(), |max| {
+                max.min(subscribe.filters.len())
+            });
+        let filters = &subscribe.filters[..handled];
+        let last = last_occurrences(filters);
         let mut return_codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained: Vec<ByteStr> = Vec::new();
-        for (index, (filter, options)) in subscribe.filters.iter().enumerate() {
+        let mut over_quota = 0;
+        for (index, (filter, options)) in filters.iter().enumerate() {
             let mut options = *options;
             options.qos = options.qos.min(max_qos);
             let shared = shared::parse(filter).map_err(|error| Close::Decode {
@@ -45,12 +56,26 @@ impl Broker {
             }
             // A filter repeated in one SUBSCRIBE is subscribed once, with its last options,
             // as a re-subscribe would leave it; each copy still gets its code.
+            let mut code = options.qos as u8;
             if last.get(filter.as_str()).is_none_or(|&i| i == index) {
                 let subscription = Subscription { options, id };
-                self.subscribe_one(token, key, filter, subscription, &mut retained);
+                if !self.subscribe_one(token, key, filter, subscription, &mut retained) {
+                    code = refused;
+                    over_quota += 1;
+                }
             }
-            return_codes.push(options.qos as u8);
+            return_codes.push(code);
         }
+        // A copy of a filter whose last copy was refused is refused too.
+        for (index, (filter, _)) in filters.iter().enumerate() {
+            if let Some(&i) = last.get(filter.as_str())
+                && return_codes[i] == refused
+            {
+                return_codes[index] = refused;
+            }
+        }
+        self.log_refused_filters(key, over_quota, subscribe.filters.len() - handled);
+        return_codes.resize(subscribe.filters.len(), refused);
         log_debug!("Sending SUBACK to {}", self.sessions[key].client_id);
         let suback = SubAck {
             packet_id: subscribe.packet_id,
@@ -70,8 +95,36 @@ impl Broker {
         Ok(())
     }
 
+    /// SUBACK's code for a refused filter: MQTT 5's quota exceeded, 3.1.1's failure.
+    fn refusal_code(&self, token: Token) -> u8 {
+        match self.conns[token.0].version {
+            Version::V5 => reason::QUOTA_EXCEEDED,
+            _ => SUBACK_FAILURE,
+        }
+    }
+
+    /// One line per SUBSCRIBE, however many of its filters a bound refused.
+    fn log_refused_filters(&self, key: SessionKey, over_quota: usize, over_packet: usize) {
+        let client_id = &self.sessions[key].client_id;
+        if let Some(max) = self.config.max_subscriptions_per_client
+            && over_quota > 0
+        {
+            log_notice!(
+                "Refused {over_quota} subscriptions of client {client_id}: max_subscriptions_per_client ({max}) reached."
+            );
+        }
+        if let Some(max) = self.config.max_filters_per_subscribe
+            && over_packet > 0
+        {
+            log_notice!(
+                "Refused {over_packet} filters of a SUBSCRIBE from client {client_id}: max_filters_per_subscribe ({max}) exceeded."
+            );
+        }
+    }
+
     /// Adds or replaces one subscription; its filter goes into `retained` if its retain
-    /// handling asks for its retained messages.
+    /// handling asks for its retained messages. False if refused: a new subscription beyond
+    /// `max_subscriptions_per_client`.
     fn subscribe_one(
         &mut self,
         token: Token,
@@ -79,12 +132,19 @@ impl Broker {
         filter: &str,
         subscription: Subscription,
         retained: &mut Vec<ByteStr>,
-    ) {
+    ) -> bool {
         let Subscription { options, id } = subscription;
         // A copy, as the broker holds it: the subscription outlives the SUBSCRIBE's read
         // buffer, and lives under the listener's mount point.
         let filter = self.conns[token.0].rules.mount_filter(filter);
         log_debug!("\t{filter} (QoS {})", options.qos as u8);
+        let subscriptions = &self.sessions[key].subscriptions;
+        if let Some(max) = self.config.max_subscriptions_per_client
+            && subscriptions.len() >= max
+            && subscriptions.get(&filter).is_none()
+        {
+            return false;
+        }
         // No ACL check here: like mosquitto's acl_file, every filter is granted and each
         // message is checked when it is delivered, so a reloaded ACL can open it later.
         let is_new = self.sessions[key]
@@ -116,6 +176,7 @@ impl Broker {
             self.sessions[key].client_id,
             options.qos as u8
         );
+        true
     }
 
     fn join_group(

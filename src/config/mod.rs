@@ -29,6 +29,14 @@ mod tls;
 use parse::Parser;
 pub use tls::{ListenerTls, TlsVersion};
 
+/// Defaults of midge's own bounds (issue 11), each far above what a well-behaved client
+/// or site needs and far below what would hurt an edge device: 10,000 subscriptions cost
+/// about 2 MiB, the retained store at most 64 MiB.
+pub const MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 10_000;
+pub const MAX_FILTERS_PER_SUBSCRIBE: usize = 1_000;
+pub const MAX_RETAINED_MESSAGES: usize = 100_000;
+pub const MAX_RETAINED_BYTES: usize = 64 * 1024 * 1024;
+
 /// The broker's whole configuration. `Default` is mosquitto 2.0 with no config file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -73,6 +81,15 @@ pub struct Config {
     /// midge extension: new connections accepted per second, over all listeners; more are
     /// closed at once. None: no limit.
     pub max_connection_rate: Option<u32>,
+    /// midge extension: subscriptions one session may hold; a new one beyond is refused
+    /// (SUBACK 0x80, MQTT 5 0x97). None: no limit.
+    pub max_subscriptions_per_client: Option<usize>,
+    /// midge extension: filters handled in one SUBSCRIBE; the rest are refused one by one.
+    pub max_filters_per_subscribe: Option<usize>,
+    /// midge extension: retained messages stored, and their bytes (topic, payload and
+    /// properties); a new topic beyond is not stored, its PUBLISH still delivered.
+    pub max_retained_messages: Option<usize>,
+    pub max_retained_bytes: Option<usize>,
     /// Bytes of heap the broker may use before it refuses new connections and messages.
     pub memory_limit: Option<usize>,
     pub retain_available: bool,
@@ -238,6 +255,10 @@ impl Default for Config {
             max_queued_bytes: None,
             disconnect_on_full_queue: false,
             max_connection_rate: None,
+            max_subscriptions_per_client: Some(MAX_SUBSCRIPTIONS_PER_CLIENT),
+            max_filters_per_subscribe: Some(MAX_FILTERS_PER_SUBSCRIBE),
+            max_retained_messages: Some(MAX_RETAINED_MESSAGES),
+            max_retained_bytes: Some(MAX_RETAINED_BYTES),
             memory_limit: None,
             queue_qos0_messages: false,
             retain_available: true,

@@ -347,6 +347,14 @@ impl Parser {
                 self.config.max_connection_rate = u32::try_from(n).ok().filter(|&n| n > 0);
             }
             "memory_limit" => self.config.memory_limit = self.limit(key, rest)?,
+            "max_subscriptions_per_client" => {
+                self.config.max_subscriptions_per_client = self.limit(key, rest)?
+            }
+            "max_filters_per_subscribe" => {
+                self.config.max_filters_per_subscribe = self.limit(key, rest)?
+            }
+            "max_retained_messages" => self.config.max_retained_messages = self.limit(key, rest)?,
+            "max_retained_bytes" => self.config.max_retained_bytes = self.limit(key, rest)?,
             "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
             "upgrade_outgoing_qos" => {
                 self.config.upgrade_outgoing_qos = self.boolean(key, rest)?;

@@ -873,3 +873,43 @@ fn mosquittos_default_values_before_any_listener_open_no_default_listener() {
     assert!(c.is_local_only() && warnings.is_empty(), "{warnings:?}");
     assert!(!config("max_qos 1\n").is_local_only());
 }
+
+#[test]
+fn subscription_and_retained_bounds_have_safe_defaults_and_0_lifts_them() {
+    let c = Config::default();
+    assert_eq!(
+        (
+            c.max_subscriptions_per_client,
+            c.max_filters_per_subscribe,
+            c.max_retained_messages,
+            c.max_retained_bytes
+        ),
+        (Some(10_000), Some(1_000), Some(100_000), Some(64 << 20))
+    );
+    let c = config(
+        "max_subscriptions_per_client 5\nmax_filters_per_subscribe 6\n\
+         max_retained_messages 7\nmax_retained_bytes 8\n",
+    );
+    assert_eq!(
+        (
+            c.max_subscriptions_per_client,
+            c.max_filters_per_subscribe,
+            c.max_retained_messages,
+            c.max_retained_bytes
+        ),
+        (Some(5), Some(6), Some(7), Some(8))
+    );
+    let c = config(
+        "max_subscriptions_per_client 0\nmax_filters_per_subscribe -1\n\
+         max_retained_messages 0\nmax_retained_bytes 0\n",
+    );
+    assert_eq!(
+        (
+            c.max_subscriptions_per_client,
+            c.max_filters_per_subscribe,
+            c.max_retained_messages,
+            c.max_retained_bytes
+        ),
+        (None, None, None, None)
+    );
+}
