@@ -207,3 +207,39 @@ fn max_topic_levels_bounds_topics_and_filters() {
     s.send(&subscribe(2, "a/b/c/#", 0));
     s.expect_closed();
 }
+
+/// `max_persistent_sessions`: a CONNECT that would start one session more than the bound
+/// is refused (3.1.1: 3 server unavailable; MQTT 5: 0x97 quota exceeded). Clients that
+/// resume their session, and clean ones, still get in, and a session that ends frees a place.
+#[test]
+fn max_persistent_sessions_refuses_one_more_and_lets_the_others_back() {
+    if common::midge_only() {
+        return; // a midge setting
+    }
+    let broker = Broker::start_with("max_persistent_sessions 2");
+    for id in ["p1", "p2"] {
+        let mut c = Raw::connected_persistent(&broker, id, false);
+        c.send(&DISCONNECT);
+        c.expect_closed();
+    }
+    let mut third = Raw::connect(&broker);
+    third.send(&connect_v311("p3", false, 60));
+    third.expect(&connack(false, 3));
+    third.expect_closed();
+    let mut third5 = Raw::connect(&broker);
+    let persistent5 = Connect::v5("p3")
+        .clean(false)
+        .properties(&[0x11, 0xff, 0xff, 0xff, 0xff]);
+    third5.send(&persistent5.build());
+    third5.expect(&connack5(false, 0x97, &[]));
+    third5.expect_closed();
+    let _clean = Raw::connected(&broker, "clean");
+    let mut back = Raw::connected_persistent(&broker, "p1", true);
+    back.send(&DISCONNECT);
+    back.expect_closed();
+    // p2 comes back with a clean session: its persistent session ends, and p3 gets in.
+    let mut p2 = Raw::connected(&broker, "p2");
+    p2.send(&DISCONNECT);
+    p2.expect_closed();
+    Raw::connected_persistent(&broker, "p3", false);
+}

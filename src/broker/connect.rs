@@ -229,7 +229,26 @@ impl Broker {
                 reason::BAD_AUTHENTICATION_METHOD,
             );
         }
+        if self.adds_persistent_session(connect, client_id)
+            && self.persistent_sessions >= self.config.max_persistent_sessions
+        {
+            log_notice!(
+                "Client {client_id} refused: max_persistent_sessions ({}) reached.",
+                self.config.max_persistent_sessions
+            );
+            return refuse(reason::v3::SERVER_UNAVAILABLE, reason::QUOTA_EXCEEDED);
+        }
         None
+    }
+
+    /// Whether accepting `connect` makes one more persistent session: it asks for one, and
+    /// `client_id` has no persistent session that it resumes or replaces.
+    fn adds_persistent_session(&self, connect: &Connect, client_id: &str) -> bool {
+        let properties = &connect.properties;
+        let interval = properties.session_expiry_interval;
+        let wanted = Expiry::requested(connect.version, connect.clean_start, interval);
+        let persistent = |key: &SessionKey| self.sessions[*key].expiry != Expiry::AtDisconnect;
+        wanted != Expiry::AtDisconnect && !self.session_ids.get(client_id).is_some_and(persistent)
     }
 
     /// The keep-alive the connection gets. MQTT 5 clients asking for none, or for more than
@@ -325,18 +344,15 @@ impl Broker {
             if clean_start || self.sessions[key].expiry == Expiry::AtDisconnect {
                 self.remove_session(key);
             } else {
+                self.set_expiry(key, expiry);
                 let session = &mut self.sessions[key];
                 session.version = version;
-                session.expiry = expiry;
                 session.expires_at = None;
                 // MQTT 3.1 has no session-present flag.
                 return (key, version != Version::V31);
             }
         }
-        let key = self
-            .sessions
-            .insert(Session::new(client_id.clone(), version, expiry));
-        self.session_ids.insert(client_id.clone(), key);
+        let key = self.insert_session(Session::new(client_id.clone(), version, expiry));
         (key, false)
     }
 

@@ -182,6 +182,10 @@ pub struct Broker {
     publishes_since_memory_sample: u32,
     /// Messages dropped since start, by reason (see `drops.rs`).
     drops: Drops,
+    /// Sessions that outlive their connection (any expiry but `AtDisconnect`), online or
+    /// not, for `max_persistent_sessions`; kept by `insert_session`, `set_expiry` and
+    /// `remove_session`.
+    persistent_sessions: usize,
 }
 
 impl Broker {
@@ -223,6 +227,7 @@ impl Broker {
             over_memory_limit: false,
             publishes_since_memory_sample: 0,
             drops: Drops::default(),
+            persistent_sessions: 0,
         }
     }
 
@@ -552,7 +557,7 @@ impl Broker {
                     "session expiry set by DISCONNECT after 0 in CONNECT",
                 ));
             }
-            session.expiry = Expiry::from_interval(interval);
+            self.set_expiry(key, Expiry::from_interval(interval));
         }
         // Only a normal disconnection (0x00) discards the will [MQTT-3.14.4-3]: 0x04 asks
         // for it, and an error the client reports is an abnormal end.
@@ -649,5 +654,29 @@ impl Broker {
         }
         let session = self.sessions.remove(key);
         self.session_ids.remove(session.client_id.as_str());
+        self.persistent_sessions -= usize::from(session.expiry != Expiry::AtDisconnect);
+    }
+
+    /// Creates a session, counting it if it is persistent.
+    fn insert_session(&mut self, session: Session) -> SessionKey {
+        self.persistent_sessions += usize::from(session.expiry != Expiry::AtDisconnect);
+        let client_id = session.client_id.clone();
+        let key = self.sessions.insert(session);
+        self.session_ids.insert(client_id, key);
+        key
+    }
+
+    /// Changes a session's expiry, keeping the count of persistent sessions.
+    fn set_expiry(&mut self, key: SessionKey, expiry: Expiry) {
+        let session = &mut self.sessions[key];
+        let was = usize::from(session.expiry != Expiry::AtDisconnect);
+        session.expiry = expiry;
+        self.persistent_sessions =
+            self.persistent_sessions + usize::from(expiry != Expiry::AtDisconnect) - was;
+    }
+
+    /// Sessions that outlive their connection, online or not.
+    pub fn persistent_sessions(&self) -> usize {
+        self.persistent_sessions
     }
 }

@@ -246,6 +246,7 @@ pub(super) const KEYS: &[Key] = &[
     key("max_client_id_length", Int, MidgeOnly),
     key("max_connection_rate", Int, MidgeOnly),
     key("max_filters_per_subscribe", Int, MidgeOnly),
+    key("max_persistent_sessions", Int, MidgeOnly),
     key("max_retained_bytes", Int, MidgeOnly),
     key("max_retained_messages", Int, MidgeOnly),
     key("max_subscriptions_per_client", Int, MidgeOnly),

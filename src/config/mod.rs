@@ -99,6 +99,9 @@ pub struct Config {
     /// subscription instead of one (MQTT 5 clients always get one per subscription).
     pub allow_duplicate_messages: bool,
     pub persistent_client_expiration: Option<Duration>,
+    /// midge extension: sessions that outlive their connection, online or not; a CONNECT
+    /// that would start one more is refused.
+    pub max_persistent_sessions: usize,
     pub max_keepalive: u16,
     pub allow_zero_length_clientid: bool,
     pub auto_id_prefix: String,
@@ -247,6 +250,7 @@ impl Default for Config {
             max_packet_size: None,
             message_size_limit: None,
             max_client_id_length: 1024,
+            max_persistent_sessions: 100_000,
             max_topic_length: 4096,
             max_topic_levels: crate::protocol::topic::MAX_LEVELS,
             max_inflight_messages: Some(20),

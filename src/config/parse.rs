@@ -307,6 +307,10 @@ impl Parser {
                 }
                 self.config.max_packet_size = u32::try_from(n).ok();
             }
+            "max_persistent_sessions" => {
+                let n = self.int_in(key, rest, 0..=i64::from(u32::MAX))?;
+                self.config.max_persistent_sessions = n as usize
+            }
             "max_client_id_length" => {
                 self.config.max_client_id_length = self.int_in(key, rest, 1..=65535)? as usize
             }
