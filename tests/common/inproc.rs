@@ -71,6 +71,9 @@ const FLUSH_ROUNDS_MAX: usize = 1024;
 const SOCKET_BUFFER_BYTES: usize = 4096;
 /// Times a `Flood` op sends its packet, per unit of its count.
 const FLOOD_TIMES: usize = 32;
+/// Packets all the floods of one script may send, so that no script costs the fuzzer more
+/// than a second or so (a script of floods alone would send half a million packets).
+const FLOOD_PACKETS_MAX: usize = 16 * 1024;
 
 const BYSTANDER_ID: &[u8] = b"bystander";
 const BYSTANDER_TOPIC: &[u8] = b"bystander/check";
@@ -147,6 +150,8 @@ pub struct Rig {
     accepted: usize,
     /// Everything scripts wrote, searched only for the bystander's id and topic.
     wrote_bystander_id: bool,
+    /// Packets the floods of this script may still send (`FLOOD_PACKETS_MAX`).
+    flood_packets_left: usize,
     /// `CONFIGS` index.
     variant: usize,
     /// The rules of the configuration's first listener, for every connection.
@@ -188,6 +193,7 @@ impl Rig {
             clients: Vec::new(),
             accepted: 0,
             wrote_bystander_id: false,
+            flood_packets_left: FLOOD_PACKETS_MAX,
             variant: 0,
             rules,
             max_footprint: Footprint::default(),
@@ -384,10 +390,11 @@ impl Rig {
                 id,
                 times,
             } => {
+                let count = (usize::from(*times).max(1) * FLOOD_TIMES).min(self.flood_packets_left);
                 if let Some(c) = self.client(*client) {
                     let one = canned(*packet, *id, c.version);
-                    let count = usize::from(*times).max(1) * FLOOD_TIMES;
                     send(c, &one.repeat(count));
+                    self.flood_packets_left -= count;
                 }
             }
         }

@@ -49,7 +49,8 @@ pub enum Op {
     ResumeReading {
         client: u8,
     },
-    /// A canned packet sent `times * FLOOD_TIMES` times in one go, as a peer that floods.
+    /// A canned packet sent `times * FLOOD_TIMES` times in one go, as a peer that floods
+    /// (at most `FLOOD_PACKETS_MAX` packets over all the floods of a script).
     Flood {
         client: u8,
         packet: u8,
