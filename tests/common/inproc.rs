@@ -14,12 +14,12 @@
 //! not closed, a socket the client dropped is forgotten, nothing is left unsent to a client
 //! that reads, its session index is consistent, and what it holds in bytes
 //! (`Broker::footprint`) is within what was sent and what the configuration allows: no read
-//! buffer beyond the largest packet, retained messages and inbound QoS 2 messages within the
-//! bytes clients sent, session queues within `max_queued_bytes`, windows within
-//! `max_inflight_bytes` and one message, byte counters that agree with the queues
-//! (`inproc/checks.rs`). One bound needs a fix of issue 11 not yet on main and is checked
-//! only when asked (`checks::pending`). At the end ([`Rig::finish`]) a client that was
-//! connected all along (the bystander) still receives a message that a fresh client
+//! buffer beyond the largest packet and one read, no connection's unsent output (replies
+//! included) beyond its bound and one packet whoever stopped reading, retained messages and
+//! inbound QoS 2 messages within the bytes clients sent, session queues within
+//! `max_queued_bytes`, windows within `max_inflight_bytes` and one message, byte counters
+//! that agree with the queues (`inproc/checks.rs`). At the end ([`Rig::finish`]) a client
+//! that was connected all along (the bystander) still receives a message that a fresh client
 //! publishes, whoever stopped reading, and every socket the broker closed sees the close.
 //! The ops and the packets they send are in `inproc/script.rs`.
 //!

@@ -151,10 +151,3 @@ pub(super) fn max_of(a: &Footprint, b: &Footprint) -> Footprint {
         retained_held: a.retained_held.max(b.retained_held),
     }
 }
-
-/// Invariants that need a fix of issue 11 not yet on main are checked only when their
-/// variable is set to 1 (so that whoever lands the fix turns them on); once the fix is on
-/// main, the check becomes unconditional and its variable goes.
-pub fn pending(variable: &str) -> bool {
-    std::env::var(variable).is_ok_and(|v| v == "1")
-}
