@@ -58,6 +58,8 @@ pub const MAX_OPS: usize = 256;
 const PACKET_GROWTH_BYTES: usize = 64;
 /// Bytes kept of what a client received, for the bystander's final check.
 const KEEP_RECEIVED_BYTES: usize = 64 * 1024;
+/// Loop turns per op, for connections that back-pressure stopped and their drain resumed.
+const TURNS_MAX: usize = 1024;
 /// Rounds of `on_readable` for connections whose read budget ran out.
 const READ_ROUNDS_MAX: usize = 64;
 /// Reads per client per drain.
@@ -365,6 +367,10 @@ impl Rig {
                     }
                     drop(stream);
                     c.closed_by_us = true;
+                    // The poller reports the hang-up as readable and writable: a connection
+                    // that back-pressure stopped reading learns of it from its next write.
+                    let token = c.token;
+                    self.broker.on_writable(token);
                 }
             }
             Op::ShutdownWrite { client } => {
@@ -414,18 +420,31 @@ impl Rig {
         self.wrote_bystander_id |= contains(BYSTANDER_ID);
     }
 
-    /// One loop turn, as `event_loop.rs` runs it: read every connection still open (the
-    /// harness does not know which are readable, and reading one that is not costs only a
-    /// `WouldBlock`), re-read those whose budget ran out, run the timers, flush; then drain
-    /// what each client received.
+    /// Loop turns, as `event_loop.rs` runs them, until the broker has nothing more to read
+    /// now: each reads every connection still open (the harness does not know which are
+    /// readable, and reading one that is not costs only a `WouldBlock`) and those whose
+    /// budget ran out, runs the timers (the first turn of a `Tick`), flushes, and lets the
+    /// clients that read drain what they got. A connection that back-pressure stopped is read
+    /// again once its output drained, in the next turn, so a backlog is worked off within
+    /// the op as far as the clients read.
     fn pump(&mut self, tick: bool) {
         self.broker.set_now(self.now());
-        let tokens: Vec<Token> = std::iter::once(&self.bystander)
+        let mut tokens: Vec<Token> = std::iter::once(&self.bystander)
             .chain(&self.clients)
             .filter(|c| c.on_broker)
             .map(|c| c.token)
             .collect();
-        for token in tokens {
+        for turn in 0..TURNS_MAX {
+            self.turn(&tokens, tick && turn == 0);
+            tokens = self.broker.take_unfinished_reads();
+            if tokens.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn turn(&mut self, tokens: &[Token], tick: bool) {
+        for &token in tokens {
             self.broker.on_readable(token);
         }
         for _ in 0..READ_ROUNDS_MAX {
@@ -451,7 +470,7 @@ impl Rig {
         {
             let left = self.unsent(c);
             assert!(
-                !c.reading || drained > 0 || left == 0,
+                !c.reading || c.stream.is_none() || drained > 0 || left == 0,
                 "{left} bytes left unsent to a client whose socket was empty"
             );
         }
@@ -487,7 +506,8 @@ impl Rig {
     fn unsent_to_readers(&self) -> usize {
         std::iter::once(&self.bystander)
             .chain(&self.clients)
-            .filter(|c| c.reading)
+            // A closed socket holds nothing back: the broker's next write fails.
+            .filter(|c| c.reading || c.stream.is_none())
             .map(|c| self.unsent(c))
             .sum()
     }
