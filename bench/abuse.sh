@@ -8,7 +8,7 @@
 #   bash bench/abuse.sh                                   # every attack, both brokers
 #   bash bench/abuse.sh --attacks pingreq-flood,half-open-10000 --brokers midge
 #
-# About four minutes. A broker whose resident memory passes 2 GiB is stopped and its row
+# A few minutes. A broker whose resident memory passes 2 GiB is stopped and its row
 # marked (--rss-cap-mib). The attack clients are bench/abuse.py (raw sockets, MQTT 3.1.1,
 # loopback only, every loop bounded in count and time).
 set -euo pipefail
