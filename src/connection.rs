@@ -89,6 +89,9 @@ pub struct Connection {
     /// Unsent bytes at which the connection is full: it is not read, and QoS 0 messages to
     /// it are dropped, until its output drains (see `output_full`).
     output_bound: usize,
+    /// Which connection this is, among all that ever had its token: the slab reuses keys, so
+    /// a decision taken about a token earlier in the turn must check it is still the same.
+    serial: u64,
     /// Set when something stopped at the bound (reading, say) and waits for the output to
     /// drain below half of it; `take_drained` says when.
     waiting_for_drain: bool,
@@ -126,8 +129,18 @@ impl Connection {
             flush_pending: false,
             read_pending: false,
             output_bound: usize::MAX,
+            serial: 0,
             waiting_for_drain: false,
         }
+    }
+
+    /// Numbers the connection when the broker takes it (see `serial`).
+    pub fn set_serial(&mut self, serial: u64) {
+        self.serial = serial;
+    }
+
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// Sets the unsent bytes at which the connection counts as full (the broker's

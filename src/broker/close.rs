@@ -308,6 +308,22 @@ impl Broker {
         self.arm_session_timer(key);
     }
 
+    /// Closes a connection at the end of the turn (in `flush`), once however often asked:
+    /// for decisions taken where closing at once would pull a session out from under a loop
+    /// over subscribers. The close misses if the connection has gone by then.
+    pub(super) fn close_at_end_of_turn(&mut self, token: Token, reason: Close) {
+        let Some(serial) = self.conns.get(token.0).map(|c| c.serial()) else {
+            return;
+        };
+        if !self
+            .to_close
+            .iter()
+            .any(|&(t, s, _)| t == token && s == serial)
+        {
+            self.to_close.push((token, serial, reason));
+        }
+    }
+
     /// Publishes a will now, or after its MQTT 5 will delay interval if it has one; a
     /// reconnection within the delay cancels it (see `connect.rs`).
     fn schedule_will(&mut self, key: SessionKey, will: Will) {

@@ -335,9 +335,8 @@ impl Broker {
             let session = &self.sessions[key];
             if self.config.disconnect_on_full_queue
                 && let Some(token) = session.conn
-                && !self.to_close.iter().any(|(t, _)| *t == token)
             {
-                self.to_close.push((token, super::Close::QuotaExceeded));
+                self.close_at_end_of_turn(token, super::Close::QuotaExceeded);
             }
             return;
         }

@@ -155,7 +155,9 @@ pub struct Broker {
     to_read: Vec<Token>,
     /// Connections to close at the end of the turn: decided where closing at once would pull
     /// a session out from under a loop over subscribers.
-    to_close: Vec<(Token, Close)>,
+    to_close: Vec<(Token, u64, Close)>,
+    /// The serial of the last connection accepted (see `Connection::serial`).
+    last_serial: u64,
     /// Open connections per listener, for its `max_connections`.
     listener_conns: Vec<usize>,
     /// Connections in `conns` that are lingering before their socket closes (see
@@ -212,6 +214,7 @@ impl Broker {
             to_flush: Vec::new(),
             to_read: Vec::new(),
             to_close: Vec::new(),
+            last_serial: 0,
             listener_conns: Vec::new(),
             lingering: 0,
             route_matches: Vec::new(),
@@ -272,6 +275,8 @@ impl Broker {
         self.listener_conns[listener] += 1;
         let mut conn = conn;
         conn.set_output_bound(self.limits.send_queue_bytes_max);
+        self.last_serial += 1;
+        conn.set_serial(self.last_serial);
         if self.config.connection_messages {
             log_notice!(
                 "New connection from {}:{} on port {}.",
@@ -586,8 +591,15 @@ impl Broker {
     /// Writes out everything queued this turn: one vectored write per connection, however
     /// many packets it received.
     pub fn flush(&mut self) {
-        for (token, reason) in std::mem::take(&mut self.to_close) {
-            self.close(token, reason);
+        for (token, serial, reason) in std::mem::take(&mut self.to_close) {
+            // The connection may have closed meanwhile and its token gone to a new one.
+            if self
+                .conns
+                .get(token.0)
+                .is_some_and(|c| c.serial() == serial)
+            {
+                self.close(token, reason);
+            }
         }
         // Where retained deliveries resume once a client's output has drained.
         self.run_retained();
