@@ -40,7 +40,16 @@ pub struct EventLoop {
     rules: Vec<Rc<ListenerRules>>,
     signals: Signals,
     broker: Broker,
+    /// Listeners whose last accept failed (out of file descriptors, say): the poller will
+    /// not report their backlog again, so it is retried at every tick until it drains.
+    accept_retry: Vec<bool>,
+    /// When an accept failure was last logged, and how many failed since.
+    accept_error_logged_at: Option<Instant>,
+    accept_errors_unlogged: u64,
 }
+
+/// Accept failures are logged at most this often: under EMFILE every tick fails again.
+const ACCEPT_ERROR_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl EventLoop {
     /// Opens every listener and prepares the loop; nothing is accepted until `run`.
@@ -70,10 +79,13 @@ impl EventLoop {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         Ok(EventLoop {
             poll,
+            accept_retry: vec![false; listeners.len()],
             listeners,
             rules,
             signals,
             broker: Broker::new(config, auth),
+            accept_error_logged_at: None,
+            accept_errors_unlogged: 0,
         })
     }
 
@@ -127,6 +139,7 @@ impl EventLoop {
                 }
             }
             if now >= next_tick {
+                self.retry_accepts();
                 self.broker.tick();
                 next_tick = now + tick;
             }
@@ -137,16 +150,15 @@ impl EventLoop {
 
     /// Accepts every pending connection on listener `index`.
     fn accept(&mut self, index: usize) {
-        let listener = &self.listeners[index];
         loop {
+            let listener = &self.listeners[index];
             let (socket, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log_error!("Unable to accept new connection: {e}.");
-                    return;
-                }
+                // That one is gone; the next may be fine.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => return self.accept_failed(index, &e),
             };
             // Replies are batched per loop turn already; Nagle would only add delay
             // (`set_tcp_nodelay false` asks for it all the same).
@@ -183,6 +195,43 @@ impl EventLoop {
             if let Err(e) = registered {
                 log_error!("Unable to watch connection from {peer}: {e}.");
                 self.broker.drop_connection(token);
+            }
+        }
+    }
+
+    /// An accept failed for want of something (file descriptors, buffers, memory): what is
+    /// waiting in the backlog is tried again at the next tick, and the failure logged in
+    /// mosquitto's words, at most once per `ACCEPT_ERROR_LOG_INTERVAL`.
+    fn accept_failed(&mut self, index: usize, e: &io::Error) {
+        self.accept_retry[index] = true;
+        self.accept_errors_unlogged += 1;
+        let now = Instant::now();
+        if self
+            .accept_error_logged_at
+            .is_some_and(|at| now.duration_since(at) < ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            return;
+        }
+        let failures = std::mem::take(&mut self.accept_errors_unlogged);
+        self.accept_error_logged_at = Some(now);
+        let again = match failures {
+            1 => String::new(),
+            n => format!(" ({n} failures since the last line)"),
+        };
+        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+            log_warning!(
+                "Unable to accept new connection, system socket count has been exceeded. Try increasing \"ulimit -n\" or equivalent.{again}"
+            );
+        } else {
+            log_error!("Unable to accept new connection: {e}.{again}");
+        }
+    }
+
+    /// Accepts again on the listeners whose last accept failed.
+    fn retry_accepts(&mut self) {
+        for index in 0..self.listeners.len() {
+            if std::mem::take(&mut self.accept_retry[index]) {
+                self.accept(index);
             }
         }
     }

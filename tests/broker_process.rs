@@ -209,3 +209,68 @@ fn under_systemd_the_broker_says_ready_once_it_runs() {
     let _ = child.wait();
     assert_eq!(got.expect("a notification"), b"READY=1");
 }
+
+/// Out of file descriptors, accept fails and the connection waits in the listener's backlog;
+/// the poller will not report it again, so the broker retries at its next tick and takes it
+/// once a descriptor is free, without another connection arriving. The failure is logged
+/// once, not at every retry.
+#[test]
+fn a_connection_refused_for_want_of_descriptors_is_taken_once_one_is_free() {
+    if common::midge_only() {
+        return; // a limit set on the midge binary
+    }
+    const ACCEPT_FAILED: &str = "Unable to accept new connection, system socket count";
+    let broker = Broker::start_with_open_files("", 24);
+    let mut served = Vec::new();
+    let stranded = loop {
+        assert!(served.len() < 24, "the descriptor limit never bit");
+        let mut raw = Raw::connect(&broker);
+        raw.send(&connect_v311(&format!("c{}", served.len()), true, 60));
+        if answered_unless_refused(&broker, &mut raw, ACCEPT_FAILED) {
+            served.push(raw);
+        } else {
+            break raw;
+        }
+    };
+    let mut stranded = stranded;
+    let mut freed = served.pop().expect("some clients were served");
+    freed.send(&DISCONNECT);
+    stranded.expect(&CONNACK_OK);
+    assert_eq!(
+        broker.log().matches(ACCEPT_FAILED).count(),
+        1,
+        "{}",
+        broker.log()
+    );
+}
+
+/// Waits for `raw`'s CONNACK, or for the broker to log `refusal`: true if answered.
+fn answered_unless_refused(broker: &Broker, raw: &mut Raw, refusal: &str) -> bool {
+    raw.stream
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("timeout");
+    let answered = wait_for_connack_or_log(broker, raw, refusal);
+    raw.stream
+        .set_read_timeout(Some(common::REPLY_TIMEOUT))
+        .expect("timeout");
+    answered
+}
+
+fn wait_for_connack_or_log(broker: &Broker, raw: &mut Raw, refusal: &str) -> bool {
+    let deadline = std::time::Instant::now() + common::REPLY_TIMEOUT;
+    let mut got = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let mut buf = [0u8; 4];
+        match std::io::Read::read(&mut raw.stream, &mut buf[..4 - got.len()]) {
+            Ok(0) => panic!("closed instead of answered"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) if broker.log().contains(refusal) => return false,
+            Err(_) => {}
+        }
+        if got.len() == 4 {
+            assert_eq!(got, CONNACK_OK);
+            return true;
+        }
+    }
+    panic!("neither answered nor refused; log:\n{}", broker.log());
+}

@@ -79,7 +79,7 @@ impl Broker {
         match kind {
             Kind::Midge => {
                 let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None)
+                Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None, None)
             }
             Kind::Mosquitto => {
                 // mosquitto cannot report a port it chose itself, so we pick one that was
@@ -94,7 +94,7 @@ impl Broker {
                     let port = free_port();
                     let conf =
                         format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                    let mut broker = Broker::spawn("mosquitto", &conf, dir, Some(port));
+                    let mut broker = Broker::spawn("mosquitto", &conf, dir, Some(port), None);
                     if broker.mosquitto_started() {
                         broker.wait_until_listening();
                         return broker;
@@ -123,7 +123,7 @@ impl Broker {
         for attempt in 1.. {
             let dir = tempfile::tempdir().expect("tempdir");
             let (a, b) = (free_port(), free_port());
-            let mut broker = Broker::spawn(program, &conf(a, b), dir, Some(a));
+            let mut broker = Broker::spawn(program, &conf(a, b), dir, Some(a), None);
             if broker.mosquitto_started() {
                 broker.wait_until_listening();
                 return (broker, b);
@@ -135,6 +135,20 @@ impl Broker {
             );
         }
         unreachable!("the loop returns or panics")
+    }
+
+    /// A midge with the default test config plus `extra`, allowed `open_files` file
+    /// descriptors (RLIMIT_NOFILE), for what happens when accept runs out of them.
+    pub fn start_with_open_files(extra: &str, open_files: u64) -> Broker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
+        Broker::spawn(
+            env!("CARGO_BIN_EXE_midge"),
+            &conf,
+            dir,
+            None,
+            Some(open_files),
+        )
     }
 
     /// Waits for mosquitto's "running" line; false if it failed (port taken, say) instead.
@@ -156,10 +170,33 @@ impl Broker {
         }
     }
 
-    fn spawn(program: &str, conf: &str, dir: tempfile::TempDir, port: Option<u16>) -> Broker {
+    fn spawn(
+        program: &str,
+        conf: &str,
+        dir: tempfile::TempDir,
+        port: Option<u16>,
+        open_files: Option<u64>,
+    ) -> Broker {
         let path = dir.path().join("broker.conf");
         std::fs::write(&path, conf).expect("write config");
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(n) = open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                        0 => Ok(()),
+                        _ => Err(std::io::Error::last_os_error()),
+                    }
+                });
+            }
+        }
+        let mut child = command
             .arg("-c")
             .arg(&path)
             .arg("-v")
