@@ -144,7 +144,7 @@ impl Connection {
     }
 
     /// Sets the unsent bytes at which the connection counts as full (the broker's
-    /// `max_queued_bytes`, 1 MiB unless set).
+    /// `max_queued_bytes`, 4 MiB unless set).
     pub fn set_output_bound(&mut self, bytes: usize) {
         self.output_bound = bytes;
     }
