@@ -568,7 +568,8 @@ impl Bystander {
     }
 
     /// A new client publishes at QoS 1 (and gets its PUBACK) and the subscriber that was
-    /// connected all along receives the message.
+    /// connected all along receives the message, then a PINGRESP (which also keeps it
+    /// alive through a long test).
     pub fn assert_still_served(&mut self, broker: &Broker) {
         self.checks += 1;
         let payload = format!("still here {}", self.checks);
@@ -588,6 +589,8 @@ impl Bystander {
             false,
             0,
         ));
+        self.subscriber.send(&packets::PINGREQ);
+        self.subscriber.expect(&packets::PINGRESP);
         publisher.send(&packets::DISCONNECT);
     }
 }
