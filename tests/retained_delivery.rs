@@ -16,7 +16,8 @@ use midge::connection::Connection;
 use midge::listener_rules::ListenerRules;
 use mio::Token;
 
-/// The default bound on bytes waiting for one connection.
+/// The rig's bound on bytes waiting for one connection (`max_queued_bytes`), below the
+/// default so that the retained messages of these tests do not all fit under it.
 const SEND_BOUND: usize = 1024 * 1024;
 /// What one turn may add beyond the bound: one batch of retained messages (256) and
 /// one SUBACK.
@@ -40,9 +41,12 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
-        let config = Config::parse("allow_anonymous true\n", "test")
-            .expect("config")
-            .0;
+        let config = Config::parse(
+            &format!("allow_anonymous true\nmax_queued_bytes {SEND_BOUND}\n"),
+            "test",
+        )
+        .expect("config")
+        .0;
         let auth = Auth::load(&config, []).expect("auth");
         let first = config.effective_listeners().swap_remove(0);
         Rig {
