@@ -134,13 +134,24 @@ impl Ctx {
     }
 
     /// Asserts some line of the broker log contains all of `parts`.
+    /// Waits for a broker log line that contains all of `parts`: the log reaches the test
+    /// through a pipe, so a line may still be on its way when a client has already exited.
     fn assert_log_line(&self, parts: &[&str]) {
-        let log = self.broker.log();
-        assert!(
-            log.lines()
-                .any(|line| parts.iter().all(|p| line.contains(p))),
-            "no broker log line contains all of {parts:?}; log:\n{log}"
-        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.broker.log();
+            if log
+                .lines()
+                .any(|line| parts.iter().all(|p| line.contains(p)))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no broker log line contains all of {parts:?}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits until the broker log shows `needle`, so that what it stands for has happened.
