@@ -72,7 +72,9 @@ impl SendQueue {
                     slices[count] = IoSlice::new(chunk);
                     count += 1;
                 }
-                if !self.tail.is_empty() && count < IOVECS_MAX {
+                // The tail goes only behind the last chunk: behind the 63rd of more it
+                // would overtake the rest.
+                if !self.tail.is_empty() && self.chunks.len() < IOVECS_MAX {
                     slices[count] = IoSlice::new(&self.tail);
                     count += 1;
                 }
@@ -204,5 +206,24 @@ mod tests {
         };
         assert!(q.write_to(&mut sock).unwrap());
         assert_eq!(q.tail.capacity(), 0);
+    }
+    #[test]
+    fn the_tail_waits_behind_more_chunks_than_one_write_takes() {
+        let mut q = SendQueue::new();
+        let mut expected = Vec::new();
+        for i in 0..IOVECS_MAX * 2 {
+            let chunk = Bytes::from(vec![i as u8; SHARE_MIN_BYTES]);
+            expected.extend_from_slice(&chunk);
+            q.push_bytes(&chunk);
+        }
+        q.tail().extend_from_slice(b"last");
+        expected.extend_from_slice(b"last");
+        let mut sock = Trickle {
+            got: Vec::new(),
+            limit: usize::MAX,
+            calls_left: usize::MAX,
+        };
+        assert!(q.write_to(&mut sock).unwrap());
+        assert_eq!(sock.got, expected);
     }
 }
