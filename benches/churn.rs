@@ -1,13 +1,27 @@
 //! Subscription storms: 10,000 clients subscribing to one hot filter and unsubscribing
 //! again, and 10,000 clients joining and leaving one shared group. Each iteration is the
 //! whole storm, so per-operation work that grows with the list shows as quadratic time.
+//! Then issue 11's hoarder, through the whole broker in process: one client with 200,000
+//! subscriptions disconnects, and its session is torn down.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use midge::protocol::{QoS, SubOptions};
 use midge::router::{Router, Subscriber, Target};
 use midge::shared::{Member, SharedGroups};
 use std::hint::black_box;
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use midge::broker::Broker;
+use midge::config::Config;
+use mio::Token;
+
+mod common;
+
+#[allow(dead_code)]
+#[path = "../tests/common/packets.rs"]
+mod packets;
 
 const CLIENTS: usize = 10_000;
 
@@ -82,6 +96,91 @@ fn shared_pick(c: &mut Criterion) {
     group.finish();
 }
 
+/// The hoarder of `bench/abuse.py`: SUBSCRIBEs of 1,000 filters `hoard/N/i` each.
+const HOARD_SUBSCRIBES: usize = 200;
+const HOARD_FILTERS: usize = 1000;
+
+/// A broker holding one connected client with `HOARD_SUBSCRIBES` x `HOARD_FILTERS`
+/// subscriptions: the client's socket and token.
+fn hoarder(broker: &mut Broker, listener: &TcpListener) -> (Token, TcpStream) {
+    let (token, mut client) = common::accept(broker, listener);
+    client.set_nonblocking(true).expect("nonblocking");
+    client
+        .write_all(&packets::connect_v311("hoarder", true, 0))
+        .expect("CONNECT");
+    let mut sink = vec![0u8; 64 * 1024];
+    for n in 0..HOARD_SUBSCRIBES {
+        let names: Vec<String> = (0..HOARD_FILTERS)
+            .map(|i| format!("hoard/{n}/{i}"))
+            .collect();
+        let filters: Vec<(&str, u8)> = names.iter().map(|f| (f.as_str(), 0)).collect();
+        let mut bytes = &packets::subscribe_many(n as u16 + 1, &filters)[..];
+        while !bytes.is_empty() {
+            if let Ok(written) = client.write(bytes) {
+                bytes = &bytes[written..];
+            }
+            broker.on_readable(token);
+            broker.flush();
+            while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+        }
+    }
+    for _ in 0..100 {
+        broker.on_readable(token);
+        broker.flush();
+        while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+    }
+    assert_eq!(
+        broker.footprint().subscriptions,
+        HOARD_SUBSCRIBES * HOARD_FILTERS,
+        "every filter subscribed"
+    );
+    (token, client)
+}
+
+/// The hoarder sends DISCONNECT: the time from then until its session is gone, and the
+/// longest loop turn on the way (what a bystander waits for at worst). Subscriptions are
+/// unbounded here, as an operator may configure them (the default stops at 10,000).
+fn hoard_disconnect(c: &mut Criterion) {
+    midge::log::init(midge::log::LogTypes::NONE, &[]).expect("quiet log");
+    let text = "allow_anonymous true\nmax_subscriptions_per_client 0\n";
+    let config = Config::parse(text, "bench").expect("config").0;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut group = c.benchmark_group("churn");
+    for worst_turn in [false, true] {
+        let name = if worst_turn {
+            "hoard_disconnect_worst_turn"
+        } else {
+            "hoard_disconnect"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let auth = midge::auth::Auth::load(&config, []).expect("no security files");
+                    let mut broker = Broker::new(config.clone(), auth);
+                    let (token, mut client) = hoarder(&mut broker, &listener);
+                    client.write_all(&packets::DISCONNECT).expect("DISCONNECT");
+                    let (mut longest, start) = (Duration::ZERO, Instant::now());
+                    loop {
+                        let turn = Instant::now();
+                        broker.set_now(turn);
+                        broker.on_readable(token);
+                        broker.flush();
+                        longest = longest.max(turn.elapsed());
+                        if !broker.teardown_pending() {
+                            break;
+                        }
+                    }
+                    assert_eq!(broker.footprint().routes, 0, "torn down");
+                    total += if worst_turn { longest } else { start.elapsed() };
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -92,6 +191,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = hot_filter, shared_group, shared_pick
+    targets = hot_filter, shared_group, shared_pick, hoard_disconnect
 }
 criterion_main!(benches);

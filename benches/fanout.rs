@@ -5,13 +5,13 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use midge::broker::Broker;
 use midge::config::Config;
-use midge::connection::Connection;
 use mio::Token;
+
+mod common;
 
 const BATCH: usize = 100;
 
@@ -39,19 +39,7 @@ struct Rig {
 }
 
 fn attach(broker: &mut Broker, listener: &TcpListener, hello: &[u8]) -> (Token, TcpStream) {
-    let mut client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-    let (server, peer) = listener.accept().expect("accept");
-    server.set_nonblocking(true).expect("nonblocking");
-    server.set_nodelay(true).expect("nodelay");
-    let conn = Connection::new(
-        mio::net::TcpStream::from_std(server),
-        peer,
-        0,
-        0,
-        std::rc::Rc::default(),
-        Instant::now(),
-    );
-    let token = broker.accept(conn, None).expect("room for the connection");
+    let (token, mut client) = common::accept(broker, listener);
     client.write_all(hello).expect("hello");
     // Loopback delivers at once; read until the broker has answered everything.
     let expected = if hello.len() > 20 { 4 + 5 } else { 4 };

@@ -101,7 +101,10 @@ impl EventLoop {
         let mut next_tick = Instant::now() + tick;
         loop {
             let unfinished = self.broker.take_unfinished_reads();
-            let timeout = if unfinished.is_empty() && !self.broker.retained_ready() {
+            let idle = unfinished.is_empty()
+                && !self.broker.retained_ready()
+                && !self.broker.teardown_pending();
+            let timeout = if idle {
                 next_tick.saturating_duration_since(Instant::now())
             } else {
                 std::time::Duration::ZERO

@@ -60,6 +60,8 @@ const ROOT: usize = 0;
 pub struct Router {
     exact: HashMap<ByteStr, SubscriberList>,
     nodes: Slab<Node>,
+    /// Subscribers over all filters, exact and wildcard.
+    subscribers: usize,
 }
 
 impl Default for Router {
@@ -86,28 +88,32 @@ impl Router {
         Router {
             exact: HashMap::new(),
             nodes,
+            subscribers: 0,
         }
     }
 
     /// Adds a subscription, or updates its options. Returns true if it is new.
     pub fn subscribe(&mut self, filter: &ByteStr, subscriber: Subscriber) -> bool {
+        let new = self.list_or_insert(filter).upsert(subscriber);
+        self.subscribers += usize::from(new);
+        new
+    }
+
+    /// The subscribers of `filter`, an empty list if it has none yet.
+    fn list_or_insert(&mut self, filter: &ByteStr) -> &mut SubscriberList {
         if !topic::has_wildcard(filter) {
-            return self
-                .exact
-                .entry(filter.clone())
-                .or_default()
-                .upsert(subscriber);
+            return self.exact.entry(filter.clone()).or_default();
         }
         let mut node = ROOT;
         let mut levels = filter.split('/').peekable();
         while let Some(level) = levels.next() {
             if level == "#" {
                 debug_assert!(levels.peek().is_none(), "filters are validated");
-                return self.nodes[node].hash.upsert(subscriber);
+                return &mut self.nodes[node].hash;
             }
             node = self.child_or_insert(node, level);
         }
-        self.nodes[node].exact.upsert(subscriber)
+        &mut self.nodes[node].exact
     }
 
     fn child_or_insert(&mut self, node: usize, level: &str) -> usize {
@@ -139,6 +145,12 @@ impl Router {
 
     /// Removes a subscription. Returns true if it existed.
     pub fn unsubscribe(&mut self, filter: &str, target: Target) -> bool {
+        let removed = self.remove(filter, target);
+        self.subscribers -= usize::from(removed);
+        removed
+    }
+
+    fn remove(&mut self, filter: &str, target: Target) -> bool {
         if !topic::has_wildcard(filter) {
             let Some(list) = self.exact.get_mut(filter) else {
                 return false;
@@ -256,6 +268,11 @@ impl Router {
         shrunk
     }
 
+    /// Subscribers over all filters (a shared group counts once); for tests and statistics.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers
+    }
+
     /// Number of trie nodes besides the root; for tests and statistics.
     pub fn wildcard_nodes(&self) -> usize {
         self.nodes.len() - 1
@@ -342,8 +359,10 @@ mod tests {
         assert_eq!(matching(&r, "a/b/c/d"), vec![2]);
         assert!(r.unsubscribe("a/+/c/#", s(2)));
         assert_eq!(r.wildcard_nodes(), 0);
+        assert_eq!(r.subscriber_count(), 1);
         assert!(r.unsubscribe("x", s(1)));
         assert!(r.exact.is_empty());
+        assert_eq!(r.subscriber_count(), 0);
         assert!(!r.unsubscribe("never/+", s(1)));
     }
 

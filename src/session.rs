@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use crate::message::{Delivery, Message};
-use crate::protocol::{ByteStr, SubOptions, Version};
+use crate::protocol::{ByteStr, SubOptions, Version, topic};
 
 mod inflight;
 pub use inflight::{Inflight, InflightWindow, OutState};
@@ -90,23 +90,93 @@ const SUBSCRIPTIONS_LISTED_MAX: usize = 16;
 /// A client's subscriptions by filter. Most clients have one or two, and every session is
 /// kept in memory even while its client is idle or away: a short list costs a few dozen
 /// bytes where a hash map costs a few hundred. A client with many moves to a hash map.
+/// The shared ones are counted, so that a client with none costs no look at its filters
+/// when it comes or goes (see `Broker::set_shared_online`).
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    by_filter: ByFilter,
+    shared: usize,
+}
+
 #[derive(Debug)]
-pub enum Subscriptions {
+enum ByFilter {
     Listed(Vec<(ByteStr, Subscription)>),
     Hashed(HashMap<ByteStr, Subscription>),
 }
 
-impl Default for Subscriptions {
-    fn default() -> Subscriptions {
-        Subscriptions::Listed(Vec::new())
+impl Default for ByFilter {
+    fn default() -> ByFilter {
+        ByFilter::Listed(Vec::new())
     }
 }
 
 impl Subscriptions {
     /// Adds or replaces a subscription; returns the one it replaced.
     pub fn insert(&mut self, filter: ByteStr, subscription: Subscription) -> Option<Subscription> {
+        let shared = topic::is_shared(&filter);
+        let replaced = self.by_filter.insert(filter, subscription);
+        self.shared += usize::from(shared && replaced.is_none());
+        replaced
+    }
+
+    pub fn get(&self, filter: &str) -> Option<&Subscription> {
+        match &self.by_filter {
+            ByFilter::Listed(list) => list.iter().find(|(f, _)| f == filter).map(|(_, s)| s),
+            ByFilter::Hashed(map) => map.get(filter),
+        }
+    }
+
+    pub fn remove(&mut self, filter: &str) -> Option<Subscription> {
+        let removed = match &mut self.by_filter {
+            ByFilter::Listed(list) => {
+                let i = list.iter().position(|(f, _)| f.as_str() == filter)?;
+                Some(list.swap_remove(i).1)
+            }
+            ByFilter::Hashed(map) => map.remove(filter),
+        };
+        self.shared -= usize::from(removed.is_some() && topic::is_shared(filter));
+        removed
+    }
+
+    /// Every filter, taken out, for tearing the session down: no copy of each, and no
+    /// lookup to remove it.
+    pub fn into_filters(self) -> IntoFilters {
+        match self.by_filter {
+            ByFilter::Listed(list) => IntoFilters::Listed(list.into_iter()),
+            ByFilter::Hashed(map) => IntoFilters::Hashed(map.into_keys()),
+        }
+    }
+
+    /// Every shared filter (`$share/...`), borrowed; nothing to look at if there are none.
+    pub fn iter_shared(&self) -> impl Iterator<Item = &ByteStr> {
+        let (listed, hashed) = match &self.by_filter {
+            _ if self.shared == 0 => (None, None),
+            ByFilter::Listed(list) => (Some(list.iter().map(|(f, _)| f)), None),
+            ByFilter::Hashed(map) => (None, Some(map.keys())),
+        };
+        listed
+            .into_iter()
+            .flatten()
+            .chain(hashed.into_iter().flatten())
+            .filter(|f| topic::is_shared(f))
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.by_filter {
+            ByFilter::Listed(list) => list.len(),
+            ByFilter::Hashed(map) => map.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl ByFilter {
+    fn insert(&mut self, filter: ByteStr, subscription: Subscription) -> Option<Subscription> {
         match self {
-            Subscriptions::Listed(list) => {
+            ByFilter::Listed(list) => {
                 if let Some((_, existing)) = list.iter_mut().find(|(f, _)| *f == filter) {
                     return Some(std::mem::replace(existing, subscription));
                 }
@@ -117,61 +187,40 @@ impl Subscriptions {
                 }
                 let mut map: HashMap<_, _> = list.drain(..).collect();
                 map.insert(filter, subscription);
-                *self = Subscriptions::Hashed(map);
+                *self = ByFilter::Hashed(map);
                 None
             }
-            Subscriptions::Hashed(map) => map.insert(filter, subscription),
+            ByFilter::Hashed(map) => map.insert(filter, subscription),
         }
-    }
-
-    pub fn get(&self, filter: &str) -> Option<&Subscription> {
-        match self {
-            Subscriptions::Listed(list) => list.iter().find(|(f, _)| f == filter).map(|(_, s)| s),
-            Subscriptions::Hashed(map) => map.get(filter),
-        }
-    }
-
-    pub fn remove(&mut self, filter: &str) -> Option<Subscription> {
-        match self {
-            Subscriptions::Listed(list) => {
-                let i = list.iter().position(|(f, _)| f.as_str() == filter)?;
-                Some(list.swap_remove(i).1)
-            }
-            Subscriptions::Hashed(map) => map.remove(filter),
-        }
-    }
-
-    /// Every filter, for tearing the session down.
-    pub fn filters(&self) -> Vec<ByteStr> {
-        match self {
-            Subscriptions::Listed(list) => list.iter().map(|(f, _)| f.clone()).collect(),
-            Subscriptions::Hashed(map) => map.keys().cloned().collect(),
-        }
-    }
-
-    /// Every filter, borrowed.
-    pub fn iter_filters(&self) -> impl Iterator<Item = &ByteStr> {
-        let (listed, hashed) = match self {
-            Subscriptions::Listed(list) => (Some(list.iter().map(|(f, _)| f)), None),
-            Subscriptions::Hashed(map) => (None, Some(map.keys())),
-        };
-        listed
-            .into_iter()
-            .flatten()
-            .chain(hashed.into_iter().flatten())
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            Subscriptions::Listed(list) => list.len(),
-            Subscriptions::Hashed(map) => map.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
+
+/// The filters of a session being torn down (`Subscriptions::into_filters`), each once.
+#[derive(Debug)]
+pub enum IntoFilters {
+    Listed(std::vec::IntoIter<(ByteStr, Subscription)>),
+    Hashed(std::collections::hash_map::IntoKeys<ByteStr, Subscription>),
+}
+
+impl Iterator for IntoFilters {
+    type Item = ByteStr;
+
+    fn next(&mut self) -> Option<ByteStr> {
+        match self {
+            IntoFilters::Listed(list) => list.next().map(|(filter, _)| filter),
+            IntoFilters::Hashed(keys) => keys.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            IntoFilters::Listed(list) => list.size_hint(),
+            IntoFilters::Hashed(keys) => keys.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for IntoFilters {}
 
 /// One of a client's subscriptions, as it asked for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +273,8 @@ pub struct Session {
     /// Marks the session as already matched by the publish being routed (see the router).
     pub(crate) route_mark: u64,
     pub(crate) route_slot: u32,
+    /// Ended, its filters still being taken out of the router (see `end`).
+    going: bool,
 }
 
 impl Session {
@@ -247,7 +298,34 @@ impl Session {
             packet_ids_issued: 0,
             route_mark: 0,
             route_slot: 0,
+            going: false,
         }
+    }
+
+    /// Ends the session for everything but the router, which may take a few loop turns to
+    /// forget its filters (`broker/teardown.rs`): from now on it receives nothing and holds
+    /// nothing (no messages, no retained messages due, no will, no expiry), and its slot
+    /// in the session slab stays taken, so that its key is not reused while the router
+    /// still names it. Its client id and ACL rules stay, for the will its end publishes.
+    /// Returns the subscriptions, to take out of the router.
+    pub fn end(&mut self) -> Subscriptions {
+        self.going = true;
+        self.conn = None;
+        self.expiry = Expiry::AtDisconnect;
+        self.expires_at = None;
+        self.inflight = InflightWindow::default();
+        self.queued = VecDeque::new();
+        self.incoming = Vec::new();
+        self.inflight_bytes = 0;
+        self.queued_bytes = 0;
+        self.delayed_will = None;
+        self.retained = None;
+        std::mem::take(&mut self.subscriptions)
+    }
+
+    /// Whether the session has ended (`end`) and only its slot is left.
+    pub fn is_going(&self) -> bool {
+        self.going
     }
 
     /// Gives a QoS 1/2 message its packet identifier as it reaches the session, as mosquitto
@@ -350,10 +428,10 @@ mod tests {
                 None
             );
             if i < 16 {
-                assert!(matches!(subs, Subscriptions::Listed(_)));
+                assert!(matches!(subs.by_filter, ByFilter::Listed(_)));
             }
         }
-        assert!(matches!(subs, Subscriptions::Hashed(_)));
+        assert!(matches!(subs.by_filter, ByFilter::Hashed(_)));
         assert_eq!(subs.len(), 40);
         assert_eq!(
             subs.insert("t/3".into(), sub(QoS::AtLeastOnce)),
@@ -361,11 +439,43 @@ mod tests {
         );
         assert_eq!(subs.remove("t/3"), Some(sub(QoS::AtLeastOnce)));
         assert_eq!(subs.remove("t/3"), None);
-        assert_eq!(subs.filters().len(), 39);
+        let mut filters: Vec<ByteStr> = subs.into_filters().collect();
+        filters.sort();
+        let mut expected: Vec<ByteStr> = (0..40)
+            .filter(|&i| i != 3)
+            .map(|i| format!("t/{i}").into())
+            .collect();
+        expected.sort();
+        assert_eq!(filters, expected);
         let mut few = Subscriptions::default();
         few.insert("a".into(), sub(QoS::AtMostOnce));
         assert_eq!(few.remove("a"), Some(sub(QoS::AtMostOnce)));
         assert!(few.is_empty());
+    }
+
+    #[test]
+    fn shared_subscriptions_are_counted_through_replace_and_remove() {
+        let sub = Subscription {
+            options: SubOptions::qos(QoS::AtMostOnce),
+            id: 0,
+        };
+        let shared = |subs: &Subscriptions| subs.iter_shared().count();
+        let mut subs = Subscriptions::default();
+        for i in 0..40 {
+            subs.insert(format!("t/{i}").into(), sub);
+        }
+        assert_eq!(shared(&subs), 0);
+        subs.insert("$share/g/t".into(), sub);
+        subs.insert("$share/g/t".into(), sub);
+        subs.insert("$share/h".into(), sub);
+        assert_eq!(subs.shared, 2);
+        assert_eq!(shared(&subs), 2);
+        assert!(subs.remove("$share/g/t").is_some());
+        assert!(subs.remove("$share/g/t").is_none());
+        assert!(subs.remove("t/1").is_some());
+        assert_eq!(subs.shared, 1);
+        let left: Vec<&ByteStr> = subs.iter_shared().collect();
+        assert_eq!(left, [&ByteStr::from("$share/h")]);
     }
 
     /// Issues a delivery's identifier and puts it in flight.

@@ -14,7 +14,7 @@ use crate::session::SessionKey;
 
 pub type GroupKey = usize;
 
-pub const PREFIX: &str = "$share/";
+pub const PREFIX: &str = topic::SHARE_PREFIX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {

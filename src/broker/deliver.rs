@@ -161,7 +161,7 @@ impl Broker {
         // reached it and where its entry sits in `targets`.
         self.route_mark += 1;
         let mark = self.route_mark;
-        let matched = !matches.is_empty();
+        let mut matched = false;
         let acl = self.acl_on;
         let qos_cap = self.qos_cap(message);
         // allow_duplicate_messages: earlier versions get a copy per subscription too.
@@ -170,17 +170,23 @@ impl Broker {
             let key = match subscriber.target {
                 Target::Session(key) => key,
                 Target::Group(group) => {
+                    matched = true;
                     if !groups.contains(&group) {
                         groups.push(group);
                     }
                     continue;
                 }
             };
+            let session = &mut self.sessions[key];
+            // Ended, its filters still leaving the router (`teardown.rs`): no match.
+            if session.is_going() {
+                continue;
+            }
+            matched = true;
             let options = subscriber.options;
             if options.no_local && origin == Some(key) {
                 continue;
             }
-            let session = &mut self.sessions[key];
             if acl && !security::may_read(session, &message.topic) {
                 self.count_dropped(key, DropReason::AclDenied, 1);
                 continue;
@@ -238,8 +244,14 @@ impl Broker {
         message: &Rc<Message>,
         except: Option<SessionKey>,
     ) -> bool {
-        let Some(member) = self.shared.pick(group, except) else {
-            return false;
+        let member = loop {
+            let Some(member) = self.shared.pick(group, except) else {
+                return false;
+            };
+            if !self.sessions[member.session].is_going() {
+                break member;
+            }
+            self.drop_going_member(group, member.session);
         };
         // As in mosquitto, a member the ACL denies loses its turn and the message.
         if self.acl_on && !security::may_read(&self.sessions[member.session], &message.topic) {
@@ -274,6 +286,11 @@ impl Broker {
     /// while those are under way, see `retained.rs`). A QoS 1/2 message is issued its
     /// packet identifier here, whatever becomes of it.
     pub(super) fn deliver(&mut self, key: SessionKey, delivery: Delivery) {
+        let going = self.sessions[key].is_going();
+        debug_assert!(!going, "nothing is routed to a going session");
+        if going {
+            return;
+        }
         if let Some(delivery) = self.hold_behind_retained(key, delivery) {
             self.deliver_now(key, delivery);
         }

@@ -18,7 +18,13 @@ pub struct Footprint {
     pub connections: usize,
     /// Connections lingering before their socket closes (see `linger.rs`).
     pub lingering: usize,
+    /// Sessions, not counting those going.
     pub sessions: usize,
+    /// Sessions that have ended but whose filters are still being taken out of the router
+    /// (see `teardown.rs`); they hold nothing else.
+    pub going_sessions: usize,
+    /// Entries in the router, over all filters (a shared group's counts once).
+    pub routes: usize,
     /// Entries in the client id index; equal to `sessions` unless the two disagree.
     pub session_ids: usize,
     /// Received bytes not yet decoded (an incomplete packet), summed over connections, and
@@ -83,8 +89,10 @@ impl Broker {
         let mut f = Footprint {
             connections: self.connection_count(),
             lingering: self.lingering,
-            sessions: self.sessions.len(),
+            going_sessions: self.going.len(),
+            sessions: self.sessions.len() - self.going.len(),
             session_ids: self.session_ids.len(),
+            routes: self.router.subscriber_count(),
             retained: self.retained.len(),
             retained_bytes: self.retained.iter().map(|m| m.size()).sum(),
             ..Footprint::default()
@@ -106,6 +114,11 @@ impl Broker {
         for (_, session) in &self.sessions {
             add_session(&mut f, session);
         }
+        debug_assert_eq!(
+            self.sessions.iter().filter(|(_, s)| s.is_going()).count(),
+            f.going_sessions,
+            "a going session is in the slab until its last slice, and on the list"
+        );
         f
     }
 

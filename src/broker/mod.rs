@@ -18,11 +18,13 @@ mod publish;
 mod retained;
 mod security;
 mod subscribe;
+mod teardown;
 mod timers;
 
 pub use close::Close;
 pub use drops::{DropReason, Drops};
 pub use footprint::{ConnectionFootprint, Footprint, FootprintBounds};
+pub use teardown::FILTERS_PER_TURN as TEARDOWN_FILTERS_PER_TURN;
 
 use std::collections::HashMap;
 use std::io;
@@ -210,6 +212,9 @@ pub struct Broker {
     /// not, for `max_persistent_sessions`; kept by `insert_session`, `set_expiry` and
     /// `remove_session`.
     persistent_sessions: usize,
+    /// Sessions that have ended but are still being taken out of the router, a slice per
+    /// turn (see `teardown.rs`).
+    going: teardown::GoingSessions,
 }
 
 impl Broker {
@@ -253,6 +258,7 @@ impl Broker {
             publishes_since_memory_sample: 0,
             drops: Drops::default(),
             persistent_sessions: 0,
+            going: teardown::GoingSessions::default(),
         }
     }
 
@@ -623,6 +629,8 @@ impl Broker {
                 self.close(token, reason);
             }
         }
+        // Closes can end sessions: the turn's slice of their filters goes now.
+        self.run_teardown();
         // Where retained deliveries resume once a client's output has drained.
         self.run_retained();
         while !self.to_flush.is_empty() {
@@ -671,24 +679,6 @@ impl Broker {
         for token in tokens {
             self.close(token, Close::Shutdown);
         }
-    }
-
-    /// Forgets a session and its subscriptions. A will still waiting for its delay goes
-    /// out now: the session's end is the latest a will may wait [MQTT-3.1.3-9]. It goes out
-    /// while the session still exists, to be checked against its client's ACL, but after
-    /// its subscriptions are gone, so its own no-local ones have nothing to spare.
-    fn remove_session(&mut self, key: SessionKey) {
-        let filters = self.sessions[key].subscriptions.filters();
-        for filter in filters {
-            self.unsubscribe(key, &filter);
-        }
-        if let Some(delayed) = self.sessions[key].delayed_will.take() {
-            let (_, will) = *delayed;
-            self.publish_will(will, Some(key));
-        }
-        let session = self.sessions.remove(key);
-        self.session_ids.remove(session.client_id.as_str());
-        self.persistent_sessions -= usize::from(session.expiry != Expiry::AtDisconnect);
     }
 
     /// Creates a session, counting it if it is persistent.

@@ -241,7 +241,7 @@ impl Broker {
 
     /// Tells the shared groups a session belongs to that its client has come or gone.
     pub(super) fn set_shared_online(&mut self, key: SessionKey, online: bool) {
-        let filters = self.sessions[key].subscriptions.iter_filters();
+        let filters = self.sessions[key].subscriptions.iter_shared();
         for (name, filter) in filters.filter_map(|f| shared::split(f)) {
             self.shared.set_online(name, filter, key, online);
         }
@@ -256,6 +256,14 @@ impl Broker {
         if let Some(cursor) = session.retained.as_deref_mut() {
             cursor.remove(filter);
         }
+        self.drop_route(key, filter);
+        true
+    }
+
+    /// Removes what routes `filter` to a session, once the session no longer holds the
+    /// subscription: its entry in the router, or its membership of the shared group (and
+    /// the group's entry in the router, if it was the last member).
+    pub(super) fn drop_route(&mut self, key: SessionKey, filter: &str) {
         match shared::split(filter) {
             Some((name, topic_filter)) => {
                 if let Some(group) = self.shared.leave(name, topic_filter, key)
@@ -268,7 +276,6 @@ impl Broker {
                 self.router.unsubscribe(filter, Target::Session(key));
             }
         }
-        true
     }
 }
 

@@ -170,7 +170,8 @@ impl Broker {
     /// up.
     fn on_session_timer(&mut self, key: SessionKey) {
         let now = self.now;
-        let Some(session) = self.sessions.get_mut(key) else {
+        // A going session has neither will nor expiry left (`Session::end`).
+        let Some(session) = self.sessions.get_mut(key).filter(|s| !s.is_going()) else {
             return;
         };
         if session.delayed_will.as_ref().is_some_and(|w| now >= w.0)

@@ -95,6 +95,14 @@ pub fn level_count(topic: &str) -> usize {
     topic.bytes().filter(|&b| b == b'/').count() + 1
 }
 
+/// What starts a shared subscription's filter, `$share/GROUP/FILTER` (see `shared.rs`).
+pub const SHARE_PREFIX: &str = "$share/";
+
+/// Whether a subscription's filter is a shared one (`$share/...`), unchecked.
+pub fn is_shared(filter: &str) -> bool {
+    filter.starts_with(SHARE_PREFIX)
+}
+
 /// True if `filter` has a wildcard, so that it cannot be looked up as an exact topic.
 pub fn has_wildcard(filter: &str) -> bool {
     filter.contains(['+', '#'])

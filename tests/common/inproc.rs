@@ -421,7 +421,7 @@ impl Rig {
     }
 
     /// Loop turns, as `event_loop.rs` runs them, until the broker has nothing more to read
-    /// now: each reads every connection still open (the harness does not know which are
+    /// now and no session left to tear down: each reads every connection still open (the harness does not know which are
     /// readable, and reading one that is not costs only a `WouldBlock`) and those whose
     /// budget ran out, runs the timers (the first turn of a `Tick`), flushes, and lets the
     /// clients that read drain what they got. A connection that back-pressure stopped is read
@@ -437,7 +437,7 @@ impl Rig {
         for turn in 0..TURNS_MAX {
             self.turn(&tokens, tick && turn == 0);
             tokens = self.broker.take_unfinished_reads();
-            if tokens.is_empty() {
+            if tokens.is_empty() && !self.broker.teardown_pending() {
                 break;
             }
         }

@@ -129,6 +129,8 @@ pub(super) fn max_of(a: &Footprint, b: &Footprint) -> Footprint {
         connections: a.connections.max(b.connections),
         lingering: a.lingering.max(b.lingering),
         sessions: a.sessions.max(b.sessions),
+        going_sessions: a.going_sessions.max(b.going_sessions),
+        routes: a.routes.max(b.routes),
         session_ids: a.session_ids.max(b.session_ids),
         read_buffered_bytes: a.read_buffered_bytes.max(b.read_buffered_bytes),
         read_buffered_bytes_max: a.read_buffered_bytes_max.max(b.read_buffered_bytes_max),
