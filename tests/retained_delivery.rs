@@ -3,171 +3,21 @@
 //! what it holds for a subscriber that does not read can be looked at between turns.
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::rc::Rc;
-use std::time::Instant;
-
-use common::packets::{connect_v311, packet, publish, string, subscribe};
-use midge::auth::Auth;
-use midge::broker::Broker;
-use midge::config::Config;
-use midge::connection::Connection;
-use midge::listener_rules::ListenerRules;
-use mio::Token;
+use common::packets::{packet, publish, string, subscribe};
+use common::turns::{Peer, Rig, TURNS_MAX};
 
 /// The rig's bound on bytes waiting for one connection (`max_queued_bytes`), below the
 /// default so that the retained messages of these tests do not all fit under it.
 const SEND_BOUND: usize = 1024 * 1024;
+fn rig() -> Rig {
+    Rig::with_config(&format!(
+        "allow_anonymous true\nmax_queued_bytes {SEND_BOUND}\n"
+    ))
+}
+
 /// What one turn may add beyond the bound: one batch of retained messages (256) and
 /// one SUBACK.
 const SLACK: usize = 256 * 1024;
-/// Turns before a test gives up waiting for something.
-const TURNS_MAX: usize = 100_000;
-/// Socket buffer sizes asked for (the kernel doubles them).
-const SOCKET_BUFFER: usize = 32 * 1024;
-
-struct Peer {
-    stream: TcpStream,
-    received: Vec<u8>,
-}
-
-struct Rig {
-    broker: Broker,
-    listener: TcpListener,
-    rules: Rc<ListenerRules>,
-    peers: Vec<Token>,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let config = Config::parse(
-            &format!("allow_anonymous true\nmax_queued_bytes {SEND_BOUND}\n"),
-            "test",
-        )
-        .expect("config")
-        .0;
-        let auth = Auth::load(&config, []).expect("auth");
-        let first = config.effective_listeners().swap_remove(0);
-        Rig {
-            rules: Rc::new(ListenerRules::new(&config, &first)),
-            broker: Broker::new(config, auth),
-            listener: TcpListener::bind("127.0.0.1:0").expect("listener"),
-            peers: Vec::new(),
-        }
-    }
-
-    /// A client that has sent CONNECT (and whatever `then` holds) and read its CONNACK.
-    fn client(&mut self, id: &str, then: &[u8]) -> Peer {
-        let addr = self.listener.local_addr().expect("addr");
-        // Small socket buffers, so that what the broker holds back is not hidden in the
-        // kernel's.
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("socket");
-        socket
-            .set_recv_buffer_size(SOCKET_BUFFER)
-            .expect("SO_RCVBUF");
-        socket.connect(&addr.into()).expect("connect");
-        let stream: TcpStream = socket.into();
-        let (server, peer) = self.listener.accept().expect("accept");
-        socket2::SockRef::from(&server)
-            .set_send_buffer_size(SOCKET_BUFFER)
-            .expect("SO_SNDBUF");
-        server.set_nonblocking(true).expect("nonblocking");
-        stream.set_nonblocking(true).expect("nonblocking");
-        let conn = Connection::new(
-            mio::net::TcpStream::from_std(server),
-            peer,
-            0,
-            addr.port(),
-            Rc::clone(&self.rules),
-            Instant::now(),
-        );
-        let token = self.broker.accept(conn, None).expect("accepted");
-        self.peers.push(token);
-        let mut peer = Peer {
-            stream,
-            received: Vec::new(),
-        };
-        self.send(
-            &mut peer,
-            &[connect_v311(id, true, 0), then.to_vec()].concat(),
-        );
-        self.turn();
-        peer.read();
-        assert_eq!(peer.received[..4], [0x20, 2, 0, 0], "CONNACK");
-        peer.received.drain(..4);
-        peer
-    }
-
-    /// Sends `bytes` from `peer`, with the broker turning while its socket is full.
-    fn send(&mut self, peer: &mut Peer, mut bytes: &[u8]) {
-        for _ in 0..TURNS_MAX {
-            match peer.stream.write(bytes) {
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.turn(),
-                Err(e) => panic!("send: {e}"),
-            }
-            if bytes.is_empty() {
-                return;
-            }
-        }
-        panic!("the broker did not read");
-    }
-
-    /// One loop turn: every connection read, and written as if the poller had said it was
-    /// writable again; the timers left alone.
-    fn turn(&mut self) {
-        self.broker.set_now(Instant::now());
-        for &token in &self.peers {
-            self.broker.on_readable(token);
-            self.broker.on_writable(token);
-        }
-        for token in self.broker.take_unfinished_reads() {
-            self.broker.on_readable(token);
-        }
-        self.broker.flush();
-    }
-}
-
-impl Peer {
-    /// Reads what has arrived, without waiting.
-    fn read(&mut self) {
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            match self.stream.read(&mut buf) {
-                Ok(0) => panic!("closed by the broker"),
-                Ok(n) => self.received.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-    }
-
-    /// Takes the complete packets received so far: (first byte, body).
-    fn packets(&mut self) -> Vec<(u8, Vec<u8>)> {
-        let mut out = Vec::new();
-        loop {
-            let (mut len, mut shift, mut at) = (0usize, 0, 1);
-            while let Some(&b) = self.received.get(at) {
-                len |= usize::from(b & 0x7f) << shift;
-                shift += 7;
-                at += 1;
-                if b & 0x80 == 0 {
-                    break;
-                }
-            }
-            if self.received.len() < 2 || self.received.len() < at + len {
-                return out;
-            }
-            let first = self.received[0];
-            let body = self.received[at..at + len].to_vec();
-            self.received.drain(..at + len);
-            out.push((first, body));
-        }
-    }
-}
-
 /// The topic of a QoS 0 PUBLISH's body, and its payload.
 fn topic_and_payload(body: &[u8]) -> (String, Vec<u8>) {
     let len = usize::from(u16::from_be_bytes([body[0], body[1]]));
@@ -229,7 +79,7 @@ fn read_publishes(
 fn sixteen_thousand_hash_filters_cost_one_walk_and_no_more_than_the_send_bound() {
     const RETAINED: usize = 2_000;
     const COPIES: usize = 16_000;
-    let mut rig = Rig::new();
+    let mut rig = rig();
     let mut publ = rig.client("pub", &[]);
     let mut bystander = rig.client("bystander", &subscribe(1, "b/x", 0));
     retain_many(&mut rig, &mut publ, RETAINED, 1000);
@@ -292,7 +142,7 @@ fn sixteen_thousand_hash_filters_cost_one_walk_and_no_more_than_the_send_bound()
 #[test]
 fn a_message_published_while_retained_ones_are_under_way_comes_after_them() {
     const RETAINED: usize = 20_000;
-    let mut rig = Rig::new();
+    let mut rig = rig();
     let mut publ = rig.client("pub", &[]);
     retain_many(&mut rig, &mut publ, RETAINED, 1000);
     let mut sub = rig.client("sub", &subscribe(1, "r/#", 0));

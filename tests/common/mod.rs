@@ -11,6 +11,7 @@ pub mod clients;
 pub mod mqtt5;
 pub mod packets;
 pub mod security;
+pub mod turns;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
