@@ -4,7 +4,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -53,7 +53,8 @@ pub struct Connection {
     /// The TLS session on a TLS listener; `None` on plain TCP, whose path stays as it was:
     /// one pointer per connection and a null check per read and flush.
     pub tls: Option<Box<TlsStream>>,
-    pub peer: SocketAddr,
+    /// The client's address; `peer()` gives it back as a `SocketAddr`.
+    peer: Peer,
     /// Index of the listener it came in on, and that listener's port, for limits and logs.
     pub listener: u16,
     pub local_port: u16,
@@ -72,8 +73,10 @@ pub struct Connection {
     /// The will to publish if the connection ends without DISCONNECT. Boxed: most clients
     /// have none, and this struct is kept for every connection, idle or not.
     pub will: Option<Box<Will>>,
-    /// MQTT 5 topic aliases the client has set up, indexed by alias - 1.
-    pub topic_aliases: Vec<Option<ByteStr>>,
+    /// MQTT 5 topic aliases the client has set up, indexed by alias - 1. Boxed, from the
+    /// first alias: most clients set up none.
+    #[allow(clippy::box_collection)]
+    pub topic_aliases: Option<Box<Vec<Option<ByteStr>>>>,
     /// What the client accepts, from its CONNECT (MQTT 5): the largest packet, the number of
     /// QoS 1/2 messages in flight towards it, and topic aliases.
     pub max_packet_out: u32,
@@ -95,6 +98,8 @@ pub struct Connection {
     /// Set when something stopped at the bound (reading, say) and waits for the output to
     /// drain below half of it; `take_drained` says when.
     waiting_for_drain: bool,
+    /// The deadline its timer is armed for (see `broker/timers.rs`).
+    pub(crate) timer_armed: u64,
 }
 
 impl Connection {
@@ -109,7 +114,7 @@ impl Connection {
         Connection {
             socket,
             tls: None,
-            peer,
+            peer: Peer::from(peer),
             listener,
             local_port,
             state: State::AwaitingConnect,
@@ -121,7 +126,7 @@ impl Connection {
             keep_alive_limit_ms: 0,
             last_packet_at: now,
             will: None,
-            topic_aliases: Vec::new(),
+            topic_aliases: None,
             max_packet_out: u32::MAX,
             inflight_max: u16::MAX,
             out_aliases: OutAliases::default(),
@@ -131,6 +136,7 @@ impl Connection {
             output_bound: usize::MAX,
             serial: 0,
             waiting_for_drain: false,
+            timer_armed: 0,
         }
     }
 
@@ -189,6 +195,11 @@ impl Connection {
     }
 
     /// The client id for log lines, or mosquitto's placeholder before CONNECT.
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer.into()
+    }
+
     pub fn log_id(&self) -> &str {
         self.client_id.as_deref().unwrap_or("<unknown>")
     }
@@ -234,7 +245,7 @@ impl Connection {
         self.session = None;
         self.will = None;
         self.read_buf = BytesMut::new();
-        self.topic_aliases = Vec::new();
+        self.topic_aliases = None;
         self.out_aliases = OutAliases::default();
     }
 
@@ -299,16 +310,48 @@ impl Connection {
     }
 }
 
+/// A client's address in 24 bytes instead of a `SocketAddr`'s 32: what the logs show of it
+/// (address, port, and an IPv6 scope), without the IPv6 flow label.
+#[derive(Clone, Copy)]
+struct Peer {
+    ip: IpAddr,
+    port: u16,
+    scope_id: u32,
+}
+
+impl From<SocketAddr> for Peer {
+    fn from(addr: SocketAddr) -> Peer {
+        let scope_id = match addr {
+            SocketAddr::V4(_) => 0,
+            SocketAddr::V6(v6) => v6.scope_id(),
+        };
+        Peer {
+            ip: addr.ip(),
+            port: addr.port(),
+            scope_id,
+        }
+    }
+}
+
+impl From<Peer> for SocketAddr {
+    fn from(peer: Peer) -> SocketAddr {
+        match peer.ip {
+            IpAddr::V4(ip) => SocketAddr::V4(SocketAddrV4::new(ip, peer.port)),
+            IpAddr::V6(ip) => SocketAddr::V6(SocketAddrV6::new(ip, peer.port, 0, peer.scope_id)),
+        }
+    }
+}
+
 /// The topic aliases the broker assigns towards one MQTT 5 client: the first topics it sends,
 /// up to the client's topic alias maximum, keep their alias for the connection's life, so a
 /// repeated topic goes out as two bytes instead of its name.
 #[derive(Default)]
-pub struct OutAliases {
+pub struct OutAliases(Option<Box<Assigned>>);
+
+/// The client's topic alias maximum and the aliases assigned so far.
+struct Assigned {
     max: u16,
-    /// Created with the first alias: most clients never take one. Boxed on purpose: eight
-    /// bytes per connection instead of an empty map's forty-eight.
-    #[allow(clippy::box_collection)]
-    assigned: Option<Box<std::collections::HashMap<ByteStr, u16>>>,
+    topics: std::collections::HashMap<ByteStr, u16>,
 }
 
 /// How a PUBLISH names its topic.
@@ -323,33 +366,36 @@ pub enum TopicName {
 }
 
 impl OutAliases {
+    /// Boxed only for a client that takes aliases: eight bytes on every other connection.
     pub fn new(max: u16) -> OutAliases {
-        OutAliases {
-            max,
-            assigned: None,
-        }
+        OutAliases((max > 0).then(|| {
+            Box::new(Assigned {
+                max,
+                topics: std::collections::HashMap::new(),
+            })
+        }))
     }
 
     /// How to name `topic`; `commit` records a new assignment once the packet is sent.
     pub fn name(&self, topic: &str) -> TopicName {
         // Most clients take no aliases: no lookup for them on the per-delivery path.
-        if self.max == 0 {
+        let Some(assigned) = self.0.as_deref() else {
             return TopicName::Plain;
-        }
-        let assigned = self.assigned.as_deref();
-        if let Some(&alias) = assigned.and_then(|a| a.get(topic)) {
+        };
+        if let Some(&alias) = assigned.topics.get(topic) {
             return TopicName::Alias(alias);
         }
-        match u16::try_from(assigned.map_or(0, |a| a.len()) + 1) {
-            Ok(next) if next <= self.max => TopicName::Assign(next),
+        match u16::try_from(assigned.topics.len() + 1) {
+            Ok(next) if next <= assigned.max => TopicName::Assign(next),
             _ => TopicName::Plain,
         }
     }
 
     pub fn commit(&mut self, topic: &ByteStr, alias: u16) {
         // A copy: the alias outlives the message that brought the topic.
-        let assigned = self.assigned.get_or_insert_with(Default::default);
-        assigned.insert(ByteStr::from(topic.as_str()), alias);
+        if let Some(assigned) = self.0.as_deref_mut() {
+            assigned.topics.insert(ByteStr::from(topic.as_str()), alias);
+        }
     }
 }
 

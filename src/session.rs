@@ -54,8 +54,9 @@ pub type SessionKey = usize;
 pub enum Expiry {
     /// With its connection: 3.1.1's clean session, MQTT 5's expiry interval 0.
     AtDisconnect,
-    /// This long after the connection ends (MQTT 5's finite expiry interval).
-    After(Duration),
+    /// This many seconds after the connection ends (MQTT 5's finite expiry interval); in
+    /// seconds as the protocol has it, which keeps this in eight bytes.
+    After(u32),
     /// Never by the client's wish: 3.1.1's persistent session, MQTT 5's 0xFFFFFFFF. The
     /// broker's `persistent_client_expiration` may still end it.
     Never,
@@ -79,7 +80,7 @@ impl Expiry {
         match seconds {
             0 => Expiry::AtDisconnect,
             u32::MAX => Expiry::Never,
-            s => Expiry::After(Duration::from_secs(u64::from(s))),
+            s => Expiry::After(s),
         }
     }
 }
@@ -89,7 +90,8 @@ const SUBSCRIPTIONS_LISTED_MAX: usize = 16;
 
 /// A client's subscriptions by filter. Most clients have one or two, and every session is
 /// kept in memory even while its client is idle or away: a short list costs a few dozen
-/// bytes where a hash map costs a few hundred. A client with many moves to a hash map.
+/// bytes where a hash map costs a few hundred. A client with many moves to a hash map, boxed
+/// so that the list's sessions do not carry a map's size.
 /// The shared ones are counted, so that a client with none costs no look at its filters
 /// when it comes or goes (see `Broker::set_shared_online`).
 #[derive(Debug, Default)]
@@ -101,7 +103,8 @@ pub struct Subscriptions {
 #[derive(Debug)]
 enum ByFilter {
     Listed(Vec<(ByteStr, Subscription)>),
-    Hashed(HashMap<ByteStr, Subscription>),
+    #[allow(clippy::box_collection)]
+    Hashed(Box<HashMap<ByteStr, Subscription>>),
 }
 
 impl Default for ByFilter {
@@ -187,7 +190,7 @@ impl ByFilter {
                 }
                 let mut map: HashMap<_, _> = list.drain(..).collect();
                 map.insert(filter, subscription);
-                *self = ByFilter::Hashed(map);
+                *self = ByFilter::Hashed(Box::new(map));
                 None
             }
             ByFilter::Hashed(map) => map.insert(filter, subscription),
@@ -257,8 +260,9 @@ pub struct Session {
     /// `max_queued_bytes`; kept up to date by whoever changes those queues.
     pub inflight_bytes: usize,
     pub queued_bytes: usize,
-    /// Messages dropped for this client, and when the log last said so.
-    pub dropped: Dropped,
+    /// Messages dropped for this client, and when the log last said so. Boxed, from the
+    /// first drop: most sessions never see one.
+    pub dropped: Option<Box<Dropped>>,
     /// A will whose MQTT 5 delay is running: published at the instant unless the client
     /// comes back first.
     pub delayed_will: Option<Box<(Instant, crate::protocol::Will)>>,
@@ -275,6 +279,8 @@ pub struct Session {
     pub(crate) route_slot: u32,
     /// Ended, its filters still being taken out of the router (see `end`).
     going: bool,
+    /// The deadline its timer is armed for (see `broker/timers.rs`).
+    pub(crate) timer_armed: u64,
 }
 
 impl Session {
@@ -291,7 +297,7 @@ impl Session {
             incoming: Vec::new(),
             inflight_bytes: 0,
             queued_bytes: 0,
-            dropped: Dropped::default(),
+            dropped: None,
             delayed_will: None,
             auth: None,
             retained: None,
@@ -299,6 +305,7 @@ impl Session {
             route_mark: 0,
             route_slot: 0,
             going: false,
+            timer_armed: 0,
         }
     }
 

@@ -278,7 +278,7 @@ impl Broker {
             Packet::Disconnect(Disconnect::new(code)).encode(Version::V5, conn.send.tail());
         }
         if self.config.connection_messages {
-            reason.log(conn.log_id(), conn.peer);
+            reason.log(conn.log_id(), conn.peer());
         }
         let (session, will) = (conn.session, conn.will.take());
         // A refusing CONNACK or a DISCONNECT must reach the client: the connection lingers
@@ -300,7 +300,7 @@ impl Broker {
         }
         let lifetime = match self.sessions[key].expiry {
             Expiry::AtDisconnect => return self.remove_session(key),
-            Expiry::After(interval) => Some(interval),
+            Expiry::After(seconds) => Some(Duration::from_secs(u64::from(seconds))),
             Expiry::Never => self.config.persistent_client_expiration,
         };
         // A lifetime too long for the clock to express is forever.

@@ -302,7 +302,7 @@ impl Broker {
         }
         log_debug!(
             "Sending CONNACK to {} (0, {})",
-            conn.peer.ip(),
+            conn.peer().ip(),
             connack.code
         );
         self.send(token, &Packet::ConnAck(connack));
@@ -416,8 +416,8 @@ fn log_connected(conn: &crate::connection::Connection, connect: &Connect, client
         .unwrap_or_default();
     log_notice!(
         "New client connected from {}:{} as {client_id} ({}, c{}, k{}{user}).",
-        conn.peer.ip(),
-        conn.peer.port(),
+        conn.peer().ip(),
+        conn.peer().port(),
         connect.version.log_name(),
         u8::from(connect.clean_start),
         connect.keep_alive,

@@ -88,8 +88,9 @@ impl Broker {
             return;
         }
         let session = &mut self.sessions[key];
-        let first = session.dropped.total() == 0;
-        let Some(count) = session.dropped.count(n, self.now) else {
+        let dropped = session.dropped.get_or_insert_with(Box::default);
+        let first = dropped.total() == 0;
+        let Some(count) = dropped.count(n, self.now) else {
             return;
         };
         let id = &session.client_id;

@@ -250,7 +250,7 @@ impl Broker {
             route_mark: 0,
             publish_cache: deliver::PublishCache::default(),
             shared: SharedGroups::default(),
-            deadlines: timers::Deadlines::default(),
+            deadlines: timers::Deadlines::new(Instant::now()),
             ticks: 0,
             accept_tokens,
             accept_refilled: Instant::now(),
@@ -297,7 +297,7 @@ impl Broker {
             None
         };
         if let Some(why) = refusal {
-            log_notice!("Client connection from {} denied: {why}.", conn.peer.ip());
+            log_notice!("Client connection from {} denied: {why}.", conn.peer().ip());
             return None;
         }
         self.listener_conns[listener] += 1;
@@ -308,8 +308,8 @@ impl Broker {
         if self.config.connection_messages {
             log_notice!(
                 "New connection from {}:{} on port {}.",
-                conn.peer.ip(),
-                conn.peer.port(),
+                conn.peer().ip(),
+                conn.peer().port(),
                 conn.local_port
             );
         }
@@ -516,7 +516,7 @@ impl Broker {
                     if conn.state == State::AwaitingConnect =>
                 {
                     // 3.1.1's "unacceptable protocol version", whatever the client speaks.
-                    log_debug!("Sending CONNACK to {} (0, 1)", conn.peer.ip());
+                    log_debug!("Sending CONNACK to {} (0, 1)", conn.peer().ip());
                     let connack = ConnAck::new(false, reason::v3::UNACCEPTABLE_PROTOCOL_VERSION);
                     connack.encode(protocol::Version::V311, conn.send.tail());
                     return Err(Close::Decode { packet_type, error });

@@ -144,13 +144,14 @@ impl Broker {
             return Err(Close::TopicAliasInvalid);
         }
         let slot = usize::from(alias - 1);
-        let aliases = &mut conn.topic_aliases;
         if publish.topic.is_empty() {
-            match aliases.get(slot).cloned().flatten() {
+            let known = conn.topic_aliases.as_deref().and_then(|a| a.get(slot));
+            match known.cloned().flatten() {
                 Some(topic) => publish.topic = topic,
                 None => return Err(Close::Protocol("unknown topic alias")),
             }
         } else {
+            let aliases = conn.topic_aliases.get_or_insert_with(Box::default);
             if aliases.len() <= slot {
                 aliases.resize(slot + 1, None);
             }

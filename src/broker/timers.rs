@@ -11,7 +11,7 @@
 //! time. A slab key reused by a new connection or session only means an early look.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use mio::Token;
@@ -30,59 +30,118 @@ pub(super) enum Timer {
     Session(usize),
 }
 
-/// Heap entries tolerated beyond the armed timers before stale ones are swept out.
+impl Timer {
+    /// The owner in 32 bits: the slab key shifted left, the low bit set for a session. Keys
+    /// are slab indices, far below 2^31 (that many sessions would take 700 GB).
+    fn pack(self) -> u32 {
+        let (key, kind) = match self {
+            Timer::Conn(key) => (key, 0),
+            Timer::Session(key) => (key, 1),
+        };
+        u32::try_from(key << 1 | kind).unwrap_or(u32::MAX)
+    }
+
+    fn unpack(packed: u32) -> Timer {
+        let key = (packed >> 1) as usize;
+        if packed & 1 == 0 {
+            Timer::Conn(key)
+        } else {
+            Timer::Session(key)
+        }
+    }
+}
+
+/// The armed deadline an owner (a connection or a session) keeps, in ticks; `NONE` when its
+/// timer is not armed. A heap entry is live only while its owner's slot holds its tick, so a
+/// timer re-armed for earlier, or a slab key taken by a new owner, leaves a stale entry that
+/// is skipped when it comes up.
+pub(crate) type ArmedAt = u64;
+pub(crate) const NONE: ArmedAt = 0;
+
+/// Heap entries tolerated beyond the owners before stale ones are swept out.
 const STALE_MIN: usize = 64;
 
-/// Armed timers, each with one deadline, in a min-heap. Re-arming a timer for an earlier
-/// time leaves its old entry behind, stale; stale entries are skipped when they come up and
-/// swept out when they outnumber the armed ones, so the heap stays within twice the timers.
-#[derive(Default)]
+/// One heap entry in twelve bytes: the deadline in milliseconds since `base` (plus one, so
+/// that no deadline is `NONE`), split in two words, and the packed owner.
+type Entry = (u32, u32, u32);
+
+/// Armed timers in a min-heap by deadline. Each owner keeps its own armed deadline (an
+/// `ArmedAt`), so the heap needs no index of its own. Deadlines are rounded up to the
+/// millisecond and the present down, so a timer never comes due before its time.
 pub(super) struct Deadlines {
-    heap: BinaryHeap<Reverse<(Instant, Timer)>>,
-    /// The deadline of each armed timer: its one live entry in the heap.
-    armed: HashMap<Timer, Instant>,
+    base: Instant,
+    heap: BinaryHeap<Reverse<Entry>>,
 }
 
 impl Deadlines {
-    /// Makes `timer` come due at `at` at the latest; one armed for earlier stays as it is.
-    pub(super) fn arm(&mut self, timer: Timer, at: Instant) {
-        if self.armed.get(&timer).is_some_and(|&armed| armed <= at) {
-            return;
-        }
-        self.armed.insert(timer, at);
-        self.heap.push(Reverse((at, timer)));
-        if self.heap.len() > 2 * self.armed.len() + STALE_MIN {
-            let armed = &self.armed;
-            self.heap
-                .retain(|Reverse((at, timer))| armed.get(timer) == Some(at));
+    /// Counts from a day before `now`, so that no instant the broker is given is before the
+    /// base (a deadline there would round to due at once, and be re-armed forever).
+    pub(super) fn new(now: Instant) -> Deadlines {
+        let base = now.checked_sub(Duration::from_secs(86_400)).unwrap_or(now);
+        Deadlines {
+            base,
+            heap: BinaryHeap::new(),
         }
     }
 
-    /// Takes out the next timer due at `now`, if any.
-    pub(super) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
-        while let Some(&Reverse((at, timer))) = self.heap.peek() {
-            if at > now {
-                return None;
-            }
-            self.heap.pop();
-            if self.armed.get(&timer) == Some(&at) {
-                self.armed.remove(&timer);
-                return Some(timer);
-            }
+    /// `at` in ticks, rounded up to the millisecond.
+    fn ticks_at(&self, at: Instant) -> ArmedAt {
+        let nanos = at.saturating_duration_since(self.base).as_nanos();
+        u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// `now` in ticks, rounded down.
+    fn ticks_now(&self, now: Instant) -> ArmedAt {
+        let millis = now.saturating_duration_since(self.base).as_millis();
+        u64::try_from(millis).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Makes `timer` come due at `at` at the latest, `armed` being its owner's slot; one
+    /// armed for earlier stays as it is. True when stale entries have piled up beyond
+    /// `owners` (connections and sessions, each with at most one live entry) and
+    /// `sweep` is due.
+    pub(super) fn arm(
+        &mut self,
+        timer: Timer,
+        at: Instant,
+        armed: &mut ArmedAt,
+        owners: usize,
+    ) -> bool {
+        let ticks = self.ticks_at(at);
+        if *armed != NONE && *armed <= ticks {
+            return false;
         }
-        None
+        *armed = ticks;
+        self.heap
+            .push(Reverse(((ticks >> 32) as u32, ticks as u32, timer.pack())));
+        self.heap.len() > 2 * owners + STALE_MIN
+    }
+
+    /// Keeps only the entries `live` says are their owner's armed deadline.
+    pub(super) fn sweep(&mut self, mut live: impl FnMut(Timer, ArmedAt) -> bool) {
+        self.heap
+            .retain(|&Reverse((hi, lo, who))| live(Timer::unpack(who), join(hi, lo)));
+    }
+
+    /// Takes out the next entry due at `now`, with the tick it was armed for: the caller
+    /// checks it against the owner's slot, as it may be stale.
+    pub(super) fn pop_due(&mut self, now: Instant) -> Option<(Timer, ArmedAt)> {
+        let now = self.ticks_now(now);
+        let &Reverse((hi, lo, who)) = self.heap.peek()?;
+        if join(hi, lo) > now {
+            return None;
+        }
+        self.heap.pop();
+        Some((Timer::unpack(who), join(hi, lo)))
     }
 
     /// Gives back room after a storm of connections has gone; true if anything shrank.
     pub(super) fn shrink_if_sparse(&mut self) -> bool {
-        let sparse = |len: usize, capacity: usize| capacity > 1024 && len * 4 < capacity;
-        if !sparse(self.heap.len(), self.heap.capacity())
-            && !sparse(self.armed.len(), self.armed.capacity())
-        {
+        let capacity = self.heap.capacity();
+        if capacity <= 1024 || self.heap.len() * 4 >= capacity {
             return false;
         }
         self.heap.shrink_to_fit();
-        self.armed.shrink_to_fit();
         true
     }
 
@@ -91,6 +150,10 @@ impl Deadlines {
     fn entries(&self) -> usize {
         self.heap.len()
     }
+}
+
+fn join(hi: u32, lo: u32) -> ArmedAt {
+    u64::from(hi) << 32 | u64::from(lo)
 }
 
 /// When a connection's time is up, and whether it is then closed for a reason (`Some`) or
@@ -118,12 +181,40 @@ fn session_deadline(session: &Session) -> Option<Instant> {
 impl Broker {
     /// Runs every timer due now.
     pub(super) fn run_due_timers(&mut self) {
-        while let Some(timer) = self.deadlines.pop_due(self.now) {
+        while let Some((timer, at)) = self.deadlines.pop_due(self.now) {
+            let armed = match timer {
+                Timer::Conn(key) => self.conns.get_mut(key).map(|c| &mut c.timer_armed),
+                Timer::Session(key) => self.sessions.get_mut(key).map(|s| &mut s.timer_armed),
+            };
+            match armed {
+                Some(armed) if *armed == at => *armed = NONE,
+                _ => continue,
+            }
             match timer {
                 Timer::Conn(key) => self.on_conn_timer(Token(key)),
                 Timer::Session(key) => self.on_session_timer(key),
             }
         }
+    }
+
+    /// Arms `timer` for `at` at the latest, and sweeps stale entries out when they pile up.
+    fn arm_timer(&mut self, timer: Timer, at: Instant) {
+        let owners = self.conns.len() + self.sessions.len();
+        let armed = match timer {
+            Timer::Conn(key) => self.conns.get_mut(key).map(|c| &mut c.timer_armed),
+            Timer::Session(key) => self.sessions.get_mut(key).map(|s| &mut s.timer_armed),
+        };
+        let Some(armed) = armed else {
+            return;
+        };
+        if !self.deadlines.arm(timer, at, armed, owners) {
+            return;
+        }
+        let (conns, sessions) = (&self.conns, &self.sessions);
+        self.deadlines.sweep(|timer, at| match timer {
+            Timer::Conn(key) => conns.get(key).is_some_and(|c| c.timer_armed == at),
+            Timer::Session(key) => sessions.get(key).is_some_and(|s| s.timer_armed == at),
+        });
     }
 
     /// Arms a connection's timer for its current deadline; after accept, CONNECT and the
@@ -133,14 +224,14 @@ impl Broker {
             return;
         };
         if let Some((at, _)) = conn_deadline(conn, self.config.connect_timeout) {
-            self.deadlines.arm(Timer::Conn(token.0), at);
+            self.arm_timer(Timer::Conn(token.0), at);
         }
     }
 
     /// Arms a session's timer; after a will delay starts or the session goes offline.
     pub(super) fn arm_session_timer(&mut self, key: SessionKey) {
         if let Some(at) = self.sessions.get(key).and_then(session_deadline) {
-            self.deadlines.arm(Timer::Session(key), at);
+            self.arm_timer(Timer::Session(key), at);
         }
     }
 
@@ -152,13 +243,13 @@ impl Broker {
             return;
         };
         if self.now < at {
-            return self.deadlines.arm(Timer::Conn(token.0), at);
+            return self.arm_timer(Timer::Conn(token.0), at);
         }
         // Not read while its output is full: its silence may be ours. Looked at again each
         // tick until it is read again.
         if conn.state == State::Connected && conn.held_by_output() {
             let next = self.now + self.tick_interval();
-            return self.deadlines.arm(Timer::Conn(token.0), next);
+            return self.arm_timer(Timer::Conn(token.0), next);
         }
         match reason {
             Some(reason) => self.close(token, reason),
@@ -199,33 +290,75 @@ mod tests {
         base + Duration::from_millis(n)
     }
 
+    /// The owners' armed slots, as the broker keeps them in connections and sessions.
+    #[derive(Default)]
+    struct Owners(std::collections::HashMap<Timer, ArmedAt>);
+
+    impl Owners {
+        fn arm(&mut self, d: &mut Deadlines, timer: Timer, at: Instant) {
+            let owners = self.0.len().max(1);
+            let slot = self.0.entry(timer).or_insert(NONE);
+            if d.arm(timer, at, slot, owners) {
+                let slots = &self.0;
+                d.sweep(|t, at| slots.get(&t) == Some(&at));
+            }
+        }
+
+        fn pop_due(&mut self, d: &mut Deadlines, now: Instant) -> Option<Timer> {
+            while let Some((timer, at)) = d.pop_due(now) {
+                if let Some(slot) = self.0.get_mut(&timer)
+                    && *slot == at
+                {
+                    *slot = NONE;
+                    return Some(timer);
+                }
+            }
+            None
+        }
+    }
+
     #[test]
     fn timers_come_due_in_order_and_not_before_their_time() {
         let base = Instant::now();
-        let mut d = Deadlines::default();
-        d.arm(Timer::Conn(1), ms(base, 300));
-        d.arm(Timer::Session(1), ms(base, 100));
-        d.arm(Timer::Conn(2), base + Duration::from_micros(200_500));
-        assert_eq!(d.pop_due(ms(base, 99)), None);
-        assert_eq!(d.pop_due(ms(base, 100)), Some(Timer::Session(1)));
-        assert_eq!(d.pop_due(ms(base, 200)), None);
-        assert_eq!(d.pop_due(ms(base, 1000)), Some(Timer::Conn(2)));
-        assert_eq!(d.pop_due(ms(base, 1000)), Some(Timer::Conn(1)));
-        assert_eq!(d.pop_due(ms(base, 1000)), None, "each comes due once");
+        let mut d = Deadlines::new(base);
+        let mut o = Owners::default();
+        o.arm(&mut d, Timer::Conn(1), ms(base, 300));
+        o.arm(&mut d, Timer::Session(1), ms(base, 100));
+        o.arm(
+            &mut d,
+            Timer::Conn(2),
+            base + Duration::from_micros(200_500),
+        );
+        assert_eq!(o.pop_due(&mut d, ms(base, 99)), None);
+        assert_eq!(o.pop_due(&mut d, ms(base, 100)), Some(Timer::Session(1)));
+        assert_eq!(o.pop_due(&mut d, ms(base, 200)), None);
+        assert_eq!(
+            o.pop_due(&mut d, base + Duration::from_micros(200_499)),
+            None,
+            "rounded up, not down"
+        );
+        assert_eq!(o.pop_due(&mut d, ms(base, 1000)), Some(Timer::Conn(2)));
+        assert_eq!(o.pop_due(&mut d, ms(base, 1000)), Some(Timer::Conn(1)));
+        assert_eq!(
+            o.pop_due(&mut d, ms(base, 1000)),
+            None,
+            "each comes due once"
+        );
     }
 
     #[test]
     fn arming_for_later_keeps_the_earlier_deadline_and_earlier_replaces_it() {
         let base = Instant::now();
-        let mut d = Deadlines::default();
-        d.arm(Timer::Conn(1), ms(base, 500));
-        d.arm(Timer::Conn(1), ms(base, 900));
-        assert_eq!(d.pop_due(ms(base, 500)), Some(Timer::Conn(1)));
-        d.arm(Timer::Conn(1), ms(base, 900));
-        d.arm(Timer::Conn(1), ms(base, 600));
-        assert_eq!(d.pop_due(ms(base, 600)), Some(Timer::Conn(1)));
+        let mut d = Deadlines::new(base);
+        let mut o = Owners::default();
+        o.arm(&mut d, Timer::Conn(1), ms(base, 500));
+        o.arm(&mut d, Timer::Conn(1), ms(base, 900));
+        assert_eq!(o.pop_due(&mut d, ms(base, 500)), Some(Timer::Conn(1)));
+        o.arm(&mut d, Timer::Conn(1), ms(base, 900));
+        o.arm(&mut d, Timer::Conn(1), ms(base, 600));
+        assert_eq!(o.pop_due(&mut d, ms(base, 600)), Some(Timer::Conn(1)));
         // The 900 ms entry went stale when 600 replaced it.
-        assert_eq!(d.pop_due(ms(base, 2000)), None);
+        assert_eq!(o.pop_due(&mut d, ms(base, 2000)), None);
     }
 
     // A connection whose deadline keeps coming nearer leaves stale entries; they are swept
@@ -233,15 +366,45 @@ mod tests {
     #[test]
     fn stale_entries_are_swept_out() {
         let base = Instant::now();
-        let mut d = Deadlines::default();
+        let mut d = Deadlines::new(base);
+        let mut o = Owners::default();
         for t in 0..100 {
-            d.arm(Timer::Session(t), ms(base, 1_000_000));
+            o.arm(&mut d, Timer::Session(t), ms(base, 1_000_000));
         }
         for step in 0..10_000 {
-            d.arm(Timer::Conn(7), ms(base, 500_000 - step));
+            o.arm(&mut d, Timer::Conn(7), ms(base, 500_000 - step));
             assert!(d.entries() <= 2 * 101 + STALE_MIN + 1, "{}", d.entries());
         }
-        assert_eq!(d.pop_due(ms(base, 500_000)), Some(Timer::Conn(7)));
-        assert_eq!(d.pop_due(ms(base, 999_999)), None);
+        assert_eq!(o.pop_due(&mut d, ms(base, 500_000)), Some(Timer::Conn(7)));
+        assert_eq!(o.pop_due(&mut d, ms(base, 999_999)), None);
     }
+
+    #[test]
+    fn owners_pack_into_one_word_and_back() {
+        for timer in [
+            Timer::Conn(0),
+            Timer::Session(0),
+            Timer::Conn(12_345),
+            Timer::Session(1 << 30),
+        ] {
+            assert_eq!(Timer::unpack(timer.pack()), timer);
+        }
+    }
+
+    // What each idle connection costs the broker in fixed-size parts, so that they cannot
+    // grow back unnoticed (see ARCHITECTURE.md, "Memory per idle connection").
+    #[test]
+    fn per_connection_structs_stay_small() {
+        use std::mem::size_of;
+        let conn = size_of::<Connection>();
+        let session = size_of::<Session>();
+        let entry = size_of::<Reverse<Entry>>();
+        eprintln!("Connection {conn} bytes, Session {session}, timer heap entry {entry}");
+        assert!(conn <= CONNECTION_BYTES_MAX, "Connection is {conn} bytes");
+        assert!(session <= SESSION_BYTES_MAX, "Session is {session} bytes");
+        assert_eq!(entry, 12);
+    }
+
+    const CONNECTION_BYTES_MAX: usize = 296;
+    const SESSION_BYTES_MAX: usize = 312;
 }
