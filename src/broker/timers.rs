@@ -8,7 +8,10 @@
 //! if it is still ahead the timer is armed again for it, otherwise the time is up. Changes
 //! that bring a deadline nearer (CONNECT accepted with a short keep-alive, the start of a
 //! lingering close, a will delay, a session going offline) arm the timer for the nearer
-//! time. A slab key reused by a new connection or session only means an early look.
+//! time. Each connection and session keeps the deadline its timer is armed for, so the heap
+//! needs no index of its own: an entry whose owner holds another deadline (re-armed for
+//! earlier, or a slab key taken by a new owner) is stale, skipped when it comes up and swept
+//! out when stale entries pile up.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
