@@ -220,11 +220,12 @@ impl Connection {
         Ok(n)
     }
 
-    /// Writes queued bytes until done or the socket is full. Returns true when all is sent.
-    pub fn flush(&mut self) -> io::Result<bool> {
+    /// Writes queued bytes until done, the socket is full or `limit` bytes of the queue are
+    /// written. Returns true when all is sent.
+    pub fn flush(&mut self, limit: usize) -> io::Result<bool> {
         match &mut self.tls {
-            None => self.send.write_to(&mut self.socket),
-            Some(tls) => tls.flush(&self.socket, &mut self.send),
+            None => self.send.write_to(&mut self.socket, limit),
+            Some(tls) => tls.flush(&self.socket, &mut self.send, limit),
         }
     }
 
@@ -232,7 +233,7 @@ impl Connection {
     /// for TLS the close_notify alert (or the alert of a failed handshake).
     pub fn flush_last(&mut self) {
         match &mut self.tls {
-            None => drop(self.send.write_to(&mut self.socket)),
+            None => drop(self.send.write_to(&mut self.socket, usize::MAX)),
             Some(tls) => tls.finish(&self.socket, &mut self.send),
         }
     }
@@ -258,7 +259,7 @@ impl Connection {
     /// last bytes and then EOF. Returns true when done.
     pub fn flush_closing(&mut self) -> io::Result<bool> {
         let done = match &mut self.tls {
-            None => self.send.write_to(&mut self.socket)?,
+            None => self.send.write_to(&mut self.socket, usize::MAX)?,
             Some(tls) => tls.flush_closing(&self.socket, &mut self.send)?,
         };
         if done {

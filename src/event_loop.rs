@@ -2,7 +2,8 @@
 //! client socket and the signals.
 //!
 //! Each turn: wait for readiness (at most until the next timer tick), accept what is pending,
-//! read and handle what is readable, then flush every connection that got output, once.
+//! read and handle what is readable, then flush every connection that got output, once
+//! (within the turn's write budget, see `Broker::flush`).
 //! Sockets are registered edge-triggered for both directions when accepted and never
 //! re-registered, so a write never costs an `epoll_ctl`.
 
@@ -103,7 +104,8 @@ impl EventLoop {
             let unfinished = self.broker.take_unfinished_reads();
             let idle = unfinished.is_empty()
                 && !self.broker.retained_ready()
-                && !self.broker.teardown_pending();
+                && !self.broker.teardown_pending()
+                && !self.broker.flush_deferred();
             let timeout = if idle {
                 next_tick.saturating_duration_since(Instant::now())
             } else {

@@ -62,21 +62,33 @@ impl SendQueue {
         self.chunks.push_back(bytes.clone());
     }
 
-    /// Writes until the queue is empty (`Ok(true)`) or the socket would block (`Ok(false)`).
-    pub fn write_to<W: Write>(&mut self, writer: &mut W) -> io::Result<bool> {
+    /// Writes until the queue is empty (`Ok(true)`), the socket would block or `limit`
+    /// bytes are written (`Ok(false)`; `unsent` tells the two apart from the caller's side:
+    /// a full socket reports writable again, a spent limit does not).
+    pub fn write_to<W: Write>(&mut self, writer: &mut W, limit: usize) -> io::Result<bool> {
+        let mut left = limit;
         while !self.is_empty() {
+            if left == 0 {
+                return Ok(false);
+            }
             let written = {
                 let mut slices = [IoSlice::new(&[]); IOVECS_MAX];
                 let mut count = 0;
-                for chunk in self.chunks.iter().take(IOVECS_MAX - 1) {
-                    slices[count] = IoSlice::new(chunk);
-                    count += 1;
-                }
+                let mut room = left;
                 // The tail goes only behind the last chunk: behind the 63rd of more it
                 // would overtake the rest.
-                if !self.tail.is_empty() && self.chunks.len() < IOVECS_MAX {
-                    slices[count] = IoSlice::new(&self.tail);
-                    count += 1;
+                let tail = (self.chunks.len() < IOVECS_MAX).then_some(&self.tail[..]);
+                let pieces = self.chunks.iter().map(|c| &c[..]).chain(tail);
+                for piece in pieces {
+                    if room == 0 || count == IOVECS_MAX {
+                        break;
+                    }
+                    let take = piece.len().min(room);
+                    if take > 0 {
+                        slices[count] = IoSlice::new(&piece[..take]);
+                        count += 1;
+                        room -= take;
+                    }
                 }
                 match writer.write_vectored(&slices[..count]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -87,6 +99,7 @@ impl SendQueue {
                 }
             };
             self.consume(written);
+            left -= written;
         }
         // Give the buffer back: most connections are idle most of the time. Keeping it would
         // save an allocation per turn but measures slower: the allocator hands the same hot
@@ -163,7 +176,7 @@ mod tests {
             limit: 7,
             calls_left: usize::MAX,
         };
-        assert!(q.write_to(&mut sock).unwrap());
+        assert!(q.write_to(&mut sock, usize::MAX).unwrap());
         let mut expected = b"h1".to_vec();
         expected.extend_from_slice(&big);
         expected.extend_from_slice(b"h2small");
@@ -180,11 +193,52 @@ mod tests {
             limit: 4,
             calls_left: 1,
         };
-        assert!(!q.write_to(&mut sock).unwrap());
+        assert!(!q.write_to(&mut sock, usize::MAX).unwrap());
         assert_eq!(q.len(), 6);
         sock.calls_left = usize::MAX;
-        assert!(q.write_to(&mut sock).unwrap());
+        assert!(q.write_to(&mut sock, usize::MAX).unwrap());
         assert_eq!(sock.got, b"0123456789");
+    }
+
+    #[test]
+    fn the_tail_waits_behind_more_chunks_than_one_write_takes() {
+        let mut q = SendQueue::new();
+        let mut expected = Vec::new();
+        for i in 0..IOVECS_MAX * 2 {
+            let chunk = Bytes::from(vec![i as u8; SHARE_MIN_BYTES]);
+            expected.extend_from_slice(&chunk);
+            q.push_bytes(&chunk);
+        }
+        q.tail().extend_from_slice(b"last");
+        expected.extend_from_slice(b"last");
+        let mut sock = Trickle {
+            got: Vec::new(),
+            limit: usize::MAX,
+            calls_left: usize::MAX,
+        };
+        assert!(q.write_to(&mut sock, usize::MAX).unwrap());
+        assert_eq!(sock.got, expected);
+    }
+
+    #[test]
+    fn a_write_stops_at_its_limit_and_goes_on_from_there() {
+        let mut q = SendQueue::new();
+        let big = Bytes::from(vec![b'B'; SHARE_MIN_BYTES]);
+        q.push_bytes(&big);
+        q.tail().extend_from_slice(b"tail");
+        let mut sock = Trickle {
+            got: Vec::new(),
+            limit: usize::MAX,
+            calls_left: usize::MAX,
+        };
+        assert!(!q.write_to(&mut sock, 1000).unwrap());
+        assert_eq!(sock.got.len(), 1000);
+        assert_eq!(q.len(), SHARE_MIN_BYTES + 4 - 1000);
+        assert!(!q.write_to(&mut sock, 20).unwrap());
+        assert_eq!(sock.got.len(), 1020);
+        assert!(q.write_to(&mut sock, usize::MAX).unwrap());
+        assert_eq!(&sock.got[..SHARE_MIN_BYTES], &big[..]);
+        assert_eq!(&sock.got[SHARE_MIN_BYTES..], b"tail");
     }
 
     #[test]
@@ -204,26 +258,7 @@ mod tests {
             limit: usize::MAX,
             calls_left: usize::MAX,
         };
-        assert!(q.write_to(&mut sock).unwrap());
+        assert!(q.write_to(&mut sock, usize::MAX).unwrap());
         assert_eq!(q.tail.capacity(), 0);
-    }
-    #[test]
-    fn the_tail_waits_behind_more_chunks_than_one_write_takes() {
-        let mut q = SendQueue::new();
-        let mut expected = Vec::new();
-        for i in 0..IOVECS_MAX * 2 {
-            let chunk = Bytes::from(vec![i as u8; SHARE_MIN_BYTES]);
-            expected.extend_from_slice(&chunk);
-            q.push_bytes(&chunk);
-        }
-        q.tail().extend_from_slice(b"last");
-        expected.extend_from_slice(b"last");
-        let mut sock = Trickle {
-            got: Vec::new(),
-            limit: usize::MAX,
-            calls_left: usize::MAX,
-        };
-        assert!(q.write_to(&mut sock).unwrap());
-        assert_eq!(sock.got, expected);
     }
 }

@@ -99,17 +99,26 @@ impl TlsStream {
 
     /// Encrypts the queue and writes the records until both are empty (`Ok(true)`) or the
     /// socket is full (`Ok(false)`). Records rustls already holds go first: they are older.
-    pub fn flush(&mut self, socket: &TcpStream, queue: &mut SendQueue) -> io::Result<bool> {
+    /// At most `limit` bytes of the queue are taken.
+    pub fn flush(
+        &mut self,
+        socket: &TcpStream,
+        queue: &mut SendQueue,
+        limit: usize,
+    ) -> io::Result<bool> {
+        let mut left = limit;
         loop {
             if !self.send_records(socket)? {
                 return Ok(false);
             }
             // Nothing is queued before CONNECT, which needs a finished handshake; checked
             // anyway so that no plaintext waits inside rustls unbounded.
-            if queue.is_empty() || self.conn.is_handshaking() {
+            if queue.is_empty() || self.conn.is_handshaking() || left == 0 {
                 return Ok(queue.is_empty());
             }
-            queue.write_to(&mut Plaintext(&mut self.conn))?;
+            let before = queue.len();
+            queue.write_to(&mut Plaintext(&mut self.conn), left)?;
+            left -= before - queue.len();
         }
     }
 
@@ -120,7 +129,7 @@ impl TlsStream {
             return;
         }
         if !self.conn.is_handshaking() {
-            let _ = queue.write_to(&mut Plaintext(&mut self.conn));
+            let _ = queue.write_to(&mut Plaintext(&mut self.conn), usize::MAX);
             self.conn.send_close_notify();
         }
         let _ = self.send_records(socket);
@@ -137,7 +146,7 @@ impl TlsStream {
             return self.send_records(socket);
         }
         loop {
-            if !self.flush(socket, queue)? {
+            if !self.flush(socket, queue, usize::MAX)? {
                 return Ok(false);
             }
             if self.close_notify_sent {

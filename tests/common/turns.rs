@@ -19,7 +19,7 @@ use super::packets::{CONNACK_OK, connect_v311};
 
 /// Turns before a test gives up waiting for something.
 pub const TURNS_MAX: usize = 100_000;
-/// Socket buffer sizes asked for (the kernel doubles them).
+/// Socket buffer sizes asked for unless a test says otherwise (the kernel doubles them).
 const SOCKET_BUFFER: usize = 32 * 1024;
 
 pub struct Peer {
@@ -32,6 +32,8 @@ pub struct Rig {
     listener: TcpListener,
     rules: Rc<ListenerRules>,
     peers: Vec<Token>,
+    /// The client's receive buffer asked for, for clients connected from now on.
+    pub client_receive_buffer: usize,
 }
 
 impl Rig {
@@ -45,6 +47,7 @@ impl Rig {
             broker: Broker::new(config, auth),
             listener: TcpListener::bind("127.0.0.1:0").expect("listener"),
             peers: Vec::new(),
+            client_receive_buffer: SOCKET_BUFFER,
         }
     }
 
@@ -63,7 +66,7 @@ impl Rig {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
             .expect("socket");
         socket
-            .set_recv_buffer_size(SOCKET_BUFFER)
+            .set_recv_buffer_size(self.client_receive_buffer)
             .expect("SO_RCVBUF");
         socket.connect(&addr.into()).expect("connect");
         let stream: TcpStream = socket.into();
@@ -130,10 +133,28 @@ impl Rig {
     }
 }
 
+impl Rig {
+    /// A turn in which the poller reported nothing: only what the broker itself carried
+    /// over from the last turn is done.
+    pub fn quiet_turn(&mut self) {
+        self.broker.set_now(Instant::now());
+        for token in self.broker.take_unfinished_reads() {
+            self.broker.on_readable(token);
+        }
+        self.broker.flush();
+    }
+}
+
 impl Peer {
     /// Reads what has arrived, without waiting.
     pub fn read(&mut self) {
         assert!(!self.read_to_close(), "closed by the broker");
+    }
+
+    /// Reads what has arrived, without waiting, and says how much has arrived in all.
+    pub fn read_len(&mut self) -> usize {
+        self.read();
+        self.received.len()
     }
 
     /// Reads what has arrived, without waiting; true if the broker has closed the
