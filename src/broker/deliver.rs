@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::{Broker, DropReason, security};
+use super::{Broker, DropReason, FLUSH_IN_FULL_BYTES, security};
 use crate::connection::{Connection, TopicName};
 use crate::log_debug;
 use crate::message::{Delivery, Message};
@@ -320,6 +320,9 @@ impl Broker {
             if conn.output_full() {
                 Err(Unsent::Dropped(DropReason::SendQueueFull))
             } else {
+                if pins_read_buffer(conn, &delivery.message) {
+                    delivery.message = cache.detach(&delivery.message);
+                }
                 write_publish(conn, &delivery, 0, false, now, cache)
             }
         } else if session.queued.is_empty() && window_open(session, conn, &self.limits, &delivery) {
@@ -447,6 +450,16 @@ fn send_in_flight(
         delivery,
     });
     Ok(())
+}
+
+/// Whether queueing this QoS 0 message's payload by reference would keep its publisher's
+/// read buffer (all 16 KiB of it, for a 1 KiB payload) alive beyond this turn: a large
+/// payload (QoS 1/2 ones have bytes of their own already, see `Message::from_publish`)
+/// going to a connection with more waiting than a flush writes in full. Such a connection
+/// may hold it for as long as its client does not read; the copy is made once per message
+/// and shared by every connection that is behind.
+fn pins_read_buffer(conn: &Connection, message: &Message) -> bool {
+    message.payload.len() >= SHARE_MIN_BYTES && conn.send.len() > FLUSH_IN_FULL_BYTES
 }
 
 /// Encodes a PUBLISH onto a connection's send queue; a large payload is queued by reference.
