@@ -161,6 +161,25 @@ fn a_client_id_over_max_client_id_length_is_refused() {
     c5.expect_closed();
 }
 
+/// With `use_username_as_clientid` the username is the client id, and held to the same
+/// length: a username may be 65,535 bytes.
+#[test]
+fn a_username_that_becomes_a_client_id_over_max_client_id_length_is_refused() {
+    if common::midge_only() {
+        return; // mosquitto takes 65,535 bytes
+    }
+    let broker = Broker::start_with("use_username_as_clientid true");
+    let longest = "u".repeat(1024);
+    let hello = Connect::v311("short").username(longest.as_bytes()).build();
+    Raw::handshake(&broker, &hello, &CONNACK_OK);
+    let over = "u".repeat(1025);
+    let mut c = Raw::connect(&broker);
+    c.send(&Connect::v311("short").username(over.as_bytes()).build());
+    c.expect(&connack(false, 2));
+    c.expect_closed();
+    broker.wait_for_log("Client id of 1025 bytes refused: more than max_client_id_length.");
+}
+
 /// `max_topic_length` (4,096 bytes by default) holds for topic names, wills and filters, with
 /// the answers mosquitto gives a topic over its level limit: MQTT 5's 0x82 for a PUBLISH and
 /// 0x81 for a SUBSCRIBE.

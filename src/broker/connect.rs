@@ -86,6 +86,10 @@ impl Broker {
             self.conns[token.0].client_id = Some(client_id);
             return Err(self.refuse_not_authorised(token));
         };
+        if let Some(connack) = self.id_too_long(version, &client_id) {
+            self.refuse(token, connack);
+            return Err(Close::Refused);
+        }
 
         let keep_alive = self.keep_alive_for(&connect);
         let mut connack = ConnAck::new(false, reason::SUCCESS);
@@ -167,6 +171,23 @@ impl Broker {
     /// The CONNACK refusing this CONNECT before its credentials are checked, if it is
     /// refused: a client id without the required prefix, a will the listener cannot honour,
     /// an enhanced authentication method we do not have, or no certificate to name the user.
+    /// `max_client_id_length`, for the id the client sent and for the one its username
+    /// gives it (`use_username_as_clientid`; a username may be 65,535 bytes).
+    fn id_too_long(&self, version: Version, client_id: &str) -> Option<ConnAck> {
+        if client_id.len() <= self.limits.client_id_bytes_max {
+            return None;
+        }
+        log_notice!(
+            "Client id of {} bytes refused: more than max_client_id_length.",
+            client_id.len()
+        );
+        let code = match version {
+            Version::V5 => reason::CLIENT_IDENTIFIER_NOT_VALID,
+            _ => reason::v3::IDENTIFIER_REJECTED,
+        };
+        Some(ConnAck::new(false, code))
+    }
+
     /// The checks run in mosquitto's order.
     fn refuse_because(
         &self,
@@ -179,15 +200,8 @@ impl Broker {
         let refuse = |v3_code: u8, v5_code: u8| {
             Some(ConnAck::new(false, if v5 { v5_code } else { v3_code }))
         };
-        if client_id.len() > self.limits.client_id_bytes_max {
-            log_notice!(
-                "Client id of {} bytes refused: more than max_client_id_length.",
-                client_id.len()
-            );
-            return refuse(
-                reason::v3::IDENTIFIER_REJECTED,
-                reason::CLIENT_IDENTIFIER_NOT_VALID,
-            );
+        if let Some(refused) = self.id_too_long(connect.version, client_id) {
+            return Some(refused);
         }
         let not_authorised = refuse(reason::v3::NOT_AUTHORIZED, reason::NOT_AUTHORIZED);
         if let Some(prefix) = &self.config.clientid_prefixes
