@@ -7,7 +7,7 @@ mod inproc;
 
 use inproc::packets::*;
 use inproc::{Op, Rig};
-use midge::broker::Drops;
+use midge::broker::{Drops, Refusals};
 
 fn rig(config: &str) -> Rig {
     Rig::with_config(&format!("allow_anonymous true\n{config}"), Rig::listener())
@@ -176,4 +176,28 @@ fn qos0_over_the_send_queue_bound_counts_send_queue_full() {
             ..Drops::default()
         }
     );
+}
+
+/// A PUBLISH refused on the way in is acknowledged and counted by reason in
+/// `Broker::refusals`, not as a drop: nobody was meant to get it.
+#[test]
+fn refused_publishes_are_counted_by_reason() {
+    let mut rig = rig("message_size_limit 10\n");
+    publisher(
+        &mut rig,
+        &[
+            publish("$SYS/forged", b"m", 1, false, 1),
+            publish("t", b"eleven byte", 1, false, 2),
+            publish("t", b"ten bytes!", 1, false, 3),
+        ],
+    );
+    assert_eq!(
+        rig.broker().refusals(),
+        Refusals {
+            not_authorized: 1,
+            too_large: 1,
+            ..Refusals::default()
+        }
+    );
+    assert_eq!(rig.broker().drops(), Drops::default());
 }

@@ -72,10 +72,47 @@ impl Drops {
     }
 }
 
+/// PUBLISH packets refused on the way in since the broker started, by reason: acknowledged
+/// (as mosquitto does, so that the client does not send them again) and then dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// The client may not write the topic (ACL, `$SYS`, `$share`): 0x87.
+    pub not_authorized: u64,
+    /// Over `message_size_limit`: 0x95.
+    pub too_large: u64,
+    /// The broker is over its `memory_limit`: 0x97.
+    pub memory_limit: u64,
+    /// The topic under the listener's mount point is too long: 0x90.
+    pub topic_invalid: u64,
+}
+
+impl Refusals {
+    /// Counts one refusal with the reason code the client was sent.
+    pub(super) fn add(&mut self, code: u8) {
+        use crate::protocol::reason;
+        let counter = match code {
+            reason::NOT_AUTHORIZED => &mut self.not_authorized,
+            reason::PACKET_TOO_LARGE => &mut self.too_large,
+            reason::QUOTA_EXCEEDED => &mut self.memory_limit,
+            _ => &mut self.topic_invalid,
+        };
+        *counter += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.not_authorized + self.too_large + self.memory_limit + self.topic_invalid
+    }
+}
+
 impl Broker {
     /// Messages dropped since start, by reason.
     pub fn drops(&self) -> Drops {
         self.drops
+    }
+
+    /// PUBLISH packets refused since start, by reason.
+    pub fn refusals(&self) -> Refusals {
+        self.refusals
     }
 
     /// Counts `n` messages dropped for `key`'s client and logs it when a line is due: the

@@ -22,7 +22,7 @@ mod teardown;
 mod timers;
 
 pub use close::Close;
-pub use drops::{DropReason, Drops};
+pub use drops::{DropReason, Drops, Refusals};
 pub use footprint::{ConnectionFootprint, Footprint, FootprintBounds};
 pub use teardown::FILTERS_PER_TURN as TEARDOWN_FILTERS_PER_TURN;
 
@@ -220,6 +220,8 @@ pub struct Broker {
     publishes_since_memory_sample: u32,
     /// Messages dropped since start, by reason (see `drops.rs`).
     drops: Drops,
+    /// PUBLISH packets refused on the way in, by reason.
+    refusals: Refusals,
     /// Sessions that outlive their connection (any expiry but `AtDisconnect`), online or
     /// not, for `max_persistent_sessions`; kept by `insert_session`, `set_expiry` and
     /// `remove_session`.
@@ -269,6 +271,7 @@ impl Broker {
             over_memory_limit: false,
             publishes_since_memory_sample: 0,
             drops: Drops::default(),
+            refusals: Refusals::default(),
             persistent_sessions: 0,
             going: teardown::GoingSessions::default(),
         }

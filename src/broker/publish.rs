@@ -53,6 +53,7 @@ impl Broker {
             false => self.refusal(key, &publish),
         };
         if let Some(refusal) = refusal {
+            self.refusals.add(refusal);
             let id = &self.sessions[key].client_id;
             let (dup, retain) = (u8::from(publish.dup), u8::from(publish.retain));
             let (topic, len) = (&publish.topic, publish.payload.len());
