@@ -20,6 +20,7 @@
 //! - [`message`]: a published message, shared by every queue it waits in.
 //! - [`router`]: exact topics in a hash table, wildcard filters in a trie.
 //! - [`retain`]: retained messages.
+//! - [`persist`]: durable state: a journal written off the loop, snapshots, recovery.
 //! - [`auth`]: password files, ACL files and the `midge_passwd` tool.
 //! - [`config`]: the mosquitto-style config file and its defaults.
 //! - [`log`]: mosquitto-style log lines, their destinations and `log_type` masks.
@@ -41,6 +42,7 @@ pub mod localtime;
 pub mod log;
 pub mod memory;
 pub mod message;
+pub mod persist;
 pub mod privileges;
 pub mod protocol;
 pub mod retain;

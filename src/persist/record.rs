@@ -1,0 +1,340 @@
+//! The on-disk record: one change to the durable state, framed and checksummed.
+//!
+//! A frame is `len: u32 LE | crc: u32 LE | body`, the CRC-32 (crc32fast) covering the
+//! length and the body, so that a torn write, a zero-filled tail or garbage after the last
+//! record is recognised wherever it starts. A body is a kind byte and its fields, little
+//! endian, byte strings with a length before them. New kinds may be added; a kind a build
+//! does not know is damage to it, which is why every file names its format version.
+
+use bytes::{Buf, BufMut, Bytes};
+
+/// What every midge persistence file starts with.
+pub const MAGIC: &[u8; 8] = b"midge-db";
+
+/// The format this build writes. A file of a newer format is moved aside, not misread.
+pub const FORMAT: u32 = 1;
+
+/// No record is larger: a retained message is bounded by `message_size_limit` (at most
+/// 256 MiB) and the rest of a record by a few topics. A length beyond is damage.
+pub const RECORD_MAX: usize = 268_435_455 + 65_536;
+
+const FRAME_HEADER: usize = 8;
+
+/// What a file is for, from its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The whole durable state as of the end of journal `generation`.
+    Snapshot,
+    /// Changes, in order, made after the snapshot of `generation - 1`.
+    Journal,
+}
+
+/// One change to the durable state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A file's first record.
+    Header {
+        format: u32,
+        role: Role,
+        generation: u64,
+    },
+    /// The retained message of a topic, replacing the one before.
+    Retain(Retained),
+    /// A topic no longer has a retained message.
+    Unretain { topic: Bytes },
+}
+
+/// A retained message as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retained {
+    pub topic: Bytes,
+    pub qos: u8,
+    pub utf8_payload: bool,
+    /// Seconds since the Unix epoch at which it expires; 0 for never.
+    pub expires_at: u64,
+    /// The MQTT 5 properties it is forwarded with, encoded.
+    pub properties: Bytes,
+    pub payload: Bytes,
+}
+
+const HEADER: u8 = 0;
+const RETAIN: u8 = 1;
+const UNRETAIN: u8 = 2;
+
+impl Op {
+    /// Appends the op, framed, to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.put_u64_le(0); // length and CRC, filled in below
+        match self {
+            Op::Header {
+                format,
+                role,
+                generation,
+            } => {
+                out.put_u8(HEADER);
+                out.put_u32_le(*format);
+                out.put_u8(match role {
+                    Role::Snapshot => 0,
+                    Role::Journal => 1,
+                });
+                out.put_u64_le(*generation);
+            }
+            Op::Retain(r) => {
+                out.put_u8(RETAIN);
+                put_bytes(out, &r.topic);
+                out.put_u8(r.qos | (u8::from(r.utf8_payload) << 7));
+                out.put_u64_le(r.expires_at);
+                put_bytes(out, &r.properties);
+                put_bytes(out, &r.payload);
+            }
+            Op::Unretain { topic } => {
+                out.put_u8(UNRETAIN);
+                put_bytes(out, topic);
+            }
+        }
+        let len = (out.len() - start - FRAME_HEADER) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        let crc = checksum(&out[start..start + 4], &out[start + FRAME_HEADER..]);
+        out[start + 4..start + FRAME_HEADER].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Decodes one body (a frame's checksum already checked). Byte strings are slices of
+    /// `body`.
+    fn decode(mut body: Bytes) -> Option<Op> {
+        let op = match take_u8(&mut body)? {
+            HEADER => Op::Header {
+                format: take_u32(&mut body)?,
+                role: match take_u8(&mut body)? {
+                    0 => Role::Snapshot,
+                    1 => Role::Journal,
+                    _ => return None,
+                },
+                generation: take_u64(&mut body)?,
+            },
+            RETAIN => {
+                let topic = take_bytes(&mut body)?;
+                let flags = take_u8(&mut body)?;
+                Op::Retain(Retained {
+                    topic,
+                    qos: flags & 0x03,
+                    utf8_payload: flags & 0x80 != 0,
+                    expires_at: take_u64(&mut body)?,
+                    properties: take_bytes(&mut body)?,
+                    payload: take_bytes(&mut body)?,
+                })
+            }
+            UNRETAIN => Op::Unretain {
+                topic: take_bytes(&mut body)?,
+            },
+            _ => return None,
+        };
+        body.is_empty().then_some(op)
+    }
+}
+
+fn checksum(len: &[u8], body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(len);
+    hasher.update(body);
+    hasher.finalize()
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.put_u32_le(bytes.len() as u32);
+    out.put_slice(bytes);
+}
+
+fn take_u8(b: &mut Bytes) -> Option<u8> {
+    (b.remaining() >= 1).then(|| b.get_u8())
+}
+
+fn take_u32(b: &mut Bytes) -> Option<u32> {
+    (b.remaining() >= 4).then(|| b.get_u32_le())
+}
+
+fn take_u64(b: &mut Bytes) -> Option<u64> {
+    (b.remaining() >= 8).then(|| b.get_u64_le())
+}
+
+fn take_bytes(b: &mut Bytes) -> Option<Bytes> {
+    let len = take_u32(b)? as usize;
+    (b.remaining() >= len).then(|| b.split_to(len))
+}
+
+/// Where reading a file's records stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// At the end of the file, after a whole record.
+    Clean,
+    /// At a record that is cut short, fails its checksum or does not decode: a torn write,
+    /// a zero-filled or garbage tail. What follows is not read.
+    Damaged { offset: usize },
+}
+
+/// The records of one file's bytes, after its magic, in order, up to the first damage.
+pub struct Records {
+    data: Bytes,
+    offset: usize,
+    end: Option<End>,
+}
+
+impl Records {
+    /// `data` is a whole file; `offset` where its records begin.
+    pub fn new(data: Bytes, offset: usize) -> Records {
+        Records {
+            data,
+            offset,
+            end: None,
+        }
+    }
+
+    /// Where the records stopped; `None` until the iterator has returned `None`.
+    pub fn end(&self) -> Option<End> {
+        self.end
+    }
+
+    /// The offset after the last whole record read.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    fn frame(&self) -> Option<Op> {
+        let rest = self.data.get(self.offset..)?;
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        if len > RECORD_MAX {
+            return None;
+        }
+        let crc = u32::from_le_bytes(rest.get(4..FRAME_HEADER)?.try_into().ok()?);
+        let body = rest.get(FRAME_HEADER..FRAME_HEADER + len)?;
+        if checksum(&rest[..4], body) != crc {
+            return None;
+        }
+        let start = self.offset + FRAME_HEADER;
+        Op::decode(self.data.slice(start..start + len))
+    }
+}
+
+impl Iterator for Records {
+    type Item = Op;
+
+    fn next(&mut self) -> Option<Op> {
+        if self.end.is_some() {
+            return None;
+        }
+        if self.offset == self.data.len() {
+            self.end = Some(End::Clean);
+            return None;
+        }
+        match self.frame() {
+            Some(op) => {
+                let len =
+                    u32::from_le_bytes(self.data[self.offset..self.offset + 4].try_into().ok()?);
+                self.offset += FRAME_HEADER + len as usize;
+                Some(op)
+            }
+            None => {
+                self.end = Some(End::Damaged {
+                    offset: self.offset,
+                });
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops() -> Vec<Op> {
+        vec![
+            Op::Header {
+                format: FORMAT,
+                role: Role::Journal,
+                generation: 7,
+            },
+            Op::Retain(Retained {
+                topic: Bytes::from_static(b"a/b"),
+                qos: 1,
+                utf8_payload: true,
+                expires_at: 1_800_000_000,
+                properties: Bytes::from_static(&[0x03, 0x00, 0x01, b'x']),
+                payload: Bytes::from_static(b"hello"),
+            }),
+            Op::Unretain {
+                topic: Bytes::from_static(b"a/b"),
+            },
+        ]
+    }
+
+    fn encoded(ops: &[Op]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for op in ops {
+            op.encode(&mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn every_op_reads_back_as_written() {
+        let mut records = Records::new(Bytes::from(encoded(&ops())), 0);
+        assert_eq!(records.by_ref().collect::<Vec<_>>(), ops());
+        assert_eq!(records.end(), Some(End::Clean));
+    }
+
+    /// Whatever follows the last whole record (a cut, zeros, garbage, a flipped bit),
+    /// reading stops there, with the records before it intact.
+    #[test]
+    fn a_damaged_tail_ends_the_records_at_the_last_whole_one() {
+        let whole = encoded(&ops()[..2]);
+        let last = encoded(&ops()[2..]);
+        let mut cut = [whole.clone(), last.clone()].concat();
+        cut.truncate(whole.len() + last.len() - 1);
+        let mut zeros = whole.clone();
+        zeros.extend_from_slice(&[0; 64]);
+        let mut garbage = whole.clone();
+        garbage.extend_from_slice(b"\xff\xff\xff\x0fnot a record at all");
+        let mut flipped = [whole.clone(), last.clone()].concat();
+        let n = flipped.len();
+        flipped[n - 2] ^= 0x10;
+        let mut huge = whole.clone();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        for (name, data) in [
+            ("cut", cut),
+            ("zeros", zeros),
+            ("garbage", garbage),
+            ("flipped", flipped),
+            ("huge", huge),
+        ] {
+            let mut records = Records::new(Bytes::from(data), 0);
+            assert_eq!(records.by_ref().count(), 2, "{name}");
+            assert_eq!(
+                records.end(),
+                Some(End::Damaged {
+                    offset: whole.len()
+                }),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_with_bytes_left_over_or_an_unknown_kind_is_damage() {
+        let mut out = Vec::new();
+        Op::Unretain {
+            topic: Bytes::from_static(b"t"),
+        }
+        .encode(&mut out);
+        for patch in [|b: &mut Vec<u8>| b[8] = 99, |b: &mut Vec<u8>| b[9] = 0] {
+            let mut bad = out.clone();
+            patch(&mut bad);
+            // Re-seal so that only the body is wrong.
+            let crc = checksum(&bad[..4], &bad[8..]);
+            bad[4..8].copy_from_slice(&crc.to_le_bytes());
+            let mut records = Records::new(Bytes::from(bad), 0);
+            assert_eq!(records.next(), None);
+            assert_eq!(records.end(), Some(End::Damaged { offset: 0 }));
+        }
+    }
+}

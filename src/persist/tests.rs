@@ -1,0 +1,240 @@
+use std::fs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mio::{Events, Poll, Token, Waker};
+
+use super::record::{MAGIC, Role};
+use super::*;
+
+fn retained(topic: &str, payload: &str) -> Retained {
+    Retained {
+        topic: Bytes::copy_from_slice(topic.as_bytes()),
+        qos: 1,
+        utf8_payload: false,
+        expires_at: 0,
+        properties: Bytes::new(),
+        payload: Bytes::copy_from_slice(payload.as_bytes()),
+    }
+}
+
+fn options(dir: &std::path::Path, sync: Sync) -> Options {
+    Options {
+        dir: dir.to_path_buf(),
+        stem: "test.db".into(),
+        sync,
+        autosave_interval: 0,
+        autosave_on_changes: false,
+    }
+}
+
+/// A journal and the poll its writer wakes.
+struct Rig {
+    poll: Poll,
+    journal: Journal,
+}
+
+impl Rig {
+    fn open(options: Options) -> (Rig, Recovered) {
+        let poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
+        let (journal, recovered) = Journal::open(options, waker).unwrap();
+        (Rig { poll, journal }, recovered)
+    }
+
+    /// Hands the turn's records over and waits, as the loop does, for the writer's wake-up
+    /// until they are durable.
+    fn commit(&mut self) {
+        let position = self.journal.end();
+        self.journal.hand_off();
+        let mut events = Events::with_capacity(4);
+        while !self.journal.is_durable(position) {
+            self.poll
+                .poll(&mut events, Some(Duration::from_secs(10)))
+                .unwrap();
+            assert!(!events.is_empty(), "the writer did not wake the loop");
+        }
+    }
+}
+
+fn files(dir: &std::path::Path) -> Files {
+    Files::new(dir, "test.db")
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn what_was_written_is_recovered_after_a_restart_from_one_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    for sync in [Sync::None, Sync::Write, Sync::Fsync] {
+        let (mut rig, recovered) = Rig::open(options(dir.path(), sync));
+        assert!(recovered.state.is_empty(), "{sync:?}");
+        rig.journal.record(&Op::Retain(retained("a", "1")));
+        rig.journal.record(&Op::Retain(retained("b", "2")));
+        rig.commit();
+        rig.journal.record(&Op::Retain(retained("a", "3")));
+        rig.journal.record(&Op::Unretain {
+            topic: Bytes::from_static(b"b"),
+        });
+        rig.commit();
+        drop(rig);
+        assert_eq!(names(dir.path()), ["test.db.midge"]);
+        let (rig, recovered) = Rig::open(options(dir.path(), sync));
+        let mut expected = State::default();
+        expected.apply(Op::Retain(retained("a", "3")));
+        assert_eq!(recovered.state, expected, "{sync:?}");
+        assert_eq!(recovered.generation, 1);
+        drop(rig);
+        assert_eq!(
+            names(dir.path()),
+            ["test.db.midge"],
+            "an empty journal is removed"
+        );
+        for name in names(dir.path()) {
+            fs::remove_file(dir.path().join(name)).unwrap();
+        }
+    }
+}
+
+/// As a crash leaves them: a journal that was never compacted, its last record torn, or
+/// followed by zeros or garbage. Recovery keeps every whole record, cuts the tail, and the
+/// next recovery reads the same.
+#[test]
+fn a_journal_with_a_damaged_tail_is_cut_at_its_last_whole_record() {
+    let tails: [&[u8]; 4] = [b"", &[0; 100], b"garbage garbage garbage", b"\x20\x00\x00"];
+    for tail in tails {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files(dir.path());
+        drop(files.create_journal(1, false).unwrap());
+        let mut records = Vec::new();
+        Op::Retain(retained("a", "1")).encode(&mut records);
+        Op::Retain(retained("b", "2")).encode(&mut records);
+        let whole = records.len();
+        Op::Retain(retained("c", "3")).encode(&mut records);
+        records.truncate(records.len() - 1); // the third is torn
+        records.extend_from_slice(tail);
+        let path = files.journal(1);
+        let mut data = fs::read(&path).unwrap();
+        let header = data.len();
+        data.extend_from_slice(&records);
+        fs::write(&path, data).unwrap();
+
+        let recovered = files.recover().unwrap();
+        assert_eq!(recovered.state.retained.len(), 2, "{tail:?}");
+        assert_eq!(recovered.records, 2);
+        assert_eq!(fs::metadata(&path).unwrap().len(), (header + whole) as u64);
+        let again = files.recover().unwrap();
+        assert_eq!(again.state, recovered.state);
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_midge_file_is_moved_aside_and_the_rest_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = files(dir.path());
+    // A snapshot zero-filled by a power loss, a journal in a format from the future.
+    fs::write(files.snapshot(), [0u8; 4096]).unwrap();
+    let mut future = MAGIC.to_vec();
+    Op::Header {
+        format: record::FORMAT + 1,
+        role: Role::Journal,
+        generation: 1,
+    }
+    .encode(&mut future);
+    fs::write(files.journal(1), &future).unwrap();
+    let mut good = MAGIC.to_vec();
+    Op::Header {
+        format: record::FORMAT,
+        role: Role::Journal,
+        generation: 2,
+    }
+    .encode(&mut good);
+    Op::Retain(retained("kept", "1")).encode(&mut good);
+    fs::write(files.journal(2), &good).unwrap();
+
+    let recovered = files.recover().unwrap();
+    assert_eq!(recovered.state.retained.len(), 1);
+    assert_eq!(recovered.generation, 2);
+    assert_eq!(
+        names(dir.path()),
+        [
+            "test.db.midge.1.log.damaged",
+            "test.db.midge.2.log",
+            "test.db.midge.damaged"
+        ]
+    );
+    assert_eq!(
+        fs::read(files.journal(1).with_extension("log.damaged")).unwrap(),
+        future
+    );
+}
+
+/// A crash after a snapshot was renamed into place but before the journals it covers
+/// were removed: they are removed at recovery, not applied again on top of it. Nor is a
+/// snapshot that was never renamed into place read.
+#[test]
+fn journals_a_snapshot_covers_and_an_unfinished_snapshot_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = files(dir.path());
+    let journal = |generation, ops: &[Op]| {
+        let mut data = MAGIC.to_vec();
+        Op::Header {
+            format: record::FORMAT,
+            role: Role::Journal,
+            generation,
+        }
+        .encode(&mut data);
+        for op in ops {
+            op.encode(&mut data);
+        }
+        fs::write(files.journal(generation), data).unwrap();
+    };
+    journal(1, &[Op::Retain(retained("a", "old"))]);
+    journal(
+        2,
+        &[Op::Unretain {
+            topic: Bytes::from_static(b"a"),
+        }],
+    );
+    files.compact(2).unwrap();
+    // As if the removal had not happened: generation 2 again, and a later one.
+    journal(2, &[Op::Retain(retained("a", "stale"))]);
+    journal(3, &[Op::Retain(retained("b", "new"))]);
+    fs::write(dir.path().join("test.db.midge.tmp"), b"half a snapshot").unwrap();
+
+    let recovered = files.recover().unwrap();
+    let topics: Vec<&[u8]> = recovered.state.retained.keys().map(|k| &k[..]).collect();
+    assert_eq!(topics, [b"b"]);
+    assert_eq!(recovered.generation, 3);
+    assert_eq!(names(dir.path()), ["test.db.midge", "test.db.midge.3.log"]);
+}
+
+/// `autosave_on_changes` with `autosave_interval 3`: three changes start a new journal and
+/// a snapshot of the old one, while records go on being written.
+#[test]
+fn autosave_on_changes_snapshots_after_that_many_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options(dir.path(), Sync::Write);
+    options.autosave_on_changes = true;
+    options.autosave_interval = 3;
+    let (mut rig, _) = Rig::open(options.clone());
+    for topic in ["a", "b", "c"] {
+        rig.journal.record(&Op::Retain(retained(topic, "1")));
+    }
+    rig.commit();
+    rig.journal.record(&Op::Retain(retained("d", "1")));
+    rig.commit();
+    drop(rig);
+    // The journal written after the autosave is generation 2; shut-down compacted it too.
+    let recovered = files(dir.path()).recover().unwrap();
+    assert_eq!(recovered.generation, 2);
+    assert_eq!(recovered.state.retained.len(), 4);
+}
