@@ -25,6 +25,8 @@ use crate::tls::{ServerTls, TlsStream};
 use crate::{log_error, log_info, log_notice, log_warning};
 
 const SIGNALS: Token = Token(usize::MAX - 1);
+/// The persistence writer's wake-up: acknowledgements it held may go (see `Broker::flush`).
+const PERSISTENCE: Token = Token(usize::MAX);
 /// Listener `i` has token `LISTENER_BASE - i`; connections count up from 0.
 const LISTENER_BASE: usize = usize::MAX - 2;
 
@@ -124,6 +126,7 @@ impl EventLoop {
             }
             for event in events.iter() {
                 match event.token() {
+                    PERSISTENCE => {}
                     SIGNALS => {
                         if let Some(stop) = self.handle_signals() {
                             self.shut_down(stop);
@@ -290,6 +293,14 @@ impl EventLoop {
         log_notice!("{name} received, shutting down.");
         self.broker.close_all();
         self.broker.flush();
+        self.broker.close_persistence();
+    }
+
+    /// Recovers what `persistence` kept and starts keeping it; after the broker has given
+    /// up root, so that its files belong to the user it runs as.
+    pub fn open_persistence(&mut self) -> io::Result<()> {
+        let waker = mio::Waker::new(self.poll.registry(), PERSISTENCE)?;
+        self.broker.open_persistence(std::sync::Arc::new(waker))
     }
 }
 

@@ -36,7 +36,7 @@ pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> 
             "For more details see https://mosquitto.org/documentation/authentication-methods/"
         );
     }
-    let event_loop = match EventLoop::bind(config.clone()) {
+    let mut event_loop = match EventLoop::bind(config.clone()) {
         Ok(event_loop) => event_loop,
         Err(e) => {
             log_error!("Error: {e}");
@@ -59,6 +59,13 @@ pub fn run(config: Config, config_file: Option<&Path>) -> std::io::Result<Stop> 
             let _ = std::fs::remove_file(pid_file);
         }
         return Err(std::io::Error::other(e));
+    }
+    if let Err(e) = event_loop.open_persistence() {
+        log_error!("Error: Unable to open persistence files: {e}.");
+        if let Some(pid_file) = &config.pid_file {
+            let _ = std::fs::remove_file(pid_file);
+        }
+        return Err(e);
     }
     log_info!("midge version {VERSION} running");
     notify_systemd_ready();

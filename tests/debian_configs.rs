@@ -28,7 +28,7 @@ fn test_config(file: &Path) -> (Option<i32>, Vec<String>) {
 }
 
 #[test]
-fn debians_stock_config_warns_that_nothing_persists_and_is_valid() {
+fn debians_stock_config_warns_that_sessions_do_not_persist_yet_and_is_valid() {
     // The stock file includes /etc/mosquitto/conf.d; here its copy beside it.
     let dir = tempfile::tempdir().expect("tempdir");
     let stock = std::fs::read_to_string(fixtures().join("mosquitto.conf")).expect("fixture");
@@ -39,10 +39,8 @@ fn debians_stock_config_warns_that_nothing_persists_and_is_valid() {
     assert_eq!(
         lines,
         [
-            "Warning: FILE:8: 'persistence' is not supported yet: midge keeps no state on disk, \
-             so retained messages and persistent sessions are lost when it stops",
-            "Warning: FILE:9: 'persistence_location' has no effect: midge keeps no state on disk \
-             yet (see 'persistence')",
+            "Warning: FILE:8: 'persistence' keeps retained messages only: midge does not keep \
+             persistent sessions on disk yet",
             "FILE: configuration is valid.",
         ]
     );

@@ -20,6 +20,7 @@ impl Broker {
     /// output is full (it then waits for the drain), nor, for MQTT 3.1/3.1.1, while it has
     /// as many QoS 2 messages awaiting PUBREL as `incoming_v3_max` allows: those versions
     /// have no receive maximum to enforce, so its own TCP window holds it back instead.
+    /// Nor while the persistence writer is too far behind (`durable.rs`).
     pub(super) fn may_take_input(&mut self, token: Token) -> bool {
         let Some(conn) = self.conns.get_mut(token.0) else {
             return false;
@@ -28,12 +29,11 @@ impl Broker {
             conn.wait_for_drain();
             return false;
         }
-        match conn.session {
-            Some(key) if conn.version != Version::V5 => {
-                self.sessions[key].incoming.len() < self.limits.incoming_v3_max
-            }
-            _ => true,
+        let v3_session = conn.session.filter(|_| conn.version != Version::V5);
+        if self.journal_full(token) {
+            return false;
         }
+        v3_session.is_none_or(|key| self.sessions[key].incoming.len() < self.limits.incoming_v3_max)
     }
 
     /// After a connection was written to: if it was waiting for its output to drain and

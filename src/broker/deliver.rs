@@ -133,7 +133,7 @@ impl Broker {
         origin: Option<SessionKey>,
     ) -> bool {
         if message.retain {
-            let stored = self.retained.set(&message);
+            let stored = self.set_retained(&message);
             self.note_retained(&message, origin);
             if let Stored::OverCount | Stored::OverBytes = stored {
                 self.log_retained_refused(&message, stored);

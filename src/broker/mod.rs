@@ -11,6 +11,7 @@ mod close;
 mod connect;
 mod deliver;
 mod drops;
+mod durable;
 mod footprint;
 mod linger;
 mod log_topic;
@@ -230,6 +231,8 @@ pub struct Broker {
     /// Sessions that have ended but are still being taken out of the router, a slice per
     /// turn (see `teardown.rs`).
     going: teardown::GoingSessions,
+    /// The journal and the acknowledgements waiting for it, with `persistence true`.
+    durable: Option<Box<durable::Durable>>,
 }
 
 impl Broker {
@@ -275,6 +278,7 @@ impl Broker {
             refusals: Refusals::default(),
             persistent_sessions: 0,
             going: teardown::GoingSessions::default(),
+            durable: None,
         }
     }
 
@@ -651,6 +655,10 @@ impl Broker {
         self.run_teardown();
         // Where retained deliveries resume once a client's output has drained.
         self.run_retained();
+        // The turn's records go to the writer before the writes, which then overlap; the
+        // acknowledgements earlier records held back go out with them.
+        self.hand_off_journal();
+        self.release_acks();
         let mut budget = FLUSH_BYTES_PER_TURN;
         let mut deferred = Vec::new();
         let mut cut_short = None;

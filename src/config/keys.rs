@@ -97,10 +97,6 @@ const fn later(issue: u16, warning: &'static str) -> Status {
 }
 
 // Each text follows the key's name: "Warning: FILE:LINE: 'KEY' TEXT".
-const NO_DISK: &str = "is not supported yet: midge keeps no state on disk, so retained \
-                       messages and persistent sessions are lost when it stops";
-pub(super) const NO_DISK_SETTING: &str =
-    "has no effect: midge keeps no state on disk yet (see 'persistence')";
 const NO_SYS: &str = "is not supported yet: midge publishes no $SYS topics";
 const NO_WEBSOCKETS: &str = "has no effect: WebSockets are not supported yet";
 const BRIDGE: &str = "has no effect: bridges are not supported yet";
@@ -128,8 +124,8 @@ pub(super) const KEYS: &[Key] = &[
     key("auth_plugin", Text, Refused(PLUGIN)),
     key("auth_plugin_deny_special_chars", Bool, Refused(PLUGIN_OPTION)),
     key("auto_id_prefix", Text, Yes),
-    key("autosave_interval", Int, later(12, NO_DISK_SETTING)),
-    key("autosave_on_changes", Bool, later(12, NO_DISK_SETTING)),
+    key("autosave_interval", Int, Yes),
+    key("autosave_on_changes", Bool, Yes),
     key("check_retain_source", Bool, Yes),
     key("clientid_prefixes", Text, Yes),
     key("connection_messages", Bool, Yes),
@@ -149,9 +145,9 @@ pub(super) const KEYS: &[Key] = &[
     key("message_size_limit", Int, Yes),
     key("password_file", Text, Yes),
     key("per_listener_settings", Bool, Yes),
-    key("persistence", Bool, later(12, NO_DISK)).quiet("false"),
-    key("persistence_file", Text, later(12, NO_DISK_SETTING)),
-    key("persistence_location", Text, later(12, NO_DISK_SETTING)),
+    key("persistence", Bool, Yes),
+    key("persistence_file", Text, Yes),
+    key("persistence_location", Text, Yes),
     key("persistent_client_expiration", Text, Yes),
     key("pid_file", Text, Yes),
     key("plugin", Text, Refused(PLUGIN)),
@@ -159,7 +155,7 @@ pub(super) const KEYS: &[Key] = &[
     key("psk_file", Text, Refused(PSK)),
     key("queue_qos0_messages", Bool, Yes),
     key("retain_available", Bool, Yes),
-    key("retained_persistence", Bool, later(12, NO_DISK)).quiet("false"),
+    key("retained_persistence", Bool, Yes),
     key("retry_interval", Int, Warn("was removed in mosquitto 2.0; ignored, as mosquitto does")),
     key("set_tcp_nodelay", Bool, Yes),
     key("sys_interval", Int, later(13, NO_SYS)).quiet("0"),
@@ -252,6 +248,7 @@ pub(super) const KEYS: &[Key] = &[
     key("max_subscriptions_per_client", Int, MidgeOnly),
     key("max_topic_length", Int, MidgeOnly),
     key("max_topic_levels", Int, MidgeOnly),
+    key("persistence_sync", Text, MidgeOnly),
 ];
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ fn sample(key: &Key) -> String {
         "max_qos" | "maximum_qos" | "log_facility" => "1",
         "log_timestamp_format" => "%H:%M:%S",
         "user" => "nobody",
+        "persistence_sync" => "fsync",
         _ => match (key.arg, key.status) {
             (Arg::Bool, Status::Implemented | Status::MidgeOnly) => "false",
             (Arg::Bool, _) => "true",
@@ -44,9 +45,6 @@ fn file_with(key: &Key, include_dir: &str) -> String {
         _ => sample(key),
     };
     let mut text = String::from("listener 1883\n");
-    if key.status == super::later(12, super::NO_DISK_SETTING) {
-        text.push_str("persistence true\n"); // without it they need no word
-    }
     if key.arg == Arg::Bridge {
         text.push_str("connection b\n");
     }

@@ -99,6 +99,18 @@ pub struct Config {
     /// subscription instead of one (MQTT 5 clients always get one per subscription).
     pub allow_duplicate_messages: bool,
     pub persistent_client_expiration: Option<Duration>,
+    /// `persistence` (or mosquitto's older `retained_persistence`): keep state on disk.
+    pub persistence: bool,
+    /// `persistence_location`: the directory of the files; the working directory if unset.
+    pub persistence_location: Option<std::path::PathBuf>,
+    /// `persistence_file`: the stem of midge's file names (`mosquitto.db` unless set).
+    pub persistence_file: String,
+    /// midge extension `persistence_sync`: what an acknowledgement waits for.
+    pub persistence_sync: crate::persist::Sync,
+    /// `autosave_interval`, seconds (changes, with `autosave_on_changes`) between
+    /// snapshots; 0 for none but those the journal's size asks for and at shut-down.
+    pub autosave_interval: u64,
+    pub autosave_on_changes: bool,
     /// midge extension: sessions that outlive their connection, online or not; a CONNECT
     /// that would start one more is refused.
     pub max_persistent_sessions: usize,
@@ -269,6 +281,12 @@ impl Default for Config {
             upgrade_outgoing_qos: false,
             allow_duplicate_messages: false,
             persistent_client_expiration: None,
+            persistence: false,
+            persistence_location: None,
+            persistence_file: "mosquitto.db".to_string(),
+            persistence_sync: crate::persist::Sync::Write,
+            autosave_interval: 1800,
+            autosave_on_changes: false,
             max_keepalive: 65535,
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".to_string(),

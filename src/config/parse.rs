@@ -51,9 +51,6 @@ pub(super) struct Parser {
     pub(super) warned: HashSet<&'static str>,
     /// Keys refused so far; reported together at the end of the file.
     refused: Vec<ConfigError>,
-    /// `persistence true` was seen; only then do the persistence settings warn.
-    persistence_on: bool,
-    persistence_settings: Vec<ConfigWarning>,
 }
 
 /// A value's words, up to a trailing `# comment`.
@@ -358,6 +355,26 @@ impl Parser {
                 self.config.max_filters_per_subscribe = self.limit(key, rest)?
             }
             "max_retained_messages" => self.config.max_retained_messages = self.limit(key, rest)?,
+            "persistence" | "retained_persistence" => {
+                self.config.persistence = self.boolean(key, rest)?;
+                if self.config.persistence && self.warned.insert("persistence") {
+                    self.warn(format!("'{key}' keeps retained messages only: midge does not keep persistent sessions on disk yet"));
+                }
+            }
+            "persistence_file" => self.config.persistence_file = self.one(key, rest)?.to_string(),
+            "persistence_location" => {
+                self.config.persistence_location = Some(self.text(key, rest)?.into())
+            }
+            "persistence_sync" => {
+                let name = self.one(key, rest)?;
+                self.config.persistence_sync = crate::persist::Sync::from_name(name)
+                    .ok_or_else(|| self.err(format!("'{key}' must be none, write or fsync")))?;
+            }
+            "autosave_interval" => {
+                // mosquitto takes a negative interval as 0.
+                self.config.autosave_interval = self.int(key, rest)?.max(0) as u64
+            }
+            "autosave_on_changes" => self.config.autosave_on_changes = self.boolean(key, rest)?,
             "max_retained_bytes" => self.config.max_retained_bytes = self.limit(key, rest)?,
             "retain_available" => self.config.retain_available = self.boolean(key, rest)?,
             "upgrade_outgoing_qos" => {
@@ -670,22 +687,8 @@ impl Parser {
                 } else if known.quiet != words(rest).first().copied()
                     && self.warned.insert(known.name)
                 {
-                    let warning = format!("'{key}' {why}");
-                    if why == keys::NO_DISK_SETTING {
-                        // Worth a word only if persistence was asked for, which may come later.
-                        let (origin, line) = self.place();
-                        let message = warning;
-                        self.persistence_settings.push(ConfigWarning {
-                            origin,
-                            line,
-                            message,
-                        });
-                    } else {
-                        self.warn(warning);
-                    }
+                    self.warn(format!("'{key}' {why}"));
                 }
-                self.persistence_on |= matches!(key, "persistence" | "retained_persistence")
-                    && known.quiet != words(rest).first().copied();
             }
             Status::Implemented | Status::MidgeOnly => {}
         }
@@ -723,10 +726,6 @@ impl Parser {
             && !self.config.listener_configured
         {
             self.warn_at(place, "allow_anonymous false has no effect without a 'listener' line: mosquitto 2.0 then allows anonymous clients");
-        }
-        if self.persistence_on {
-            let settings = std::mem::take(&mut self.persistence_settings);
-            self.warnings.extend(settings);
         }
         let global = std::mem::take(&mut self.global);
         let config = &mut self.config;

@@ -543,16 +543,14 @@ fn unknown_key_warns_with_its_line_and_parsing_continues() {
 
 #[test]
 fn unsupported_key_warns_once_and_is_ignored() {
-    let (c, warnings) = parse(
-        "persistence true\nlistener 1883\nautosave_interval 5\nlistener 1884\nautosave_interval 6\n",
-    );
+    let (c, warnings) = parse("listener 1883\nsys_interval 5\nlistener 1884\nsys_interval 6\n");
     assert_eq!(c, config("listener 1883\nlistener 1884\n"));
     let lines: Vec<_> = warnings.iter().map(|w| w.line).collect();
-    assert_eq!(lines, [1, 3]);
+    assert_eq!(lines, [2]);
     assert!(
-        warnings[1]
+        warnings[0]
             .message
-            .starts_with("'autosave_interval' has no effect: midge keeps no state on disk")
+            .starts_with("'sys_interval' is not supported yet: midge publishes no $SYS topics")
     );
 }
 
@@ -796,8 +794,8 @@ fn debian_default_config_loads_with_warnings_only() {
             "/var/log/mosquitto/mosquitto.log"
         ))]
     );
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(c.is_local_only());
+    assert_eq!(warnings.len(), 1, "sessions are not kept yet: {warnings:?}");
+    assert!(c.persistence && c.is_local_only());
 }
 
 #[test]
@@ -857,13 +855,39 @@ fn check_retain_source_is_read_and_off_by_default_as_in_mosquittos_code() {
 }
 
 #[test]
-fn persistence_settings_warn_only_when_persistence_is_on() {
-    let settings = "autosave_interval 1800\npersistence_file mosquitto.db\n";
-    let (_, warnings) = parse(&format!("{settings}persistence false\n"));
-    assert!(warnings.is_empty(), "{warnings:?}");
-    let (_, warnings) = parse(&format!("{settings}persistence true\n"));
-    let lines: Vec<_> = warnings.iter().map(|w| w.line).collect();
-    assert_eq!(lines, [3, 1, 2], "{warnings:?}");
+fn persistence_keys_are_read_as_mosquitto_reads_them() {
+    let c = Config::default();
+    assert!(!c.persistence);
+    assert_eq!(
+        (
+            c.persistence_file.as_str(),
+            c.autosave_interval,
+            c.autosave_on_changes
+        ),
+        ("mosquitto.db", 1800, false)
+    );
+    assert_eq!(c.persistence_sync, crate::persist::Sync::Write);
+    let c = config(
+        "persistence true\npersistence_location /var/lib/mosquitto/\n\
+         persistence_file state.db\nautosave_interval -5\nautosave_on_changes true\n\
+         persistence_sync fsync\n",
+    );
+    assert!(c.persistence && c.autosave_on_changes);
+    assert_eq!(
+        c.persistence_location.as_deref(),
+        Some(std::path::Path::new("/var/lib/mosquitto/"))
+    );
+    assert_eq!(
+        (c.persistence_file.as_str(), c.autosave_interval),
+        ("state.db", 0)
+    );
+    assert_eq!(c.persistence_sync, crate::persist::Sync::Fsync);
+    assert!(config("retained_persistence true\n").persistence);
+    assert_error(
+        "persistence_sync sometimes\n",
+        1,
+        "must be none, write or fsync",
+    );
 }
 
 #[test]
