@@ -286,17 +286,32 @@ impl Broker {
     /// while those are under way, see `retained.rs`). A QoS 1/2 message is issued its
     /// packet identifier here, whatever becomes of it.
     pub(super) fn deliver(&mut self, key: SessionKey, delivery: Delivery) {
-        let going = self.sessions[key].is_going();
+        let session = &self.sessions[key];
+        let going = session.is_going();
         debug_assert!(!going, "nothing is routed to a going session");
         if going {
             return;
         }
+        // Retained messages under way are the rare case, kept out of line: the common one
+        // is then a single function, the delivery not moved in and out of calls.
+        if session.retained.is_some() {
+            return self.deliver_behind_retained(key, delivery);
+        }
+        self.deliver_now(key, delivery);
+    }
+
+    /// `deliver` to a session whose retained messages are under way.
+    #[cold]
+    #[inline(never)]
+    fn deliver_behind_retained(&mut self, key: SessionKey, delivery: Delivery) {
         if let Some(delivery) = self.hold_behind_retained(key, delivery) {
             self.deliver_now(key, delivery);
         }
     }
 
     /// `deliver`, for a message nothing is held for: a retained one, or one that was held.
+    /// Inlined into `deliver`, the hot path of every fan-out.
+    #[inline(always)]
     pub(super) fn deliver_now(&mut self, key: SessionKey, mut delivery: Delivery) {
         let now = self.now;
         let session = &mut self.sessions[key];
