@@ -543,18 +543,24 @@ impl Broker {
                 }
                 Err(error) => return Err(Close::Decode { packet_type, error }),
             };
-            // max_topic_length and max_topic_levels, answered as the decoder answers a topic
-            // over its own bounds.
-            if let Err(error) = self.limits.topics.check(&packet) {
-                return Err(Close::Decode { packet_type, error });
-            }
             conn.last_packet_at = self.now;
             *budget -= 1;
-            self.handle_packet(token, packet)?;
+            self.handle_packet(token, packet, packet_type)?;
         }
     }
 
-    fn handle_packet(&mut self, token: Token, packet: Packet) -> Result<(), Close> {
+    fn handle_packet(
+        &mut self,
+        token: Token,
+        packet: Packet,
+        packet_type: u8,
+    ) -> Result<(), Close> {
+        // max_topic_length and max_topic_levels, answered as the decoder answers a topic
+        // over its own bounds. Checked here, on the packet where it lies: checked in
+        // `handle_input`, the 440-byte packet was copied once more on its way here.
+        if let Err(error) = self.limits.topics.check(&packet) {
+            return Err(Close::Decode { packet_type, error });
+        }
         let conn = &self.conns[token.0];
         let session = match (conn.state, conn.session) {
             (State::Connected, Some(session)) => session,
