@@ -119,9 +119,17 @@ impl Broker {
     /// first time in mosquitto's words, then at most once per interval with the count since
     /// the last line. ACL drops are only counted: they are the rules at work, not an
     /// overload, and mosquitto logs nothing for them either.
+    #[inline]
     pub(super) fn count_dropped(&mut self, key: SessionKey, reason: DropReason, n: u64) {
+        // Loops count what they dropped, most often nothing: no call for that.
+        if n > 0 {
+            self.count_some_dropped(key, reason, n);
+        }
+    }
+
+    fn count_some_dropped(&mut self, key: SessionKey, reason: DropReason, n: u64) {
         self.drops.add(reason, n);
-        if n == 0 || reason == DropReason::AclDenied {
+        if reason == DropReason::AclDenied {
             return;
         }
         let session = &mut self.sessions[key];
