@@ -241,15 +241,15 @@ impl Broker {
         inflight.map(|i| i.state)
     }
 
-    /// Ends an outgoing flow that is waiting in `state`, and refills the window.
+    /// Ends an outgoing flow that is waiting in `state` (as the caller found with
+    /// `inflight_state`), and refills the window.
     fn complete_inflight(&mut self, key: SessionKey, packet_id: u16, state: OutState) {
         let session = &mut self.sessions[key];
-        if session
-            .inflight
-            .get(packet_id)
-            .is_some_and(|i| i.state == state)
-            && let Some(done) = session.inflight.remove(packet_id)
-        {
+        debug_assert_eq!(
+            session.inflight.get(packet_id).map(|i| i.state),
+            Some(state)
+        );
+        if let Some(done) = session.inflight.remove(packet_id) {
             session.inflight_bytes -= done.delivery.size();
             self.fill_window(key);
         }

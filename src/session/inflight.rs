@@ -116,6 +116,12 @@ impl InflightWindow {
     }
 
     fn position(&self, packet_id: u16) -> Option<usize> {
+        // Acknowledgements mostly come in the order sent: the oldest, found without a hash.
+        if let Some(Some(oldest)) = self.slots.front()
+            && oldest.packet_id == packet_id
+        {
+            return Some(0);
+        }
         let ordinal = *self.by_id.get(&packet_id)?;
         Some((ordinal - self.popped) as usize)
     }
