@@ -236,7 +236,7 @@ impl Broker {
     }
 
     /// Where the outgoing message with this packet id stands, if one is in flight.
-    fn inflight_state(&self, key: SessionKey, packet_id: u16) -> Option<OutState> {
+    fn inflight_state(&mut self, key: SessionKey, packet_id: u16) -> Option<OutState> {
         let inflight = self.sessions[key].inflight.get(packet_id);
         inflight.map(|i| i.state)
     }

@@ -24,33 +24,44 @@ pub struct Inflight {
 }
 
 /// Sent QoS 1/2 messages not yet fully acknowledged, oldest first (re-sent in this order on
-/// reconnect), found by packet id without a search: with `max_inflight_messages 0` a window
-/// holds up to 65,534, and each acknowledgement would otherwise look through them.
+/// reconnect), found by packet id without a long search: with `max_inflight_messages 0` a
+/// window holds up to 65,534, and each acknowledgement would otherwise look through them.
 ///
 /// Entries sit in `slots` in the order they were sent; one acknowledged out of order leaves
-/// a hole (`None`), holes at the front are dropped at once, and the slots are compacted when
-/// holes outnumber messages, so the slots stay within twice the window (plus a few) and every
-/// operation but `retain` costs O(1), amortised.
+/// a hole (`None`), holes at the front are dropped at once (so the front slot is never a
+/// hole), and the slots are compacted when holes outnumber messages, so the slots stay
+/// within twice the window (plus a few) and every operation but `retain` costs O(1),
+/// amortised. The oldest is found without a hash, and so is any message in a window of a
+/// few slots; an index by packet id is built for the first acknowledgement that would need
+/// a longer search, and kept until the window is small again. Acknowledgements in the
+/// order sent, the usual case, then cost no hashing at all.
 #[derive(Debug, Default)]
 pub struct InflightWindow {
     slots: VecDeque<Option<Inflight>>,
+    /// Messages in `slots`, holes not counted.
+    live: usize,
     /// Slots ever taken off the front: a slot's ordinal less this is its position.
     popped: u64,
-    /// The ordinal of each packet id in flight. Ids are ours, unique while in flight
-    /// [MQTT-2.2.1-4], so a cheap multiplicative hash is enough.
-    by_id: HashMap<u16, u64, BuildHasherDefault<IdHasher>>,
+    /// The ordinal of each packet id in flight, while there is an index. Ids are ours,
+    /// unique while in flight [MQTT-2.2.1-4], so a cheap multiplicative hash is enough.
+    by_id: Option<HashMap<u16, u64, BuildHasherDefault<IdHasher>>>,
 }
 
 /// Holes tolerated before compaction is considered at all.
 const HOLES_MIN: usize = 16;
 
+/// Slots searched one by one, beyond the oldest, before an index is built; below half
+/// this many messages the index goes again (so a window on the edge does not build and
+/// drop it in turn).
+const SEARCHED_MAX: usize = 8;
+
 impl InflightWindow {
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.live == 0
     }
 
     /// The messages in the order they were sent.
@@ -58,28 +69,31 @@ impl InflightWindow {
         self.slots.iter().flatten()
     }
 
-    /// The oldest message in flight.
+    /// The oldest message in flight: the front slot, never a hole.
     pub fn front(&self) -> Option<&Inflight> {
-        self.iter().next()
+        self.slots.front().and_then(Option::as_ref)
     }
 
-    pub fn contains(&self, packet_id: u16) -> bool {
-        self.by_id.contains_key(&packet_id)
+    pub fn contains(&mut self, packet_id: u16) -> bool {
+        self.position(packet_id).is_some()
     }
 
     /// Adds the newest message; its packet id must not be in flight already.
     pub fn push_back(&mut self, inflight: Inflight) {
-        let ordinal = self.popped + self.slots.len() as u64;
-        let old = self.by_id.insert(inflight.packet_id, ordinal);
-        debug_assert!(
-            old.is_none(),
-            "packet id {} in flight twice",
-            inflight.packet_id
-        );
+        if let Some(by_id) = &mut self.by_id {
+            let ordinal = self.popped + self.slots.len() as u64;
+            let old = by_id.insert(inflight.packet_id, ordinal);
+            debug_assert!(
+                old.is_none(),
+                "packet id {} in flight twice",
+                inflight.packet_id
+            );
+        }
         self.slots.push_back(Some(inflight));
+        self.live += 1;
     }
 
-    pub fn get(&self, packet_id: u16) -> Option<&Inflight> {
+    pub fn get(&mut self, packet_id: u16) -> Option<&Inflight> {
         let position = self.position(packet_id)?;
         self.slots[position].as_ref()
     }
@@ -91,15 +105,21 @@ impl InflightWindow {
 
     /// Takes a message out of the window, wherever it is.
     pub fn remove(&mut self, packet_id: u16) -> Option<Inflight> {
-        let ordinal = self.by_id.remove(&packet_id)?;
-        let position = (ordinal - self.popped) as usize;
+        let position = self.position(packet_id)?;
         let removed = self.slots[position].take();
+        self.live -= 1;
+        if let Some(by_id) = &mut self.by_id {
+            by_id.remove(&packet_id);
+        }
         while let Some(None) = self.slots.front() {
             self.slots.pop_front();
             self.popped += 1;
         }
-        let holes = self.slots.len() - self.by_id.len();
-        if holes > HOLES_MIN && holes > self.by_id.len() {
+        let holes = self.slots.len() - self.live;
+        if self.by_id.is_some() && self.live < SEARCHED_MAX / 2 {
+            self.by_id = None;
+        }
+        if holes > HOLES_MIN && holes > self.live {
             self.compact();
         }
         removed
@@ -115,30 +135,54 @@ impl InflightWindow {
         self.compact();
     }
 
-    fn position(&self, packet_id: u16) -> Option<usize> {
-        // Acknowledgements mostly come in the order sent: the oldest, found without a hash.
+    /// Where `packet_id` sits in `slots`: the oldest, one of the next few, or by the index
+    /// (built now if it is missing).
+    fn position(&mut self, packet_id: u16) -> Option<usize> {
+        // Acknowledgements mostly come in the order sent: the oldest, found at once.
         if let Some(Some(oldest)) = self.slots.front()
             && oldest.packet_id == packet_id
         {
             return Some(0);
         }
-        let ordinal = *self.by_id.get(&packet_id)?;
+        if self.by_id.is_none() {
+            if self.slots.len() <= SEARCHED_MAX {
+                return self
+                    .slots
+                    .iter()
+                    .position(|s| s.as_ref().is_some_and(|i| i.packet_id == packet_id));
+            }
+            self.index();
+        }
+        let ordinal = *self.by_id.as_ref()?.get(&packet_id)?;
         Some((ordinal - self.popped) as usize)
+    }
+
+    /// Builds the index from the slots; O(window).
+    fn index(&mut self) {
+        let by_id = self.by_id.get_or_insert_default();
+        by_id.clear();
+        for (position, slot) in self.slots.iter().enumerate() {
+            if let Some(inflight) = slot {
+                by_id.insert(inflight.packet_id, self.popped + position as u64);
+            }
+        }
     }
 
     /// Drops every hole and numbers the messages again.
     fn compact(&mut self) {
         self.slots.retain(Option::is_some);
-        self.by_id.clear();
-        for (position, slot) in self.slots.iter().enumerate() {
-            if let Some(inflight) = slot {
-                self.by_id
-                    .insert(inflight.packet_id, self.popped + position as u64);
-            }
+        self.live = self.slots.len();
+        if self.live < SEARCHED_MAX / 2 {
+            self.by_id = None;
+        }
+        if self.by_id.is_some() {
+            self.index();
         }
         if self.slots.capacity() > 64 && self.slots.len() * 4 < self.slots.capacity() {
             self.slots.shrink_to(self.slots.len() * 2);
-            self.by_id.shrink_to(self.slots.len() * 2);
+            if let Some(by_id) = &mut self.by_id {
+                by_id.shrink_to(self.slots.len() * 2);
+            }
         }
     }
 }
@@ -217,6 +261,42 @@ mod tests {
         assert_eq!(window.get(7).map(|i| i.packet_id), Some(7));
         assert_eq!(window.get(40).map(|i| i.packet_id), Some(40));
         assert!(window.get(30).is_none());
+    }
+
+    // The index is built only when a search would be long, and goes when the window is
+    // small again; lookups agree either way.
+    #[test]
+    fn the_index_is_built_for_long_searches_only() {
+        let mut window = InflightWindow::default();
+        for id in 1..=100 {
+            window.push_back(inflight(id));
+        }
+        for id in 1..=50 {
+            assert_eq!(window.remove(id).map(|i| i.packet_id), Some(id));
+        }
+        assert!(
+            window.by_id.is_none(),
+            "acknowledged oldest first: no index"
+        );
+        assert!(window.get(7).is_none());
+        assert!(window.by_id.is_some(), "a miss in a long window built it");
+        assert_eq!(window.get(75).map(|i| i.packet_id), Some(75));
+        window.push_back(inflight(7));
+        assert_eq!(window.get(7).map(|i| i.packet_id), Some(7));
+        for id in (51..=100).rev() {
+            assert_eq!(window.remove(id).map(|i| i.packet_id), Some(id), "{id}");
+        }
+        assert!(window.by_id.is_none(), "a small window drops it");
+        assert_eq!(ids(&window), vec![7]);
+        for id in 8..=12 {
+            window.push_back(inflight(id));
+        }
+        // Six slots: searched one by one, newest first.
+        assert_eq!(window.remove(12).map(|i| i.packet_id), Some(12));
+        assert_eq!(window.remove(9).map(|i| i.packet_id), Some(9));
+        assert!(window.by_id.is_none());
+        assert_eq!(ids(&window), vec![7, 8, 10, 11]);
+        assert_eq!(window.len(), 4);
     }
 
     #[test]
