@@ -19,6 +19,7 @@ impl TopicLimits {
     /// Checks every topic and filter in `packet` (a PUBLISH, a will, SUBSCRIBE and
     /// UNSUBSCRIBE filters) and answers one over a bound as the decoder answers one over
     /// mosquitto's level limit: a topic name is a protocol error, a filter malformed.
+    #[inline]
     pub fn check(&self, packet: &Packet) -> Result<(), DecodeError> {
         let name = |topic: &str| match self.exceeded_by(topic) {
             true => Err(DecodeError::Protocol(
