@@ -106,7 +106,13 @@ impl InflightWindow {
     /// Takes a message out of the window, wherever it is.
     pub fn remove(&mut self, packet_id: u16) -> Option<Inflight> {
         let position = self.position(packet_id)?;
-        let removed = self.slots[position].take();
+        // The oldest, usually: popped, not left as a hole to pop.
+        let removed = if position == 0 {
+            self.popped += 1;
+            self.slots.pop_front().flatten()
+        } else {
+            self.slots[position].take()
+        };
         self.live -= 1;
         if let Some(by_id) = &mut self.by_id {
             by_id.remove(&packet_id);
@@ -137,6 +143,7 @@ impl InflightWindow {
 
     /// Where `packet_id` sits in `slots`: the oldest, one of the next few, or by the index
     /// (built now if it is missing).
+    #[inline]
     fn position(&mut self, packet_id: u16) -> Option<usize> {
         // Acknowledgements mostly come in the order sent: the oldest, found at once.
         if let Some(Some(oldest)) = self.slots.front()
