@@ -378,17 +378,13 @@ impl OutAliases {
     }
 
     /// How to name `topic`; `commit` records a new assignment once the packet is sent.
+    #[inline]
     pub fn name(&self, topic: &str) -> TopicName {
-        // Most clients take no aliases: no lookup for them on the per-delivery path.
-        let Some(assigned) = self.0.as_deref() else {
-            return TopicName::Plain;
-        };
-        if let Some(&alias) = assigned.topics.get(topic) {
-            return TopicName::Alias(alias);
-        }
-        match u16::try_from(assigned.topics.len() + 1) {
-            Ok(next) if next <= assigned.max => TopicName::Assign(next),
-            _ => TopicName::Plain,
+        // Most clients take no aliases: no lookup, and no call, for them on the
+        // per-delivery path.
+        match self.0.as_deref() {
+            None => TopicName::Plain,
+            Some(assigned) => assigned.name(topic),
         }
     }
 
@@ -396,6 +392,18 @@ impl OutAliases {
         // A copy: the alias outlives the message that brought the topic.
         if let Some(assigned) = self.0.as_deref_mut() {
             assigned.topics.insert(ByteStr::from(topic.as_str()), alias);
+        }
+    }
+}
+
+impl Assigned {
+    fn name(&self, topic: &str) -> TopicName {
+        if let Some(&alias) = self.topics.get(topic) {
+            return TopicName::Alias(alias);
+        }
+        match u16::try_from(self.topics.len() + 1) {
+            Ok(next) if next <= self.max => TopicName::Assign(next),
+            _ => TopicName::Plain,
         }
     }
 }
