@@ -143,7 +143,7 @@ impl InflightWindow {
 
     /// Where `packet_id` sits in `slots`: the oldest, one of the next few, or by the index
     /// (built now if it is missing).
-    #[inline]
+    #[inline(always)]
     fn position(&mut self, packet_id: u16) -> Option<usize> {
         // Acknowledgements mostly come in the order sent: the oldest, found at once.
         if let Some(Some(oldest)) = self.slots.front()
@@ -151,6 +151,11 @@ impl InflightWindow {
         {
             return Some(0);
         }
+        self.position_beyond_front(packet_id)
+    }
+
+    #[inline(never)]
+    fn position_beyond_front(&mut self, packet_id: u16) -> Option<usize> {
         if self.by_id.is_none() {
             if self.slots.len() <= SEARCHED_MAX {
                 return self
