@@ -38,13 +38,15 @@ pub struct Inflight {
 #[derive(Debug, Default)]
 pub struct InflightWindow {
     slots: VecDeque<Option<Inflight>>,
-    /// Messages in `slots`, holes not counted.
-    live: usize,
-    /// Slots ever taken off the front: a slot's ordinal less this is its position.
-    popped: u64,
+    /// Messages in `slots`, holes not counted. This and `popped` are u32, so that `Session`
+    /// keeps its size: a window holds at most 65,534 messages, its slots about twice that.
+    live: u32,
+    /// Slots ever taken off the front, wrapping: a slot's ordinal less this (wrapping too)
+    /// is its position.
+    popped: u32,
     /// The ordinal of each packet id in flight, while there is an index. Ids are ours,
     /// unique while in flight [MQTT-2.2.1-4], so a cheap multiplicative hash is enough.
-    by_id: Option<HashMap<u16, u64, BuildHasherDefault<IdHasher>>>,
+    by_id: Option<HashMap<u16, u32, BuildHasherDefault<IdHasher>>>,
 }
 
 /// Holes tolerated before compaction is considered at all.
@@ -57,7 +59,7 @@ const SEARCHED_MAX: usize = 8;
 
 impl InflightWindow {
     pub fn len(&self) -> usize {
-        self.live
+        self.live as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -81,7 +83,7 @@ impl InflightWindow {
     /// Adds the newest message; its packet id must not be in flight already.
     pub fn push_back(&mut self, inflight: Inflight) {
         if let Some(by_id) = &mut self.by_id {
-            let ordinal = self.popped + self.slots.len() as u64;
+            let ordinal = self.popped.wrapping_add(self.slots.len() as u32);
             let old = by_id.insert(inflight.packet_id, ordinal);
             debug_assert!(
                 old.is_none(),
@@ -108,7 +110,7 @@ impl InflightWindow {
         let position = self.position(packet_id)?;
         // The oldest, usually: popped, not left as a hole to pop.
         let removed = if position == 0 {
-            self.popped += 1;
+            self.popped = self.popped.wrapping_add(1);
             self.slots.pop_front().flatten()
         } else {
             self.slots[position].take()
@@ -119,13 +121,13 @@ impl InflightWindow {
         }
         while let Some(None) = self.slots.front() {
             self.slots.pop_front();
-            self.popped += 1;
+            self.popped = self.popped.wrapping_add(1);
         }
-        let holes = self.slots.len() - self.live;
-        if self.by_id.is_some() && self.live < SEARCHED_MAX / 2 {
+        let holes = self.slots.len() - self.len();
+        if self.by_id.is_some() && self.len() < SEARCHED_MAX / 2 {
             self.by_id = None;
         }
-        if holes > HOLES_MIN && holes > self.live {
+        if holes > HOLES_MIN && holes > self.len() {
             self.compact();
         }
         removed
@@ -166,7 +168,7 @@ impl InflightWindow {
             self.index();
         }
         let ordinal = *self.by_id.as_ref()?.get(&packet_id)?;
-        Some((ordinal - self.popped) as usize)
+        Some(ordinal.wrapping_sub(self.popped) as usize)
     }
 
     /// Builds the index from the slots; O(window).
@@ -175,7 +177,10 @@ impl InflightWindow {
         by_id.clear();
         for (position, slot) in self.slots.iter().enumerate() {
             if let Some(inflight) = slot {
-                by_id.insert(inflight.packet_id, self.popped + position as u64);
+                by_id.insert(
+                    inflight.packet_id,
+                    self.popped.wrapping_add(position as u32),
+                );
             }
         }
     }
@@ -183,8 +188,8 @@ impl InflightWindow {
     /// Drops every hole and numbers the messages again.
     fn compact(&mut self) {
         self.slots.retain(Option::is_some);
-        self.live = self.slots.len();
-        if self.live < SEARCHED_MAX / 2 {
+        self.live = self.slots.len() as u32;
+        if self.len() < SEARCHED_MAX / 2 {
             self.by_id = None;
         }
         if self.by_id.is_some() {
