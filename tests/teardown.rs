@@ -2,11 +2,15 @@
 //! slice per turn (issue 11: no client can hurt another): a broker in process, driven turn
 //! by turn (`common/turns.rs`), so that what each turn removed, and what a bystander got
 //! after exactly one turn, can be looked at. Meanwhile the client id is free, the going
-//! session receives nothing, and nothing of it is left once its last slice is done.
+//! session receives nothing, and nothing of it is left once its last slice is done. A
+//! session ends by a DISCONNECT, a clean start's takeover, or its expiry while offline.
 mod common;
 
+use std::time::Duration;
+
 use common::packets::{
-    DISCONNECT, PINGREQ, PINGRESP, connect_v311, publish, subscribe, subscribe_many,
+    Connect, DISCONNECT, PINGREQ, PINGRESP, Props, connack5_ok, connect_v311, publish, subscribe,
+    subscribe_many, subscribe5,
 };
 use common::turns::{Peer, Rig, TURNS_MAX};
 use midge::broker::TEARDOWN_FILTERS_PER_TURN as BUDGET;
@@ -23,13 +27,25 @@ fn rig() -> Rig {
 /// `peer` subscribes to `count` filters `hoard/N/I` at QoS 0, with the broker turning
 /// until every SUBACK is in.
 fn hoard(rig: &mut Rig, peer: &mut Peer, count: usize) {
+    hoard_with(rig, peer, count, 0, subscribe_many);
+}
+
+/// `peer` subscribes to `count` filters `hoard/N/I` at `qos` with SUBSCRIBE packets that
+/// `encode` makes (packet id, filters), with the broker turning until every SUBACK is in.
+fn hoard_with(
+    rig: &mut Rig,
+    peer: &mut Peer,
+    count: usize,
+    qos: u8,
+    encode: impl Fn(u16, &[(&str, u8)]) -> Vec<u8>,
+) {
     let names: Vec<String> = (0..count)
         .map(|i| format!("hoard/{}/{}", i / PER_SUBSCRIBE, i % PER_SUBSCRIBE))
         .collect();
     let mut bytes = Vec::new();
     for (n, chunk) in names.chunks(PER_SUBSCRIBE).enumerate() {
-        let filters: Vec<(&str, u8)> = chunk.iter().map(|f| (f.as_str(), 0)).collect();
-        bytes.extend(subscribe_many(n as u16 + 1, &filters));
+        let filters: Vec<(&str, u8)> = chunk.iter().map(|f| (f.as_str(), qos)).collect();
+        bytes.extend(encode(n as u16 + 1, &filters));
     }
     rig.send(peer, &bytes);
     let mut subacks = 0;
@@ -70,9 +86,10 @@ fn topics(peer: &mut Peer) -> Vec<String> {
 
 /// Turns while the going session's filters leave the router, `others` being the entries
 /// that are not its own. Each turn the bystander pings and must have its PINGRESP after
-/// that one turn, the publisher publishes on one of the old filters, and the router loses
-/// at most one budget of the going session's entries. Returns the number of turns in
-/// which some left.
+/// that one turn, the publisher publishes at QoS 1 on one of the old filters (which an
+/// offline session would queue), no session holds a message, and the router loses at most
+/// one budget of the going session's entries. Returns the number of turns in which some
+/// left.
 fn tear_down(rig: &mut Rig, bystander: &mut Peer, publisher: &mut Peer, others: usize) -> usize {
     let mut slices = 0;
     let mut left = routes(rig) - others;
@@ -83,7 +100,8 @@ fn tear_down(rig: &mut Rig, bystander: &mut Peer, publisher: &mut Peer, others: 
         }
         rig.send(bystander, &PINGREQ);
         let old = format!("hoard/{}/{}", turn % 13, turn % PER_SUBSCRIBE);
-        rig.send(publisher, &publish(&old, b"to nobody", 0, false, 0));
+        let id = turn as u16 % 1000 + 1;
+        rig.send(publisher, &publish(&old, b"to nobody", 1, false, id));
         rig.turn();
         bystander.read();
         assert_eq!(
@@ -101,6 +119,11 @@ fn tear_down(rig: &mut Rig, bystander: &mut Peer, publisher: &mut Peer, others: 
         left = now;
         let f = rig.broker.footprint();
         assert_eq!(f.sessions, f.session_ids, "going sessions are not counted");
+        assert_eq!(
+            (f.queued, f.inflight),
+            (0, 0),
+            "nothing for the going session"
+        );
     }
     panic!("the teardown did not end");
 }
@@ -189,6 +212,91 @@ fn a_clean_start_replaces_a_big_session_at_once_and_gets_none_of_its_filters() {
     rig.turn();
     assert_eq!(topics(&mut new), ["fresh"], "nothing on the old filters");
     assert_eq!(rig.broker.footprint().routes, 2);
+}
+
+/// A persistent MQTT 5 session with over three budgets of QoS 1 subscriptions expires
+/// while offline: in the turn its expiry interval runs out, its client id is free and the
+/// message queued for it is gone with it, its filters leave the router in four slices of
+/// at most a budget each, what is published on them meanwhile is queued for no one, and a
+/// marker published afterwards reaches the bystander.
+#[test]
+fn a_big_session_that_expires_offline_leaves_the_router_a_slice_per_turn() {
+    let mut rig = rig();
+    let mut bystander = rig.client("bystander", &subscribe(1, "marker", 0));
+    let mut publisher = rig.client("pub", &[]);
+    let kept = |id: &str, seconds| {
+        Connect::v5(id)
+            .clean(false)
+            .properties(&Props::new().session_expiry_interval(seconds))
+            .build()
+    };
+    let mut hoarder = rig.connect(&kept("hoarder", 1), connack5_ok(false));
+    hoard_with(&mut rig, &mut hoarder, HOARD, 1, |id, filters| {
+        subscribe5(id, &[], filters)
+    });
+    assert_eq!(topics(&mut bystander), Vec::<String>::new(), "its SUBACK");
+    rig.send(&mut hoarder, &DISCONNECT);
+    rig.turn();
+    assert!(hoarder.read_to_close(), "closed after its DISCONNECT");
+    rig.send(
+        &mut publisher,
+        &publish("hoard/0/0", b"queued", 1, false, 1),
+    );
+    rig.turn();
+    let f = rig.broker.footprint();
+    assert_eq!(
+        (f.sessions, f.going_sessions, f.queued),
+        (3, 0, 1),
+        "offline"
+    );
+    assert_eq!(routes(&rig), HOARD + 1);
+
+    rig.tick_after(Duration::from_millis(500));
+    assert_eq!(rig.broker.footprint().sessions, 3, "not expired half-way");
+    // A second and a millisecond after the DISCONNECT's turn at least: timers round their
+    // deadlines up to the millisecond.
+    rig.tick_after(Duration::from_millis(501));
+    let f = rig.broker.footprint();
+    assert_eq!((f.sessions, f.session_ids, f.going_sessions), (2, 2, 1));
+    assert_eq!(
+        (f.subscriptions, f.queued),
+        (1, 0),
+        "the going session holds none"
+    );
+    assert_eq!(rig.broker.persistent_sessions(), 0);
+    assert_eq!(
+        routes(&rig),
+        HOARD + 1 - BUDGET,
+        "one slice in the turn it expired"
+    );
+
+    // The same id, while the expired session is still going: no session present.
+    let hello = [kept("hoarder", 60), subscribe5(1, &[], &[("fresh", 0)])].concat();
+    let mut again = rig.connect(&hello, connack5_ok(false));
+    assert_eq!(
+        routes(&rig),
+        HOARD + 1 - 2 * BUDGET + 1,
+        "a second slice, and the new subscription"
+    );
+    let slices = tear_down(&mut rig, &mut bystander, &mut publisher, 2);
+    assert_eq!(slices + 2, HOARD.div_ceil(BUDGET), "four slices in all");
+    let f = rig.broker.footprint();
+    assert_eq!((f.sessions, f.going_sessions, f.routes), (3, 0, 2));
+
+    rig.send(
+        &mut publisher,
+        &publish("hoard/0/0", b"to nobody", 1, false, 1),
+    );
+    rig.send(&mut publisher, &publish("fresh", b"end", 0, false, 0));
+    rig.send(&mut publisher, &publish("marker", b"end", 0, false, 0));
+    rig.turn();
+    again.read();
+    let packets = again.packets();
+    assert_eq!(packets.len(), 2, "its SUBACK and one PUBLISH: {packets:?}");
+    assert_eq!(packets[1].0, 0x30, "a QoS 0 PUBLISH");
+    assert!(packets[1].1.starts_with(b"\0\x05fresh"), "on fresh only");
+    assert_eq!(topics(&mut bystander), ["marker"]);
+    assert_eq!(rig.broker.footprint().queued, 0);
 }
 
 /// A going session that is a member of shared groups: a group that picks it drops it and

@@ -1,12 +1,13 @@
 //! A broker in process, driven one loop turn at a time over loopback sockets, so that a test
 //! can look at what it holds between turns and at what each client got after exactly one
 //! turn (`retained_delivery.rs`, `teardown.rs`). Unlike `inproc.rs` there is no script:
-//! the test holds each client's socket and says when the broker turns.
+//! the test holds each client's socket and says when the broker turns, and when its timers
+//! run on a clock moved ahead (`tick_after`).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use midge::auth::Auth;
 use midge::broker::Broker;
@@ -34,6 +35,8 @@ pub struct Rig {
     peers: Vec<Token>,
     /// The client's receive buffer asked for, for clients connected from now on.
     pub client_receive_buffer: usize,
+    /// How far the broker's clock is ahead of the real one (`tick_after`).
+    clock_ahead: Duration,
 }
 
 impl Rig {
@@ -48,6 +51,7 @@ impl Rig {
             listener: TcpListener::bind("127.0.0.1:0").expect("listener"),
             peers: Vec::new(),
             client_receive_buffer: SOCKET_BUFFER,
+            clock_ahead: Duration::ZERO,
         }
     }
 
@@ -59,7 +63,7 @@ impl Rig {
     }
 
     /// A client that has sent `hello` (a CONNECT and what follows it) and read `connack`.
-    pub fn connect(&mut self, hello: &[u8], connack: [u8; 4]) -> Peer {
+    pub fn connect(&mut self, hello: &[u8], connack: impl AsRef<[u8]>) -> Peer {
         let addr = self.listener.local_addr().expect("addr");
         // Small socket buffers, so that what the broker holds back is not hidden in the
         // kernel's.
@@ -87,7 +91,7 @@ impl Rig {
             0,
             addr.port(),
             Rc::clone(&self.rules),
-            Instant::now(),
+            self.now(),
         );
         let token = self.broker.accept(conn, None).expect("accepted");
         self.peers.push(token);
@@ -98,8 +102,9 @@ impl Rig {
         self.send(&mut peer, hello);
         self.turn();
         peer.read();
-        assert_eq!(peer.received[..4], connack, "CONNACK");
-        peer.received.drain(..4);
+        let connack = connack.as_ref();
+        assert_eq!(peer.received[..connack.len()], *connack, "CONNACK");
+        peer.received.drain(..connack.len());
         peer
     }
 
@@ -121,7 +126,18 @@ impl Rig {
     /// One loop turn: every connection read, and written as if the poller had said it was
     /// writable again; the timers left alone.
     pub fn turn(&mut self) {
-        self.broker.set_now(Instant::now());
+        self.run_turn(false);
+    }
+
+    /// Moves the broker's clock `by` ahead, then one loop turn with the timers run, as the
+    /// event loop runs them: after the reads, before the flush.
+    pub fn tick_after(&mut self, by: Duration) {
+        self.clock_ahead += by;
+        self.run_turn(true);
+    }
+
+    fn run_turn(&mut self, tick: bool) {
+        self.broker.set_now(self.now());
         for &token in &self.peers {
             self.broker.on_readable(token);
             self.broker.on_writable(token);
@@ -129,7 +145,15 @@ impl Rig {
         for token in self.broker.take_unfinished_reads() {
             self.broker.on_readable(token);
         }
+        if tick {
+            self.broker.tick();
+        }
         self.broker.flush();
+    }
+
+    /// The broker's clock: the real one, `clock_ahead` ahead.
+    fn now(&self) -> Instant {
+        Instant::now() + self.clock_ahead
     }
 }
 
@@ -137,7 +161,7 @@ impl Rig {
     /// A turn in which the poller reported nothing: only what the broker itself carried
     /// over from the last turn is done.
     pub fn quiet_turn(&mut self) {
-        self.broker.set_now(Instant::now());
+        self.broker.set_now(self.now());
         for token in self.broker.take_unfinished_reads() {
             self.broker.on_readable(token);
         }
