@@ -2,7 +2,8 @@
 //! again, and 10,000 clients joining and leaving one shared group. Each iteration is the
 //! whole storm, so per-operation work that grows with the list shows as quadratic time.
 //! Then issue 11's hoarder, through the whole broker in process: one client with 200,000
-//! subscriptions disconnects, and its session is torn down.
+//! subscriptions disconnects, and its session is torn down; and a persistent session with
+//! 100,000 subscriptions reconnects and disconnects, telling its shared groups each time.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use midge::protocol::{QoS, SubOptions};
@@ -103,16 +104,27 @@ const HOARD_FILTERS: usize = 1000;
 /// A broker holding one connected client with `HOARD_SUBSCRIBES` x `HOARD_FILTERS`
 /// subscriptions: the client's socket and token.
 fn hoarder(broker: &mut Broker, listener: &TcpListener) -> (Token, TcpStream) {
+    let hello = packets::connect_v311("hoarder", true, 0);
+    subscribed(broker, listener, &hello, HOARD_SUBSCRIBES, |n, i| {
+        format!("hoard/{n}/{i}")
+    })
+}
+
+/// A client connected with `hello` that has subscribed to `subscribes` x `HOARD_FILTERS`
+/// filters, the `i`th of the `n`th SUBSCRIBE named by `name(n, i)`: its token and socket.
+fn subscribed(
+    broker: &mut Broker,
+    listener: &TcpListener,
+    hello: &[u8],
+    subscribes: usize,
+    name: impl Fn(usize, usize) -> String,
+) -> (Token, TcpStream) {
     let (token, mut client) = common::accept(broker, listener);
     client.set_nonblocking(true).expect("nonblocking");
-    client
-        .write_all(&packets::connect_v311("hoarder", true, 0))
-        .expect("CONNECT");
+    client.write_all(hello).expect("CONNECT");
     let mut sink = vec![0u8; 64 * 1024];
-    for n in 0..HOARD_SUBSCRIBES {
-        let names: Vec<String> = (0..HOARD_FILTERS)
-            .map(|i| format!("hoard/{n}/{i}"))
-            .collect();
+    for n in 0..subscribes {
+        let names: Vec<String> = (0..HOARD_FILTERS).map(|i| name(n, i)).collect();
         let filters: Vec<(&str, u8)> = names.iter().map(|f| (f.as_str(), 0)).collect();
         let mut bytes = &packets::subscribe_many(n as u16 + 1, &filters)[..];
         while !bytes.is_empty() {
@@ -131,7 +143,7 @@ fn hoarder(broker: &mut Broker, listener: &TcpListener) -> (Token, TcpStream) {
     }
     assert_eq!(
         broker.footprint().subscriptions,
-        HOARD_SUBSCRIBES * HOARD_FILTERS,
+        subscribes * HOARD_FILTERS,
         "every filter subscribed"
     );
     (token, client)
@@ -181,6 +193,69 @@ fn hoard_disconnect(c: &mut Criterion) {
     group.finish();
 }
 
+/// Subscriptions of the session that reconnects.
+const RECONNECT_SUBSCRIBES: usize = 100;
+
+/// A persistent session (3.1.1, clean session 0) with `RECONNECT_SUBSCRIBES` x
+/// `HOARD_FILTERS` subscriptions, all, a tenth or one of them in a shared group of its own
+/// (`$share/g/s/K`): the time of one reconnect and one disconnect, two loop turns from the
+/// CONNECT read to the socket closed after DISCONNECT. Each tells every shared group of
+/// the session that it came or went.
+fn shared_reconnect(c: &mut Criterion) {
+    midge::log::init(midge::log::LogTypes::NONE, &[]).expect("quiet log");
+    let text = "allow_anonymous true\nmax_subscriptions_per_client 0\n";
+    let config = Config::parse(text, "bench").expect("config").0;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hello = packets::connect_v311("member", false, 0);
+    let total = RECONNECT_SUBSCRIBES * HOARD_FILTERS;
+    let mut group = c.benchmark_group("churn");
+    for (name, shared) in [
+        ("reconnect_100k_shared", total),
+        ("reconnect_10k_of_100k_shared", total / 10),
+        ("reconnect_1_of_100k_shared", 1),
+    ] {
+        let auth = midge::auth::Auth::load(&config, []).expect("no security files");
+        let mut broker = Broker::new(config.clone(), auth);
+        let (token, mut client) = subscribed(
+            &mut broker,
+            &listener,
+            &hello,
+            RECONNECT_SUBSCRIBES,
+            |n, i| match n * HOARD_FILTERS + i {
+                k if k < shared => format!("$share/g/s/{k}"),
+                k => format!("p/{k}"),
+            },
+        );
+        client.write_all(&packets::DISCONNECT).expect("DISCONNECT");
+        broker.on_readable(token);
+        broker.flush();
+        assert_eq!(broker.connection_count(), 0, "gone offline");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut time = Duration::ZERO;
+                for _ in 0..iters {
+                    let (token, mut client) = common::accept(&mut broker, &listener);
+                    client.write_all(&hello).expect("CONNECT");
+                    let start = Instant::now();
+                    broker.set_now(start);
+                    broker.on_readable(token);
+                    broker.flush();
+                    client.write_all(&packets::DISCONNECT).expect("DISCONNECT");
+                    broker.on_readable(token);
+                    broker.flush();
+                    time += start.elapsed();
+                    let mut connack = [0u8; 4];
+                    client.read_exact(&mut connack).expect("CONNACK");
+                    assert_eq!(connack, [0x20, 2, 1, 0], "session present");
+                    assert_eq!(broker.connection_count(), 0, "gone offline again");
+                }
+                time
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -191,6 +266,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = hot_filter, shared_group, shared_pick, hoard_disconnect
+    targets = hot_filter, shared_group, shared_pick, hoard_disconnect, shared_reconnect
 }
 criterion_main!(benches);

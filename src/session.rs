@@ -92,12 +92,15 @@ const SUBSCRIPTIONS_LISTED_MAX: usize = 16;
 /// kept in memory even while its client is idle or away: a short list costs a few dozen
 /// bytes where a hash map costs a few hundred. A client with many moves to a hash map, boxed
 /// so that the list's sessions do not carry a map's size.
-/// The shared ones are counted, so that a client with none costs no look at its filters
-/// when it comes or goes (see `Broker::set_shared_online`).
+/// The shared ones (`$share/...`) are kept apart, so that a client's comings and goings,
+/// which tell each of its shared groups (see `Broker::set_shared_online`), look at those
+/// only, however many others it has.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
-    by_filter: ByFilter,
-    shared: usize,
+    plain: ByFilter,
+    /// Boxed, and `None` while there are none: most clients have none, and their sessions
+    /// stay the size they were.
+    shared: Option<Box<ByFilter>>,
 }
 
 #[derive(Debug)]
@@ -116,59 +119,59 @@ impl Default for ByFilter {
 impl Subscriptions {
     /// Adds or replaces a subscription; returns the one it replaced.
     pub fn insert(&mut self, filter: ByteStr, subscription: Subscription) -> Option<Subscription> {
-        let shared = topic::is_shared(&filter);
-        let replaced = self.by_filter.insert(filter, subscription);
-        self.shared += usize::from(shared && replaced.is_none());
-        replaced
+        if topic::is_shared(&filter) {
+            self.shared
+                .get_or_insert_default()
+                .insert(filter, subscription)
+        } else {
+            self.plain.insert(filter, subscription)
+        }
     }
 
     pub fn get(&self, filter: &str) -> Option<&Subscription> {
-        match &self.by_filter {
-            ByFilter::Listed(list) => list.iter().find(|(f, _)| f == filter).map(|(_, s)| s),
-            ByFilter::Hashed(map) => map.get(filter),
+        if topic::is_shared(filter) {
+            self.shared.as_deref()?.get(filter)
+        } else {
+            self.plain.get(filter)
         }
     }
 
     pub fn remove(&mut self, filter: &str) -> Option<Subscription> {
-        let removed = match &mut self.by_filter {
-            ByFilter::Listed(list) => {
-                let i = list.iter().position(|(f, _)| f.as_str() == filter)?;
-                Some(list.swap_remove(i).1)
-            }
-            ByFilter::Hashed(map) => map.remove(filter),
-        };
-        self.shared -= usize::from(removed.is_some() && topic::is_shared(filter));
+        if !topic::is_shared(filter) {
+            return self.plain.remove(filter);
+        }
+        let shared = self.shared.as_deref_mut()?;
+        let removed = shared.remove(filter);
+        if shared.len() == 0 {
+            self.shared = None;
+        }
         removed
     }
 
     /// Every filter, taken out, for tearing the session down: no copy of each, and no
     /// lookup to remove it.
     pub fn into_filters(self) -> IntoFilters {
-        match self.by_filter {
-            ByFilter::Listed(list) => IntoFilters::Listed(list.into_iter()),
-            ByFilter::Hashed(map) => IntoFilters::Hashed(map.into_keys()),
+        IntoFilters {
+            plain: self.plain.into_filters(),
+            shared: self.shared.map(|shared| shared.into_filters()),
         }
     }
 
-    /// Every shared filter (`$share/...`), borrowed; nothing to look at if there are none.
+    /// Every shared filter (`$share/...`), borrowed: the others are not looked at.
     pub fn iter_shared(&self) -> impl Iterator<Item = &ByteStr> {
-        let (listed, hashed) = match &self.by_filter {
-            _ if self.shared == 0 => (None, None),
-            ByFilter::Listed(list) => (Some(list.iter().map(|(f, _)| f)), None),
-            ByFilter::Hashed(map) => (None, Some(map.keys())),
+        let (listed, hashed) = match self.shared.as_deref() {
+            None => (None, None),
+            Some(ByFilter::Listed(list)) => (Some(list.iter().map(|(f, _)| f)), None),
+            Some(ByFilter::Hashed(map)) => (None, Some(map.keys())),
         };
         listed
             .into_iter()
             .flatten()
             .chain(hashed.into_iter().flatten())
-            .filter(|f| topic::is_shared(f))
     }
 
     pub fn len(&self) -> usize {
-        match &self.by_filter {
-            ByFilter::Listed(list) => list.len(),
-            ByFilter::Hashed(map) => map.len(),
-        }
+        self.plain.len() + self.shared.as_ref().map_or(0, |shared| shared.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -196,30 +199,83 @@ impl ByFilter {
             ByFilter::Hashed(map) => map.insert(filter, subscription),
         }
     }
+
+    fn get(&self, filter: &str) -> Option<&Subscription> {
+        match self {
+            ByFilter::Listed(list) => list.iter().find(|(f, _)| f == filter).map(|(_, s)| s),
+            ByFilter::Hashed(map) => map.get(filter),
+        }
+    }
+
+    fn remove(&mut self, filter: &str) -> Option<Subscription> {
+        match self {
+            ByFilter::Listed(list) => {
+                let i = list.iter().position(|(f, _)| f.as_str() == filter)?;
+                Some(list.swap_remove(i).1)
+            }
+            ByFilter::Hashed(map) => map.remove(filter),
+        }
+    }
+
+    fn into_filters(self) -> FilterKeys {
+        match self {
+            ByFilter::Listed(list) => FilterKeys::Listed(list.into_iter()),
+            ByFilter::Hashed(map) => FilterKeys::Hashed(map.into_keys()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ByFilter::Listed(list) => list.len(),
+            ByFilter::Hashed(map) => map.len(),
+        }
+    }
 }
 
 /// The filters of a session being torn down (`Subscriptions::into_filters`), each once.
 #[derive(Debug)]
-pub enum IntoFilters {
+pub struct IntoFilters {
+    plain: FilterKeys,
+    shared: Option<FilterKeys>,
+}
+
+/// One part's filters, taken out.
+#[derive(Debug)]
+enum FilterKeys {
     Listed(std::vec::IntoIter<(ByteStr, Subscription)>),
     Hashed(std::collections::hash_map::IntoKeys<ByteStr, Subscription>),
 }
 
-impl Iterator for IntoFilters {
+impl Iterator for FilterKeys {
     type Item = ByteStr;
 
     fn next(&mut self) -> Option<ByteStr> {
         match self {
-            IntoFilters::Listed(list) => list.next().map(|(filter, _)| filter),
-            IntoFilters::Hashed(keys) => keys.next(),
+            FilterKeys::Listed(list) => list.next().map(|(filter, _)| filter),
+            FilterKeys::Hashed(keys) => keys.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
-            IntoFilters::Listed(list) => list.size_hint(),
-            IntoFilters::Hashed(keys) => keys.size_hint(),
+            FilterKeys::Listed(list) => list.size_hint(),
+            FilterKeys::Hashed(keys) => keys.size_hint(),
         }
+    }
+}
+
+impl ExactSizeIterator for FilterKeys {}
+
+impl Iterator for IntoFilters {
+    type Item = ByteStr;
+
+    fn next(&mut self) -> Option<ByteStr> {
+        self.plain.next().or_else(|| self.shared.as_mut()?.next())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.plain.len() + self.shared.as_ref().map_or(0, ExactSizeIterator::len);
+        (len, Some(len))
     }
 }
 
@@ -435,10 +491,10 @@ mod tests {
                 None
             );
             if i < 16 {
-                assert!(matches!(subs.by_filter, ByFilter::Listed(_)));
+                assert!(matches!(subs.plain, ByFilter::Listed(_)));
             }
         }
-        assert!(matches!(subs.by_filter, ByFilter::Hashed(_)));
+        assert!(matches!(subs.plain, ByFilter::Hashed(_)));
         assert_eq!(subs.len(), 40);
         assert_eq!(
             subs.insert("t/3".into(), sub(QoS::AtLeastOnce)),
@@ -461,28 +517,44 @@ mod tests {
     }
 
     #[test]
-    fn shared_subscriptions_are_counted_through_replace_and_remove() {
-        let sub = Subscription {
-            options: SubOptions::qos(QoS::AtMostOnce),
+    fn shared_subscriptions_are_kept_apart_through_replace_and_remove() {
+        let sub = |qos| Subscription {
+            options: SubOptions::qos(qos),
             id: 0,
         };
         let shared = |subs: &Subscriptions| subs.iter_shared().count();
         let mut subs = Subscriptions::default();
         for i in 0..40 {
-            subs.insert(format!("t/{i}").into(), sub);
+            subs.insert(format!("t/{i}").into(), sub(QoS::AtMostOnce));
         }
         assert_eq!(shared(&subs), 0);
-        subs.insert("$share/g/t".into(), sub);
-        subs.insert("$share/g/t".into(), sub);
-        subs.insert("$share/h".into(), sub);
-        assert_eq!(subs.shared, 2);
+        subs.insert("$share/g/t".into(), sub(QoS::AtMostOnce));
+        let replaced = subs.insert("$share/g/t".into(), sub(QoS::AtLeastOnce));
+        assert_eq!(replaced, Some(sub(QoS::AtMostOnce)));
+        subs.insert("$share/h".into(), sub(QoS::AtMostOnce));
+        let apart = |subs: &Subscriptions| subs.shared.as_ref().map_or(0, |s| s.len());
+        assert_eq!((subs.plain.len(), apart(&subs), subs.len()), (40, 2, 42));
         assert_eq!(shared(&subs), 2);
+        assert_eq!(subs.get("$share/g/t"), Some(&sub(QoS::AtLeastOnce)));
+        assert!(subs.get("t/39").is_some() && subs.get("$share/g/t/39").is_none());
         assert!(subs.remove("$share/g/t").is_some());
         assert!(subs.remove("$share/g/t").is_none());
         assert!(subs.remove("t/1").is_some());
-        assert_eq!(subs.shared, 1);
+        assert_eq!((subs.plain.len(), apart(&subs)), (39, 1));
         let left: Vec<&ByteStr> = subs.iter_shared().collect();
         assert_eq!(left, [&ByteStr::from("$share/h")]);
+        let filters = subs.into_filters();
+        assert_eq!(filters.len(), 40);
+        let all: Vec<ByteStr> = filters.collect();
+        assert_eq!(all.len(), 40);
+        assert!(all.contains(&ByteStr::from("$share/h")) && all.contains(&"t/39".into()));
+        let mut last = Subscriptions::default();
+        last.insert("$share/g/t".into(), sub(QoS::AtMostOnce));
+        assert!(last.remove("$share/g/t").is_some());
+        assert!(
+            last.shared.is_none(),
+            "the box goes with the last shared subscription"
+        );
     }
 
     /// Issues a delivery's identifier and puts it in flight.
