@@ -21,6 +21,7 @@ impl Broker {
     /// as many QoS 2 messages awaiting PUBREL as `incoming_v3_max` allows: those versions
     /// have no receive maximum to enforce, so its own TCP window holds it back instead.
     /// Nor while the persistence writer is too far behind (`durable.rs`).
+    #[inline(always)]
     pub(super) fn may_take_input(&mut self, token: Token) -> bool {
         let Some(conn) = self.conns.get_mut(token.0) else {
             return false;

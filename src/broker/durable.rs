@@ -172,7 +172,13 @@ impl Broker {
 
     /// Whether the writer is so far behind that `token` must not be read; it is read
     /// again once the writer catches up.
+    #[inline]
     pub(super) fn journal_full(&mut self, token: Token) -> bool {
+        // Checked before every packet: without persistence, a test and no call.
+        self.durable.is_some() && self.journal_behind(token)
+    }
+
+    fn journal_behind(&mut self, token: Token) -> bool {
         let Some(durable) = self.durable.as_deref_mut() else {
             return false;
         };
