@@ -98,6 +98,9 @@ pub struct Connection {
     /// Set when something stopped at the bound (reading, say) and waits for the output to
     /// drain below half of it; `take_drained` says when.
     waiting_for_drain: bool,
+    /// With persistence: the journal position its output waits for, 0 for none (see
+    /// `broker/durable.rs`).
+    pub(crate) held_until: u64,
     /// The deadline its timer is armed for (see `broker/timers.rs`).
     pub(crate) timer_armed: u64,
 }
@@ -136,6 +139,7 @@ impl Connection {
             output_bound: usize::MAX,
             serial: 0,
             waiting_for_drain: false,
+            held_until: 0,
             timer_armed: 0,
         }
     }

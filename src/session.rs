@@ -402,6 +402,11 @@ impl Session {
         self.packet_ids_issued
     }
 
+    /// Identifiers handed out so far, for persistence.
+    pub fn packet_ids_issued(&self) -> u64 {
+        self.packet_ids_issued
+    }
+
     /// Uses up `count` identifiers, as mosquitto does for each further match of a message
     /// that a 3.1.1 client gets once.
     pub fn skip_packet_ids(&mut self, count: u64) {

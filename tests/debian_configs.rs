@@ -28,7 +28,7 @@ fn test_config(file: &Path) -> (Option<i32>, Vec<String>) {
 }
 
 #[test]
-fn debians_stock_config_warns_that_sessions_do_not_persist_yet_and_is_valid() {
+fn debians_stock_config_warns_that_queued_messages_do_not_persist_yet_and_is_valid() {
     // The stock file includes /etc/mosquitto/conf.d; here its copy beside it.
     let dir = tempfile::tempdir().expect("tempdir");
     let stock = std::fs::read_to_string(fixtures().join("mosquitto.conf")).expect("fixture");
@@ -39,8 +39,8 @@ fn debians_stock_config_warns_that_sessions_do_not_persist_yet_and_is_valid() {
     assert_eq!(
         lines,
         [
-            "Warning: FILE:8: 'persistence' keeps retained messages only: midge does not keep \
-             persistent sessions on disk yet",
+            "Warning: FILE:8: 'persistence' keeps retained messages, sessions and \
+             subscriptions: midge does not keep queued messages on disk yet",
             "FILE: configuration is valid.",
         ]
     );

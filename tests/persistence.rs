@@ -65,7 +65,9 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("Restored 0 retained messages (0 expired)");
+    broker.wait_for_log(
+        "Restored 0 sessions with 0 subscriptions and 0 retained messages (0 expired)",
+    );
     let mut publisher = Raw::connected(&broker, "publisher");
     publisher.send(&publish("a/1", b"first", 1, true, 1));
     publisher.expect(&puback(1));
@@ -81,7 +83,7 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
 
     drop(broker); // SIGKILL: nothing is saved on the way out
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("Restored 2 retained messages (0 expired) from 1 file(s), 5 records");
+    broker.wait_for_log("and 2 retained messages (0 expired) from 1 file(s), 5 records");
     assert_eq!(retained(&broker), expected);
 
     broker.signal("TERM");
@@ -93,13 +95,9 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().into_string().expect("name"))
         .collect();
-    assert_eq!(
-        names,
-        ["mosquitto.db.midge"],
-        "shut-down leaves one snapshot"
-    );
+    assert_eq!(names, ["mosquitto.db"], "shut-down leaves one snapshot");
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("Restored 2 retained messages (0 expired) from 1 file(s), 2 records");
+    broker.wait_for_log("and 2 retained messages (0 expired) from 1 file(s), 2 records");
     assert_eq!(retained(&broker), expected);
 }
 
@@ -112,7 +110,7 @@ fn a_puback_leaves_only_after_its_retained_message_is_written() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = persistent_broker(dir.path(), "");
-    let journal = dir.path().join("mosquitto.db.midge.1.log");
+    let journal = dir.path().join("mosquitto.db.1.log");
     let mut publisher = Raw::connected(&broker, "publisher");
     for i in 1..=200u16 {
         let payload = format!("value-{i:05}");
@@ -220,5 +218,77 @@ fn kill_9_under_load_loses_nothing_acknowledged_and_damage_never_stops_the_broke
             _ => {}
         }
         cut = damage == 3;
+    }
+}
+
+/// A session that outlives its connection keeps its subscriptions across a kill -9: the
+/// client is told its session is present and gets what is published for it, with packet
+/// identifiers going on from where they were. A clean session and one unsubscribed from
+/// leave nothing behind.
+#[test]
+fn persistent_sessions_and_their_subscriptions_survive_a_kill() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = persistent_broker(dir.path(), "");
+    let mut kept = Raw::connected_persistent(&broker, "kept", false);
+    kept.send(&subscribe(1, "news/#", 1));
+    kept.expect(&suback(1, 1));
+    kept.send(&subscribe(2, "gone", 1));
+    kept.expect(&suback(2, 1));
+    kept.send(&unsubscribe(3, "gone"));
+    kept.expect(&unsuback(3));
+    let mut publisher = Raw::connected(&broker, "publisher");
+    publisher.send(&publish("news/1", b"one", 1, false, 1));
+    publisher.expect(&puback(1));
+    kept.expect(&publish("news/1", b"one", 1, false, 1));
+    kept.send(&puback(1));
+    let mut clean = Raw::connected(&broker, "clean");
+    clean.send(&subscribe(1, "news/#", 1));
+    clean.expect(&suback(1, 1));
+    kept.send(&DISCONNECT);
+    kept.expect_closed();
+    clean.send(&DISCONNECT);
+    clean.expect_closed();
+    drop(broker); // SIGKILL
+
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log("Restored 1 sessions with 1 subscriptions");
+    Raw::handshake(
+        &broker,
+        &connect_v311("clean", false, 60),
+        &connack(false, 0),
+    );
+    let mut kept = Raw::connected_persistent(&broker, "kept", true);
+    let mut publisher = Raw::connected(&broker, "publisher");
+    publisher.send(&publish("gone", b"no one", 1, false, 1));
+    publisher.expect(&puback(1));
+    publisher.send(&publish("news/2", b"two", 1, false, 2));
+    publisher.expect(&puback(2));
+    kept.expect(&publish("news/2", b"two", 1, false, 2));
+}
+
+/// A SUBACK means the subscription is in the journal when it arrives.
+#[test]
+fn a_suback_leaves_only_after_its_subscription_is_written() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = persistent_broker(dir.path(), "");
+    let journal = dir.path().join("mosquitto.db.1.log");
+    let mut client = Raw::connected_persistent(&broker, "subscriber", false);
+    for i in 1..=100u16 {
+        let filter = format!("filter/{i:05}");
+        client.send(&subscribe(i, &filter, 0));
+        client.expect(&suback(i, 0));
+        let written = std::fs::read(&journal).expect("read journal");
+        assert!(
+            written
+                .windows(filter.len())
+                .any(|w| w == filter.as_bytes()),
+            "SUBACK {i} arrived before its subscription was written"
+        );
     }
 }

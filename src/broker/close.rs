@@ -298,6 +298,14 @@ impl Broker {
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             self.schedule_will(key, *will);
         }
+        self.session_offline(key);
+    }
+
+    /// A session's client has gone: the session ends now, or its expiry starts.
+    pub(super) fn session_offline(&mut self, key: SessionKey) {
+        if self.sessions[key].expiry != Expiry::AtDisconnect {
+            self.record_session(key);
+        }
         let lifetime = match self.sessions[key].expiry {
             Expiry::AtDisconnect => return self.remove_session(key),
             Expiry::After(seconds) => Some(Duration::from_secs(u64::from(seconds))),

@@ -358,10 +358,9 @@ impl Broker {
             if clean_start || self.sessions[key].expiry == Expiry::AtDisconnect {
                 self.remove_session(key);
             } else {
+                self.sessions[key].version = version;
                 self.set_expiry(key, expiry);
-                let session = &mut self.sessions[key];
-                session.version = version;
-                session.expires_at = None;
+                self.sessions[key].expires_at = None;
                 // MQTT 3.1 has no session-present flag.
                 return (key, version != Version::V31);
             }

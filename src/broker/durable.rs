@@ -1,17 +1,21 @@
-//! What the broker keeps on disk, and the acknowledgements that wait for it (`persist/`).
+//! What the broker keeps on disk, and the output that waits for it (`persist/`).
 //!
-//! Durable state changes here only, each change recorded as it is made: today the retained
-//! store (`set_retained`). An acknowledgement of a PUBLISH (PUBACK, PUBREC, PUBCOMP) made
-//! while records are not yet as durable as `persistence_sync` asks is held, in order, and
-//! released by the flush once the writer has caught up with the records made before it.
-//! Holding every acknowledgement behind the journal rather than only those with records of
-//! their own keeps them in the order their PUBLISHes came [MQTT-4.6.0-2] at the cost of
-//! a wait of one write for the rest, and only while records are in flight.
+//! Each change to durable state is recorded as it is made, by the one method that makes
+//! it: the retained store's (`set_retained`, here), sessions that outlive their connection
+//! (`insert_session`, `set_expiry` and `remove_session` call `record_session`) and their
+//! subscriptions (`add_subscription` and `unsubscribe` call `record_subscription`). Queued
+//! and in-flight messages are not kept yet.
+//!
+//! A connection sent an acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) while
+//! records are not yet as durable as `persistence_sync` asks is held: none of its output
+//! is written until the writer has caught up with the records made before the
+//! acknowledgement. Holding the whole output, not just the acknowledgement, keeps it in
+//! the order it was queued, as without persistence; it waits one write, and only while
+//! records are in flight.
 //!
 //! A disk slower than the traffic stops input: past `BACKLOG_MAX` bytes handed to the
 //! writer and not written, no connection is read until the writer has caught up half way.
 
-use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,26 +26,19 @@ use mio::Token;
 
 use super::Broker;
 use crate::message::Message;
-use crate::persist::{self, Journal, Op, Options, Retained};
-use crate::protocol::{ByteStr, Packet, QoS};
+use crate::persist::{self, Journal, Op, Options, Retained, StoredSession};
+use crate::protocol::{ByteStr, Packet, QoS, SubOptions, Version};
 use crate::retain::Stored;
+use crate::session::{Expiry, Session, SessionKey, Subscription};
 use crate::{log_notice, log_warning};
 
 /// The broker's end of persistence.
 pub(super) struct Durable {
     journal: Journal,
-    /// Acknowledgements waiting for the records made before them, oldest first.
-    held: VecDeque<Held>,
+    /// Connections whose output waits for the journal (`Connection::held_until`).
+    held: Vec<(Token, u64)>,
     /// Connections not read because the writer is behind (`BACKLOG_MAX`).
     starved: Vec<Token>,
-}
-
-struct Held {
-    token: Token,
-    serial: u64,
-    /// Journal position the acknowledgement waits for.
-    position: u64,
-    packet: Packet,
 }
 
 impl Broker {
@@ -76,8 +73,15 @@ impl Broker {
                 None => expired += 1,
             }
         }
+        let (mut sessions, mut subscriptions) = (0usize, 0usize);
+        for (client_id, stored) in recovered.state.sessions {
+            if let Some(n) = self.restore_session(&client_id, stored) {
+                sessions += 1;
+                subscriptions += n;
+            }
+        }
         log_notice!(
-            "Restored {kept} retained messages ({expired} expired) from {} file(s), {} records, in {} ms, from {}.",
+            "Restored {sessions} sessions with {subscriptions} subscriptions and {kept} retained messages ({expired} expired) from {} file(s), {} records, in {} ms, from {}.",
             recovered.files,
             recovered.records,
             started.elapsed().as_millis(),
@@ -85,10 +89,101 @@ impl Broker {
         );
         self.durable = Some(Box::new(Durable {
             journal,
-            held: VecDeque::new(),
+            held: Vec::new(),
             starved: Vec::new(),
         }));
         Ok(())
+    }
+
+    /// A stored session, offline, with its subscriptions and its expiry running from now
+    /// (the time its client went is not kept). Returns its subscriptions' count; `None`
+    /// for one that does not decode, which only a damaged file holds.
+    fn restore_session(&mut self, client_id: &[u8], stored: StoredSession) -> Option<usize> {
+        let client_id = ByteStr::from_utf8(Bytes::copy_from_slice(client_id)).ok()?;
+        let version = match stored.version {
+            3 => Version::V31,
+            4 => Version::V311,
+            5 => Version::V5,
+            _ => return None,
+        };
+        let expiry = match stored.expiry {
+            0 => return None,
+            seconds => Expiry::from_interval(seconds),
+        };
+        if self.session_ids.contains_key(client_id.as_str()) {
+            return None;
+        }
+        let key = self.insert_session(Session::new(client_id, version, expiry));
+        self.sessions[key].skip_packet_ids(stored.packet_ids);
+        let mut restored = 0;
+        for (filter, (options, id)) in stored.subscriptions {
+            let filter = ByteStr::from_utf8(Bytes::copy_from_slice(&filter)).ok();
+            if let (Some(filter), Some(options)) = (filter, SubOptions::from_byte(options)) {
+                self.add_subscription(key, filter, Subscription { options, id });
+                restored += 1;
+            }
+        }
+        self.session_offline(key);
+        Some(restored)
+    }
+
+    /// Records a session that outlives its connection as it is now: created, resumed by a
+    /// client of another protocol version, given another expiry, or left by its client
+    /// (which is when its count of packet identifiers is kept). One whose expiry has
+    /// become "at disconnect" is gone as far as the disk goes.
+    pub(super) fn record_session(&mut self, key: SessionKey) {
+        let Some(durable) = self.durable.as_deref_mut() else {
+            return;
+        };
+        let session = &self.sessions[key];
+        let client_id = session.client_id.as_bytes().clone();
+        let expiry = match session.expiry {
+            Expiry::AtDisconnect => return durable.journal.record(&Op::SessionGone { client_id }),
+            Expiry::After(seconds) => seconds,
+            Expiry::Never => u32::MAX,
+        };
+        durable.journal.record(&Op::Session {
+            client_id,
+            version: session.version as u8,
+            expiry,
+            packet_ids: session.packet_ids_issued(),
+        });
+    }
+
+    /// Records the end of a session that outlived its connections.
+    pub(super) fn record_session_gone(&mut self, key: SessionKey) {
+        if let Some(durable) = self.durable.as_deref_mut() {
+            let client_id = self.sessions[key].client_id.as_bytes().clone();
+            durable.journal.record(&Op::SessionGone { client_id });
+        }
+    }
+
+    /// Records a subscription of a session that outlives its connection: added or
+    /// replaced, or (`None`) removed.
+    pub(super) fn record_subscription(
+        &mut self,
+        key: SessionKey,
+        filter: &str,
+        subscription: Option<Subscription>,
+    ) {
+        let Some(durable) = self.durable.as_deref_mut() else {
+            return;
+        };
+        let session = &self.sessions[key];
+        if session.expiry == Expiry::AtDisconnect {
+            return;
+        }
+        let client_id = session.client_id.as_bytes().clone();
+        let filter = Bytes::copy_from_slice(filter.as_bytes());
+        durable.journal.record(&match subscription {
+            Some(Subscription { options, id }) => Op::Subscribe {
+                client_id,
+                filter,
+                options: options.to_byte(),
+                id,
+            },
+            None => Op::Unsubscribe { client_id, filter },
+        });
     }
 
     /// Stores a retained message (an empty payload deletes the topic's) and records the
@@ -110,37 +205,43 @@ impl Broker {
         stored
     }
 
-    /// Queues an acknowledgement of a PUBLISH: now, or once the records made so far are
-    /// durable.
-    pub(super) fn send_ack(&mut self, token: Token, packet: Packet) {
-        if let Some(durable) = self.durable.as_deref_mut() {
-            let position = durable.journal.end();
-            if !durable.held.is_empty() || !durable.journal.is_durable(position) {
-                let serial = self.conns[token.0].serial();
-                durable.held.push_back(Held {
-                    token,
-                    serial,
-                    position,
-                    packet,
-                });
-                return;
-            }
-        }
-        self.send(token, &packet);
-    }
-
-    /// Queues the acknowledgements whose records are durable now. Runs before the flush.
-    pub(super) fn release_acks(&mut self) {
+    /// Queues an acknowledgement; the connection's output then waits until the records
+    /// made so far are durable.
+    pub(super) fn send_ack(&mut self, token: Token, packet: &Packet) {
+        self.send(token, packet);
         let Some(durable) = self.durable.as_deref_mut() else {
             return;
         };
-        let mut released = Vec::new();
-        while let Some(held) = durable.held.front() {
-            if !durable.journal.is_durable(held.position) {
-                break;
-            }
-            released.extend(durable.held.pop_front());
+        let position = durable.journal.end();
+        if durable.journal.is_durable(position) {
+            return;
         }
+        let conn = &mut self.conns[token.0];
+        if conn.held_until == 0 {
+            durable.held.push((token, conn.serial()));
+        }
+        conn.held_until = position;
+    }
+
+    /// Lets go of the connections whose records are durable now, and reads again those
+    /// the writer's backlog stopped. Runs before the flush's writes.
+    pub(super) fn release_held(&mut self) {
+        let Some(durable) = self.durable.as_deref_mut() else {
+            return;
+        };
+        let (conns, journal) = (&mut self.conns, &durable.journal);
+        let mut released = Vec::new();
+        durable.held.retain(|&(token, serial)| {
+            let Some(conn) = conns.get_mut(token.0).filter(|c| c.serial() == serial) else {
+                return false; // gone, and its token perhaps taken by a new connection
+            };
+            if !journal.is_durable(conn.held_until) {
+                return true;
+            }
+            conn.held_until = 0;
+            released.push(token);
+            false
+        });
         let starved = if durable.journal.backlog() <= persist::BACKLOG_MAX / 2 {
             std::mem::take(&mut durable.starved)
         } else {
@@ -148,15 +249,8 @@ impl Broker {
             let _ = durable.journal.is_durable(u64::MAX);
             Vec::new()
         };
-        for held in released {
-            // The connection may have gone, and its token to a new one, meanwhile.
-            if self
-                .conns
-                .get(held.token.0)
-                .is_some_and(|c| c.serial() == held.serial && !c.is_closing())
-            {
-                self.send(held.token, &held.packet);
-            }
+        for token in released {
+            self.mark_flush(token);
         }
         for token in starved {
             self.mark_read(token);
@@ -194,11 +288,6 @@ impl Broker {
         let _ = durable.journal.is_durable(u64::MAX);
         durable.starved.push(token);
         true
-    }
-
-    /// Whether acknowledgements wait for the writer: the loop sleeps until it wakes it.
-    pub fn acks_held(&self) -> usize {
-        self.durable.as_deref().map_or(0, |d| d.held.len())
     }
 
     /// Writes what is left, saves a snapshot, and stops writing. For shut-down.

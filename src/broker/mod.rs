@@ -661,10 +661,10 @@ impl Broker {
         self.run_teardown();
         // Where retained deliveries resume once a client's output has drained.
         self.run_retained();
-        // The turn's records go to the writer before the writes, which then overlap; the
-        // acknowledgements earlier records held back go out with them.
+        // The turn's records go to the writer before the writes, which then overlap; output
+        // that earlier records held back goes out with them.
         self.hand_off_journal();
-        self.release_acks();
+        self.release_held();
         let mut budget = FLUSH_BYTES_PER_TURN;
         let mut deferred = Vec::new();
         let mut cut_short = None;
@@ -675,6 +675,11 @@ impl Broker {
                     continue;
                 };
                 let unsent = conn.send.len();
+                if conn.held_until != 0 {
+                    // Waits for the journal; `release_held` flushes it.
+                    conn.flush_pending = false;
+                    continue;
+                }
                 if conn.is_closing() {
                     conn.flush_pending = false;
                     self.flush_closing(token);
@@ -751,10 +756,14 @@ impl Broker {
 
     /// Creates a session, counting it if it is persistent.
     fn insert_session(&mut self, session: Session) -> SessionKey {
-        self.persistent_sessions += usize::from(session.expiry != Expiry::AtDisconnect);
+        let persistent = session.expiry != Expiry::AtDisconnect;
+        self.persistent_sessions += usize::from(persistent);
         let client_id = session.client_id.clone();
         let key = self.sessions.insert(session);
         self.session_ids.insert(client_id, key);
+        if persistent {
+            self.record_session(key);
+        }
         key
     }
 
@@ -763,8 +772,11 @@ impl Broker {
         let session = &mut self.sessions[key];
         let was = usize::from(session.expiry != Expiry::AtDisconnect);
         session.expiry = expiry;
-        self.persistent_sessions =
-            self.persistent_sessions + usize::from(expiry != Expiry::AtDisconnect) - was;
+        let is = usize::from(expiry != Expiry::AtDisconnect);
+        self.persistent_sessions = self.persistent_sessions + is - was;
+        if is + was > 0 {
+            self.record_session(key);
+        }
     }
 
     /// Sessions that outlive their connection, online or not.

@@ -176,7 +176,7 @@ impl Broker {
                 Packet::PubRec(self.pub_resp(token, packet_id, code))
             }
         };
-        self.send_ack(token, reply);
+        self.send_ack(token, &reply);
     }
 
     /// An acknowledgement; the reason code only exists on the wire in MQTT 5.
@@ -211,7 +211,7 @@ impl Broker {
             "Sending PUBCOMP to {} (m{id})",
             self.sessions[key].client_id
         );
-        self.send_ack(token, Packet::PubComp(PubResp::new(id)));
+        self.send_ack(token, &Packet::PubComp(PubResp::new(id)));
         Ok(())
     }
 

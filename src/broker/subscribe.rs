@@ -82,7 +82,7 @@ impl Broker {
             return_codes,
             ..SubAck::default()
         };
-        self.send(token, &Packet::SubAck(suback));
+        self.send_ack(token, &Packet::SubAck(suback));
         // After the SUBACK, as mosquitto does: the client knows the subscription exists
         // before its retained messages arrive. The first batch goes now, the rest as the
         // client reads (see `retained.rs`).
@@ -133,7 +133,7 @@ impl Broker {
         subscription: Subscription,
         retained: &mut Vec<ByteStr>,
     ) -> bool {
-        let Subscription { options, id } = subscription;
+        let options = subscription.options;
         // A copy, as the broker holds it: the subscription outlives the SUBSCRIBE's read
         // buffer, and lives under the listener's mount point.
         let filter = self.conns[token.0].rules.mount_filter(filter);
@@ -147,6 +147,32 @@ impl Broker {
         }
         // No ACL check here: like mosquitto's acl_file, every filter is granted and each
         // message is checked when it is delivered, so a reloaded ACL can open it later.
+        let is_new = self.add_subscription(key, filter.clone(), subscription);
+        // Shared subscriptions never get retained messages [MQTT-4.8.2-6 note].
+        let wanted = match options.retain_handling {
+            RetainHandling::OnSubscribe => true,
+            RetainHandling::OnNewSubscription => is_new,
+            RetainHandling::Never => false,
+        };
+        if wanted && shared::split(&filter).is_none() {
+            retained.push(filter.clone());
+        }
+        log_subscribe!(
+            "{} {} {filter}",
+            self.sessions[key].client_id,
+            options.qos as u8
+        );
+        true
+    }
+
+    /// Adds or replaces one of a session's subscriptions, and what routes to it: its entry
+    /// in the router or its membership of a shared group. Returns whether it is new.
+    pub(super) fn add_subscription(
+        &mut self,
+        key: SessionKey,
+        filter: ByteStr,
+        subscription: Subscription,
+    ) -> bool {
         let is_new = self.sessions[key]
             .subscriptions
             .insert(filter.clone(), subscription)
@@ -156,27 +182,14 @@ impl Broker {
             None => {
                 let subscriber = Subscriber {
                     target: Target::Session(key),
-                    options,
-                    subscription_id: id,
+                    options: subscription.options,
+                    subscription_id: subscription.id,
                 };
                 self.router.subscribe(&filter, subscriber);
-                // Shared subscriptions never get retained messages [MQTT-4.8.2-6 note].
-                let wanted = match options.retain_handling {
-                    RetainHandling::OnSubscribe => true,
-                    RetainHandling::OnNewSubscription => is_new,
-                    RetainHandling::Never => false,
-                };
-                if wanted {
-                    retained.push(filter.clone());
-                }
             }
         }
-        log_subscribe!(
-            "{} {} {filter}",
-            self.sessions[key].client_id,
-            options.qos as u8
-        );
-        true
+        self.record_subscription(key, &filter, Some(subscription));
+        is_new
     }
 
     fn join_group(
@@ -235,7 +248,7 @@ impl Broker {
             reason_codes,
             ..UnsubAck::default()
         };
-        self.send(token, &Packet::UnsubAck(unsuback));
+        self.send_ack(token, &Packet::UnsubAck(unsuback));
         Ok(())
     }
 
@@ -260,6 +273,7 @@ impl Broker {
             cursor.remove(filter);
         }
         self.drop_route(key, filter);
+        self.record_subscription(key, filter, None);
         true
     }
 

@@ -84,6 +84,9 @@ impl Broker {
     /// but after the session has stopped receiving, so its own no-local subscriptions have
     /// nothing to spare (nor do the others).
     pub(super) fn remove_session(&mut self, key: SessionKey) {
+        if self.sessions[key].expiry != Expiry::AtDisconnect {
+            self.record_session_gone(key);
+        }
         let session = &mut self.sessions[key];
         let persistent = session.expiry != Expiry::AtDisconnect;
         let delayed = session.delayed_will.take();

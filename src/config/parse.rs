@@ -358,7 +358,7 @@ impl Parser {
             "persistence" | "retained_persistence" => {
                 self.config.persistence = self.boolean(key, rest)?;
                 if self.config.persistence && self.warned.insert("persistence") {
-                    self.warn(format!("'{key}' keeps retained messages only: midge does not keep persistent sessions on disk yet"));
+                    self.warn(format!("'{key}' keeps retained messages, sessions and subscriptions: midge does not keep queued messages on disk yet"));
                 }
             }
             "persistence_file" => self.config.persistence_file = self.one(key, rest)?.to_string(),

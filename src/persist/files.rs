@@ -1,16 +1,17 @@
 //! The files in `persistence_location`: one snapshot and the journals written after it.
 //!
-//! `P.midge` is a snapshot: the whole state as of the end of journal generation G, named in
-//! its header. `P.midge.N.log` is journal generation N: the changes made after generation
-//! N - 1, appended as they happen. P is `persistence_file`. Recovery reads the snapshot and
-//! then every journal after G in order. A snapshot is written to `P.midge.tmp`, synced,
-//! renamed over `P.midge` and the directory synced; only then are the journals it covers
-//! removed, so a crash at any point leaves a set of files that recovers the same state.
+//! `P` (`persistence_file`, `mosquitto.db` by default) is a snapshot: the whole state as of
+//! the end of journal generation G, named in its header. `P.N.log` is journal generation
+//! N: the changes made after generation N - 1, appended as they happen. Recovery reads the
+//! snapshot and then every journal after G in order. A snapshot is written to `P.tmp`,
+//! synced, renamed over `P` and the directory synced; only then are the journals it covers
+//! removed, so a crash at any point leaves a set of files that recovers the same state,
+//! and a clean shut-down leaves `P` alone, as mosquitto does.
 //!
 //! Damage never stops the broker: a journal's torn or garbage tail is cut at its last whole
 //! record; a file that is not a midge file of a format this build reads (zero-filled by a
 //! power loss, say, or written by a newer midge) is renamed aside to `NAME.damaged` and left
-//! for the operator. Either is logged.
+//! for the operator; mosquitto's own database, to `NAME.mosquitto`. Each is logged.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -21,6 +22,9 @@ use bytes::Bytes;
 use super::record::{End, FORMAT, MAGIC, Op, Records, Role};
 use super::state::State;
 use crate::{log_notice, log_warning};
+
+/// What mosquitto's own database files start with.
+const MOSQUITTO_MAGIC: &[u8] = b"\x00\xb5\x00mosquitto db";
 
 #[derive(Clone, Debug)]
 pub struct Files {
@@ -49,21 +53,20 @@ impl Files {
     }
 
     pub fn snapshot(&self) -> PathBuf {
-        self.dir.join(format!("{}.midge", self.stem))
+        self.dir.join(&self.stem)
     }
 
     pub fn journal(&self, generation: u64) -> PathBuf {
-        self.dir
-            .join(format!("{}.midge.{generation}.log", self.stem))
+        self.dir.join(format!("{}.{generation}.log", self.stem))
     }
 
     fn temp(&self) -> PathBuf {
-        self.dir.join(format!("{}.midge.tmp", self.stem))
+        self.dir.join(format!("{}.tmp", self.stem))
     }
 
     /// The generations of the journals present, oldest first.
     pub fn journals(&self) -> io::Result<Vec<u64>> {
-        let prefix = format!("{}.midge.", self.stem);
+        let prefix = format!("{}.", self.stem);
         let mut generations: Vec<u64> = fs::read_dir(&self.dir)?
             .filter_map(|entry| {
                 let name = entry.ok()?.file_name().into_string().ok()?;
@@ -150,16 +153,21 @@ impl Files {
                 fs::remove_file(path)?;
                 return Ok(None);
             }
+            _ if data.starts_with(MOSQUITTO_MAGIC) => {
+                Err("a mosquitto database, which midge does not read".to_string())
+            }
             _ => Err("not a midge persistence file".to_string()),
         };
         let generation = match header {
             Ok(generation) => generation,
             Err(why) => {
-                let aside = path.with_extension(
-                    path.extension()
-                        .map(|e| format!("{}.damaged", e.to_string_lossy()))
-                        .unwrap_or_else(|| "damaged".into()),
-                );
+                let suffix = match data.starts_with(MOSQUITTO_MAGIC) {
+                    true => ".mosquitto",
+                    false => ".damaged",
+                };
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(suffix);
+                let aside = PathBuf::from(aside);
                 fs::rename(path, &aside)?;
                 log_warning!(
                     "Warning: Persistence file {} is {why}; moved aside to {} and not read.",

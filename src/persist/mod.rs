@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 
 pub use files::{Files, Recovered};
 pub use record::{Op, Retained};
-pub use state::State;
+pub use state::{State, StoredSession};
 pub use writer::COMPACT_MIN_BYTES;
 
 /// Records handed to the writer but not yet written, past which the broker reads no more

@@ -86,7 +86,7 @@ fn what_was_written_is_recovered_after_a_restart_from_one_snapshot() {
         });
         rig.commit();
         drop(rig);
-        assert_eq!(names(dir.path()), ["test.db.midge"]);
+        assert_eq!(names(dir.path()), ["test.db"]);
         let (rig, recovered) = Rig::open(options(dir.path(), sync));
         let mut expected = State::default();
         expected.apply(Op::Retain(retained("a", "3")));
@@ -95,7 +95,7 @@ fn what_was_written_is_recovered_after_a_restart_from_one_snapshot() {
         drop(rig);
         assert_eq!(
             names(dir.path()),
-            ["test.db.midge"],
+            ["test.db"],
             "an empty journal is removed"
         );
         for name in names(dir.path()) {
@@ -140,8 +140,14 @@ fn a_journal_with_a_damaged_tail_is_cut_at_its_last_whole_record() {
 fn a_file_that_is_not_a_midge_file_is_moved_aside_and_the_rest_read() {
     let dir = tempfile::tempdir().unwrap();
     let files = files(dir.path());
-    // A snapshot zero-filled by a power loss, a journal in a format from the future.
-    fs::write(files.snapshot(), [0u8; 4096]).unwrap();
+    // mosquitto's database where the snapshot goes, a journal in a format from the future,
+    // one zero-filled by a power loss.
+    fs::write(
+        files.snapshot(),
+        b"\x00\xb5\x00mosquitto db\x00\x00\x00\x06",
+    )
+    .unwrap();
+    fs::write(files.journal(3), [0u8; 4096]).unwrap();
     let mut future = MAGIC.to_vec();
     Op::Header {
         format: record::FORMAT + 1,
@@ -162,17 +168,18 @@ fn a_file_that_is_not_a_midge_file_is_moved_aside_and_the_rest_read() {
 
     let recovered = files.recover().unwrap();
     assert_eq!(recovered.state.retained.len(), 1);
-    assert_eq!(recovered.generation, 2);
+    assert_eq!(recovered.generation, 3);
     assert_eq!(
         names(dir.path()),
         [
-            "test.db.midge.1.log.damaged",
-            "test.db.midge.2.log",
-            "test.db.midge.damaged"
+            "test.db.1.log.damaged",
+            "test.db.2.log",
+            "test.db.3.log.damaged",
+            "test.db.mosquitto"
         ]
     );
     assert_eq!(
-        fs::read(files.journal(1).with_extension("log.damaged")).unwrap(),
+        fs::read(dir.path().join("test.db.1.log.damaged")).unwrap(),
         future
     );
 }
@@ -208,13 +215,13 @@ fn journals_a_snapshot_covers_and_an_unfinished_snapshot_are_removed() {
     // As if the removal had not happened: generation 2 again, and a later one.
     journal(2, &[Op::Retain(retained("a", "stale"))]);
     journal(3, &[Op::Retain(retained("b", "new"))]);
-    fs::write(dir.path().join("test.db.midge.tmp"), b"half a snapshot").unwrap();
+    fs::write(dir.path().join("test.db.tmp"), b"half a snapshot").unwrap();
 
     let recovered = files.recover().unwrap();
     let topics: Vec<&[u8]> = recovered.state.retained.keys().map(|k| &k[..]).collect();
     assert_eq!(topics, [b"b"]);
     assert_eq!(recovered.generation, 3);
-    assert_eq!(names(dir.path()), ["test.db.midge", "test.db.midge.3.log"]);
+    assert_eq!(names(dir.path()), ["test.db", "test.db.3.log"]);
 }
 
 /// `autosave_on_changes` with `autosave_interval 3`: three changes start a new journal and

@@ -32,6 +32,15 @@ impl SubOptions {
         }
     }
 
+    /// The options as MQTT 5 encodes them in one byte, and back: how persistence stores them.
+    pub fn to_byte(self) -> u8 {
+        self.encode(Version::V5)
+    }
+
+    pub fn from_byte(byte: u8) -> Option<SubOptions> {
+        SubOptions::decode(byte, Version::V5).ok()
+    }
+
     fn decode(byte: u8, version: Version) -> Result<SubOptions, DecodeError> {
         let qos = QoS::from_u8(byte & 0x03).ok_or(DecodeError::Malformed("subscription QoS 3"))?;
         let reserved = if version == Version::V5 { 0xc0 } else { 0xfc };

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # mosquitto 2.0.11's own broker tests (../shared/mosquitto-suite), run unchanged against
-# target/release/midge: groups core, config and auth in parallel, then tls one at a time
+# target/release/midge: groups core, config, auth and persist in parallel, then tls one at a time
 # (its tests use fixed ports). Tests listed in excluded.txt (mosquitto contradicts the MQTT
 # specification there) and not-yet.txt (the feature belongs to another open issue) are
 # skipped; every other failure fails the run.
 #
-#   bash tests/mosquitto-suite/run.sh [GROUPS]      # default: core,config,auth,tls
+#   bash tests/mosquitto-suite/run.sh [GROUPS]      # default: core,config,auth,persist,tls
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,7 +18,7 @@ broker=${MIDGE_BIN:-$root/target/release/midge}
 skipped() { grep -hv '^\s*\(#\|$\)' "$here/excluded.txt" "$here/not-yet.txt" | awk '{print $1}' | tr '\n' ' '; }
 export MOSQ_EXCLUDE="${MOSQ_EXCLUDE:-} $(skipped)"
 
-groups=${1:-core,config,auth,tls}
+groups=${1:-core,config,auth,persist,tls}
 parallel=() serial=()
 IFS=, read -ra wanted <<<"$groups"
 for g in "${wanted[@]}"; do
