@@ -98,9 +98,9 @@ pub struct Connection {
     /// Set when something stopped at the bound (reading, say) and waits for the output to
     /// drain below half of it; `take_drained` says when.
     waiting_for_drain: bool,
-    /// With persistence: the journal position its output waits for, 0 for none (see
+    /// With persistence: the journal batch its output waits for, 0 for none (see
     /// `broker/durable.rs`).
-    pub(crate) held_until: u64,
+    pub(crate) held_until: u32,
     /// The deadline its timer is armed for (see `broker/timers.rs`).
     pub(crate) timer_armed: u64,
 }

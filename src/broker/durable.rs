@@ -212,15 +212,15 @@ impl Broker {
         let Some(durable) = self.durable.as_deref_mut() else {
             return;
         };
-        let position = durable.journal.end();
-        if durable.journal.is_durable(position) {
+        let batch = durable.journal.end();
+        if durable.journal.is_durable(batch) {
             return;
         }
         let conn = &mut self.conns[token.0];
         if conn.held_until == 0 {
             durable.held.push((token, conn.serial()));
         }
-        conn.held_until = position;
+        conn.held_until = batch;
     }
 
     /// Lets go of the connections whose records are durable now, and reads again those
@@ -246,7 +246,7 @@ impl Broker {
             std::mem::take(&mut durable.starved)
         } else {
             // Not yet: the writer wakes the loop again after its next write.
-            let _ = durable.journal.is_durable(u64::MAX);
+            durable.journal.want_wake();
             Vec::new()
         };
         for token in released {
@@ -284,8 +284,8 @@ impl Broker {
                 "Warning: Persistence is behind the traffic; input paused until the disk catches up."
             );
         }
-        // Asks the writer to wake the loop when it has written more.
-        let _ = durable.journal.is_durable(u64::MAX);
+        // The writer wakes the loop when it has written more.
+        durable.journal.want_wake();
         durable.starved.push(token);
         true
     }

@@ -408,6 +408,7 @@ mod tests {
         assert_eq!(entry, 12);
     }
 
-    const CONNECTION_BYTES_MAX: usize = 296;
+    /// mio's `TcpStream` keeps a selector id in debug builds: 12 bytes more there.
+    const CONNECTION_BYTES_MAX: usize = if cfg!(debug_assertions) { 304 } else { 296 };
     const SESSION_BYTES_MAX: usize = 312;
 }

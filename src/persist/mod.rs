@@ -8,8 +8,9 @@
 //! for it. An acknowledgement that promises durability is held until the records made
 //! before it are written (`Journal::is_durable`). The loop never touches the disk.
 //!
-//! Positions are byte offsets in the stream of records handed over since start: the
-//! offset after a record is the point at which it is written.
+//! Records are handed over and written a turn's batch at a time, so how far the writer got
+//! is a batch number: 1, 2, ... (wrapping, 0 never used), small enough to keep on every
+//! connection.
 //!
 //! Files, recovery and repair: `files.rs`; the record format: `record.rs`; the state the
 //! records describe: `state.rs`.
@@ -24,7 +25,7 @@ mod writer;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 
@@ -78,8 +79,11 @@ pub struct Options {
 /// How far the writer got, shared with the loop.
 #[derive(Debug, Default)]
 struct Progress {
+    /// Bytes written, for the backlog.
     written: AtomicU64,
-    synced: AtomicU64,
+    /// The last batch written, and synced.
+    written_batch: AtomicU32,
+    synced_batch: AtomicU32,
     /// The loop waits for progress: wake it after the next write.
     wanted: AtomicBool,
 }
@@ -88,6 +92,12 @@ struct Progress {
 struct Batch {
     bytes: Vec<u8>,
     records: u32,
+    number: u32,
+}
+
+/// The batch after `n`: batch numbers wrap, skipping 0, which means "none".
+fn next_batch(n: u32) -> u32 {
+    n.wrapping_add(1).max(1)
 }
 
 /// The loop's end of persistence.
@@ -96,6 +106,8 @@ pub struct Journal {
     pending_records: u32,
     /// Bytes handed to the writer since start.
     handed: u64,
+    /// The number of the last batch handed over.
+    batch: u32,
     sync: Sync,
     progress: Arc<Progress>,
     messages: Sender<writer::Message>,
@@ -136,6 +148,7 @@ impl Journal {
             pending: Vec::new(),
             pending_records: 0,
             handed: 0,
+            batch: 0,
             sync,
             progress,
             messages,
@@ -150,29 +163,36 @@ impl Journal {
         self.pending_records += 1;
     }
 
-    /// The position after the last record made.
-    pub fn end(&self) -> u64 {
-        self.handed + self.pending.len() as u64
+    /// The batch the last record made is in, or will be once handed over.
+    pub fn end(&self) -> u32 {
+        match self.pending.is_empty() {
+            true => self.batch,
+            false => next_batch(self.batch),
+        }
     }
 
-    /// Whether what `position` promises holds: always without `Sync::Write` or `Fsync`.
-    /// Otherwise false tells the writer to wake the loop after its next write.
-    pub fn is_durable(&self, position: u64) -> bool {
-        let done = match self.sync {
-            Sync::None => return true,
-            Sync::Write => self.progress.written.load(Ordering::Acquire),
-            Sync::Fsync => self.progress.synced.load(Ordering::Acquire),
+    /// Whether the records of `batch` and before are as durable as `persistence_sync`
+    /// asks: always with `Sync::None`. Otherwise false also asks the writer to wake the
+    /// loop after its next write.
+    pub fn is_durable(&self, batch: u32) -> bool {
+        let done = |order| match self.sync {
+            Sync::None => batch,
+            Sync::Write => self.progress.written_batch.load(order),
+            Sync::Fsync => self.progress.synced_batch.load(order),
         };
-        if done >= position {
+        // Within 2^31 batches of each other, as anything waiting is.
+        let reached = |done: u32| done.wrapping_sub(batch) as i32 >= 0;
+        if reached(done(Ordering::Acquire)) {
             return true;
         }
         // Asked before looking again, so that a write finishing in between still wakes.
+        self.want_wake();
+        reached(done(Ordering::SeqCst))
+    }
+
+    /// Asks the writer to wake the loop after its next write.
+    pub fn want_wake(&self) {
         self.progress.wanted.store(true, Ordering::SeqCst);
-        let done = match self.sync {
-            Sync::Fsync => self.progress.synced.load(Ordering::SeqCst),
-            _ => self.progress.written.load(Ordering::SeqCst),
-        };
-        done >= position
     }
 
     /// Hands the turn's records to the writer.
@@ -183,11 +203,15 @@ impl Journal {
         let bytes = std::mem::take(&mut self.pending);
         self.handed += bytes.len() as u64;
         let records = std::mem::take(&mut self.pending_records);
+        self.batch = next_batch(self.batch);
+        let number = self.batch;
         // The writer ends only when told to or when it can no longer run; records after
         // that have nowhere to go either way.
-        let _ = self
-            .messages
-            .send(writer::Message::Batch(Batch { bytes, records }));
+        let _ = self.messages.send(writer::Message::Batch(Batch {
+            bytes,
+            records,
+            number,
+        }));
     }
 
     /// Bytes handed over and not yet written.

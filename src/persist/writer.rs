@@ -64,13 +64,15 @@ impl Writer {
             if !batches.is_empty() {
                 let bytes: u64 = batches.iter().map(|b: &Batch| b.bytes.len() as u64).sum();
                 changes += batches.iter().map(|b| u64::from(b.records)).sum::<u64>();
+                let last = batches.last().map_or(0, |b| b.number);
                 self.append(&batches);
                 batches.clear();
                 written += bytes;
                 self.progress.written.store(written, Ordering::SeqCst);
+                self.progress.written_batch.store(last, Ordering::SeqCst);
                 if self.options.sync == Sync::Fsync {
                     retry("sync", || self.file.sync_data());
-                    self.progress.synced.store(written, Ordering::SeqCst);
+                    self.progress.synced_batch.store(last, Ordering::SeqCst);
                 }
                 if self.progress.wanted.swap(false, Ordering::SeqCst) {
                     let _ = self.waker.wake();
