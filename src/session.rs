@@ -174,6 +174,10 @@ impl Subscriptions {
         self.plain.len() + self.shared.as_ref().map_or(0, |shared| shared.len())
     }
 
+    pub fn shared_len(&self) -> usize {
+        self.shared.as_ref().map_or(0, |shared| shared.len())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

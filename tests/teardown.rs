@@ -358,3 +358,103 @@ fn a_shared_group_never_picks_a_going_member() {
     let expected: Vec<Vec<u8>> = (1..=MESSAGES).map(|id| id.to_be_bytes().to_vec()).collect();
     assert_eq!(ids, expected, "every message went to the member that stays");
 }
+
+/// Shared groups one member belongs to, more than the broker tells in one turn.
+const GROUPS: usize = 3000;
+
+/// Subscribes `peer` to `$share/g/s/0` ... `$share/g/s/{GROUPS - 1}` at QoS 0, turning until
+/// every SUBACK is in.
+fn join_groups(rig: &mut Rig, peer: &mut Peer) {
+    let names: Vec<String> = (0..GROUPS).map(|i| format!("$share/g/s/{i}")).collect();
+    let mut subacks = 0;
+    for (n, chunk) in names.chunks(PER_SUBSCRIBE).enumerate() {
+        let filters: Vec<(&str, u8)> = chunk.iter().map(|f| (f.as_str(), 0)).collect();
+        rig.send(peer, &subscribe_many(n as u16 + 1, &filters));
+    }
+    for _ in 0..TURNS_MAX {
+        rig.turn();
+        peer.read();
+        subacks += peer.packets().iter().filter(|(f, _)| *f == 0x90).count();
+        if subacks == GROUPS.div_ceil(PER_SUBSCRIBE) {
+            return;
+        }
+    }
+    panic!("{subacks} SUBACKs came");
+}
+
+/// Turns until no slice is left; returns how many it took.
+fn settle(rig: &mut Rig) -> usize {
+    for turns in 0..TURNS_MAX {
+        if !rig.broker.teardown_pending() {
+            return turns;
+        }
+        rig.turn();
+    }
+    panic!("slices never ended");
+}
+
+/// Two QoS 0 messages to each group; returns how many `a` and `b` got.
+fn publish_to_every_group(
+    rig: &mut Rig,
+    publisher: &mut Peer,
+    a: &mut Peer,
+    b: &mut Peer,
+) -> (usize, usize) {
+    let mut bytes = Vec::new();
+    for i in 0..GROUPS {
+        for _ in 0..2 {
+            bytes.extend(publish(&format!("s/{i}"), b"x", 0, false, 0));
+        }
+    }
+    rig.send(publisher, &bytes);
+    let (mut got_a, mut got_b) = (0, 0);
+    for _ in 0..TURNS_MAX {
+        rig.turn();
+        a.read();
+        b.read();
+        got_a += a.packets().len();
+        got_b += b.packets().len();
+        if got_a + got_b == 2 * GROUPS {
+            return (got_a, got_b);
+        }
+    }
+    panic!("{} of {} messages came", got_a + got_b, 2 * GROUPS);
+}
+
+/// A client in thousands of shared groups: its CONNECT and its close tell them a slice per
+/// turn, and once the slices are done every group has it on the right side, online members
+/// taking turns and an offline one left out. A close while the CONNECT's slices are still
+/// going replaces them.
+#[test]
+fn a_member_of_thousands_of_shared_groups_is_told_to_them_a_slice_per_turn() {
+    let mut rig = rig();
+    let mut a = rig.connect(&connect_v311("a", false, 0), [0x20, 2, 0, 0]);
+    join_groups(&mut rig, &mut a);
+    let mut b = rig.client("b", &[]);
+    join_groups(&mut rig, &mut b);
+    let mut publisher = rig.client("publisher", &[]);
+    rig.send(&mut a, &DISCONNECT);
+    rig.turn();
+    assert!(rig.broker.teardown_pending(), "the close is sliced");
+    assert_eq!(settle(&mut rig), 2, "3,000 groups in three turns of 1,024");
+
+    let mut a = rig.connect(&connect_v311("a", false, 0), [0x20, 2, 1, 0]);
+    assert!(rig.broker.teardown_pending(), "the CONNECT is sliced");
+    assert_eq!(settle(&mut rig), 2);
+    // Round robin between two online members: one message of each group for each.
+    assert_eq!(
+        publish_to_every_group(&mut rig, &mut publisher, &mut a, &mut b),
+        (GROUPS, GROUPS)
+    );
+
+    let mut a = rig.connect(&connect_v311("a", false, 0), [0x20, 2, 1, 0]);
+    rig.send(&mut a, &DISCONNECT);
+    rig.turn();
+    settle(&mut rig);
+    // Offline everywhere, whatever the CONNECT's slices had done: b gets every message.
+    let mut gone = rig.client("reader-of-nothing", &[]);
+    assert_eq!(
+        publish_to_every_group(&mut rig, &mut publisher, &mut gone, &mut b),
+        (0, 2 * GROUPS)
+    );
+}

@@ -15,6 +15,7 @@ mod durable;
 mod footprint;
 mod linger;
 mod log_topic;
+mod presence;
 mod publish;
 mod retained;
 mod security;
@@ -231,6 +232,9 @@ pub struct Broker {
     /// Sessions that have ended but are still being taken out of the router, a slice per
     /// turn (see `teardown.rs`).
     going: teardown::GoingSessions,
+    /// Sessions whose shared groups are still being told their client came or went, a
+    /// slice per turn (see `presence.rs`).
+    presence: presence::Moves,
     /// The journal and the acknowledgements waiting for it, with `persistence true`.
     durable: Option<Box<durable::Durable>>,
 }
@@ -278,6 +282,7 @@ impl Broker {
             refusals: Refusals::default(),
             persistent_sessions: 0,
             going: teardown::GoingSessions::default(),
+            presence: presence::Moves::default(),
             durable: None,
         }
     }
@@ -659,6 +664,7 @@ impl Broker {
         }
         // Closes can end sessions: the turn's slice of their filters goes now.
         self.run_teardown();
+        self.run_presence();
         // Where retained deliveries resume once a client's output has drained.
         self.run_retained();
         // The turn's records go to the writer before the writes, which then overlap; output

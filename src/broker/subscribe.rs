@@ -252,17 +252,6 @@ impl Broker {
         Ok(())
     }
 
-    /// Tells the shared groups a session belongs to that its client has come or gone: its
-    /// shared subscriptions are looked at, about 1 µs each, in the turn of the CONNECT or
-    /// the close, and none of the others. Not sliced: `max_subscriptions_per_client` bounds
-    /// them (10,000 unless set, some 11 ms).
-    pub(super) fn set_shared_online(&mut self, key: SessionKey, online: bool) {
-        let filters = self.sessions[key].subscriptions.iter_shared();
-        for (name, filter) in filters.filter_map(|f| shared::split(f)) {
-            self.shared.set_online(name, filter, key, online);
-        }
-    }
-
     /// Removes one of a session's subscriptions; false if it had none on that filter.
     pub(super) fn unsubscribe(&mut self, key: SessionKey, filter: &str) -> bool {
         let session = &mut self.sessions[key];

@@ -84,6 +84,7 @@ impl Broker {
     /// but after the session has stopped receiving, so its own no-local subscriptions have
     /// nothing to spare (nor do the others).
     pub(super) fn remove_session(&mut self, key: SessionKey) {
+        self.forget_presence(key);
         if self.sessions[key].expiry != Expiry::AtDisconnect {
             self.record_session_gone(key);
         }
@@ -128,10 +129,11 @@ impl Broker {
         }
     }
 
-    /// Whether sessions are still being taken out of the router, so the event loop should
-    /// go on without waiting for events.
+    /// Whether sessions are still being taken out of the router, or their shared groups
+    /// told that their client came or went (`presence.rs`), so the event loop should go on
+    /// without waiting for events.
     pub fn teardown_pending(&self) -> bool {
-        !self.going.is_empty()
+        !self.going.is_empty() || self.presence_pending()
     }
 
     /// A shared group picked a going member: it leaves the group now (the group leaves the
