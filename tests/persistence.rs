@@ -296,3 +296,27 @@ fn a_suback_leaves_only_after_its_subscription_is_written() {
         );
     }
 }
+
+/// A `persistence_location` that cannot be a directory stops the broker at start-up with
+/// the path in the error, rather than running without the persistence it was asked for.
+#[test]
+fn a_location_that_cannot_be_written_is_an_error_at_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let location = file.join("state");
+    let conf = dir.path().join("midge.conf");
+    let text = format!(
+        "user root\nlistener 0 127.0.0.1\npersistence true\npersistence_location {}\n",
+        location.display()
+    );
+    std::fs::write(&conf, text).expect("write config");
+    let conf = conf.display().to_string();
+    let done = common::clients::run(env!("CARGO_BIN_EXE_midge"), &["-c", &conf], None);
+    assert_eq!(done.code, Some(1), "{}", done.describe());
+    let expected = format!(
+        "Error: Unable to open persistence files: {}",
+        location.display()
+    );
+    assert!(done.stderr.contains(&expected), "{}", done.describe());
+}
