@@ -1,5 +1,6 @@
 //! An application message as the broker holds it: shared by every queue it waits in.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,17 @@ pub struct Message {
     pub expires_at: Option<Instant>,
     /// Whether the payload was declared UTF-8 (payload format indicator 1).
     pub utf8_payload: bool,
+    /// Its id in the persistence journal, once a session that outlives its connection
+    /// holds it, and the batch it was last written in (see `Journal::message_id`).
+    pub journaled: Cell<Journaled>,
+}
+
+/// A message's record in the journal: 0s for none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Journaled {
+    pub id: u64,
+    /// Counted from the start, never wrapping: a retained message may wait for years.
+    pub batch: u64,
 }
 
 impl Message {
@@ -60,6 +72,7 @@ impl Message {
             properties: forwarded_properties,
             expires_at,
             utf8_payload,
+            journaled: Cell::default(),
         }
     }
 
@@ -73,6 +86,7 @@ impl Message {
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
+            journaled: Cell::default(),
         }
     }
 
@@ -83,6 +97,7 @@ impl Message {
             topic: ByteStr::from(self.topic.as_str()),
             payload: Bytes::copy_from_slice(&self.payload),
             properties: Bytes::copy_from_slice(&self.properties),
+            journaled: Cell::default(),
             ..*self
         }
     }
@@ -127,7 +142,7 @@ fn expiry(p: &Properties, now: Instant) -> Option<Instant> {
 }
 
 /// One message on its way to one subscriber, at the QoS and retain flag it goes out with.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Delivery {
     pub message: Rc<Message>,
     pub qos: QoS,
@@ -141,6 +156,25 @@ pub struct Delivery {
     /// Which of its subscriber session's packet identifiers it was issued (see
     /// `Session::issue_packet_id`); 0 until then and for QoS 0.
     pub packet_seq: u64,
+    /// Whether the journal holds it: its session's methods record a delivery as the
+    /// session takes it and as it lets go (see `session.rs`).
+    pub(crate) recorded: bool,
+}
+
+/// A copy is another delivery, of the same message, that no journal holds yet: one handed
+/// from a leaving member of a shared group to another, say.
+impl Clone for Delivery {
+    fn clone(&self) -> Delivery {
+        Delivery {
+            message: Rc::clone(&self.message),
+            qos: self.qos,
+            retain: self.retain,
+            subscription_ids: self.subscription_ids.clone(),
+            group: self.group,
+            packet_seq: self.packet_seq,
+            recorded: false,
+        }
+    }
 }
 
 impl Delivery {
@@ -157,6 +191,7 @@ impl Delivery {
             subscription_ids: Vec::new(),
             group: None,
             packet_seq: 0,
+            recorded: false,
         }
     }
 }
@@ -174,6 +209,7 @@ mod tests {
             properties: Bytes::new(),
             expires_at: now.checked_add(Duration::from_secs(seconds)),
             utf8_payload: false,
+            journaled: Cell::default(),
         }
     }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use crate::message::{Delivery, Message};
-use crate::protocol::{ByteStr, SubOptions, Version, topic};
+use crate::persist::Journal;
+use crate::protocol::{ByteStr, QoS, SubOptions, Version, topic};
 
 mod inflight;
 pub use inflight::{Inflight, InflightWindow, OutState};
@@ -48,6 +49,10 @@ impl Dropped {
 
 /// Index of a session in the broker's session slab; the router refers to sessions by it.
 pub type SessionKey = usize;
+
+/// Where a session's methods record what they change: the journal, when the broker keeps
+/// state on disk. A session that ends with its connection records nothing.
+pub type Rec<'a> = Option<&'a mut Journal>;
 
 /// When a session ends once its client is gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,18 +313,20 @@ pub struct Session {
     pub subscriptions: Subscriptions,
     /// Sent QoS 1/2 messages not yet fully acknowledged, oldest first (re-sent in this order
     /// on reconnect), found by packet id. Bounded by the in-flight window.
-    pub inflight: InflightWindow,
+    /// This, `queued` and `incoming` change only through the methods below, which keep
+    /// the byte counts and record each change in the journal.
+    inflight: InflightWindow,
     /// Messages waiting for room in the in-flight window or for the client to come back.
     /// Bounded by `max_queued_messages`.
-    pub queued: VecDeque<Delivery>,
+    queued: VecDeque<Delivery>,
     /// Inbound QoS 2 messages received but not yet released by PUBREL: like mosquitto, they
     /// reach subscribers only on PUBREL, so a re-sent PUBLISH is never delivered twice.
     /// A vector: it holds at most the receive maximum, and usually nothing.
-    pub incoming: Vec<(u16, Rc<Message>)>,
+    incoming: Vec<(u16, Rc<Message>)>,
     /// Bytes of the messages in `inflight` and `queued`, for `max_inflight_bytes` and
-    /// `max_queued_bytes`; kept up to date by whoever changes those queues.
-    pub inflight_bytes: usize,
-    pub queued_bytes: usize,
+    /// `max_queued_bytes`.
+    inflight_bytes: usize,
+    queued_bytes: usize,
     /// Messages dropped for this client, and when the log last said so. Boxed, from the
     /// first drop: most sessions never see one.
     pub dropped: Option<Box<Dropped>>,
@@ -422,31 +429,224 @@ impl Session {
     /// oldest message in flight (mosquitto reuses it then); it then gets the next free one.
     /// In-flight messages are kept in the order they were issued, so one comparison with the
     /// oldest usually decides.
-    pub fn flight_packet_id(&mut self, delivery: &mut Delivery) -> u16 {
+    /// A session restored from disk may have older messages queued than it has in flight
+    /// (released ones, see `restore_delivery`); those take the search.
+    pub fn flight_packet_id(&mut self, delivery: &mut Delivery, rec: Rec) -> u16 {
         debug_assert!(
             delivery.packet_seq != 0,
             "issued before it goes into flight"
         );
         debug_assert!(self.inflight.len() < usize::from(u16::MAX));
+        let seq = delivery.packet_seq;
         let oldest = self.inflight.front().map(|i| i.delivery.packet_seq);
-        debug_assert!(oldest.is_none_or(|oldest| oldest < delivery.packet_seq));
-        if oldest.is_none_or(|oldest| delivery.packet_seq - oldest < u64::from(u16::MAX)) {
-            return packet_id(delivery.packet_seq);
+        if oldest.is_none_or(|oldest| oldest < seq && seq - oldest < u64::from(u16::MAX)) {
+            return packet_id(seq);
         }
         loop {
             let id = packet_id(delivery.packet_seq);
             if !self.inflight.contains(id) {
+                if delivery.recorded
+                    && delivery.packet_seq != seq
+                    && let Some(journal) = self.journal(rec)
+                {
+                    journal.renumbered(&self.client_id, seq, delivery.packet_seq);
+                }
                 return id;
             }
             delivery.packet_seq = self.issue_packet_id();
         }
     }
 
-    /// Counts the bytes in flight and queued again, after messages were taken out of the
-    /// middle of either queue.
-    pub fn recount_bytes(&mut self) {
+    /// The journal, for a session that outlives its connection.
+    fn journal<'a>(&self, rec: Rec<'a>) -> Rec<'a> {
+        rec.filter(|_| self.expiry != Expiry::AtDisconnect)
+    }
+
+    /// Records a QoS 1/2 delivery the session takes, unless the journal has it already.
+    fn take(&self, delivery: &mut Delivery, rec: Rec) {
+        if !delivery.recorded
+            && delivery.qos != QoS::AtMostOnce
+            && let Some(journal) = self.journal(rec)
+        {
+            journal.deliver(&self.client_id, delivery);
+            delivery.recorded = true;
+        }
+    }
+
+    /// Records that the session is done with a delivery.
+    fn let_go(&self, delivery: &Delivery, rec: Rec) {
+        if delivery.recorded
+            && let Some(journal) = self.journal(rec)
+        {
+            journal.delivered(&self.client_id, delivery.packet_seq);
+        }
+    }
+
+    /// The messages waiting, oldest first.
+    pub fn queued(&self) -> &VecDeque<Delivery> {
+        &self.queued
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// The messages in flight, in the order they were sent.
+    pub fn inflight(&self) -> &InflightWindow {
+        &self.inflight
+    }
+
+    pub fn inflight_bytes(&self) -> usize {
+        self.inflight_bytes
+    }
+
+    /// Queues a message behind the others.
+    pub fn push_queued(&mut self, mut delivery: Delivery, rec: Rec) {
+        self.take(&mut delivery, rec);
+        self.queued_bytes += delivery.size();
+        self.queued.push_back(delivery);
+    }
+
+    /// Takes the oldest queued message, to go into flight (`fly`) or be let go (`discard`).
+    #[must_use]
+    pub fn pop_queued(&mut self) -> Option<Delivery> {
+        let delivery = self.queued.pop_front()?;
+        self.queued_bytes -= delivery.size();
+        Some(delivery)
+    }
+
+    /// Lets go of a message taken out of the queue, or never queued, that will not be
+    /// sent: it expired, or the client does not take messages that large.
+    pub fn discard(&mut self, delivery: Delivery, rec: Rec) {
+        self.let_go(&delivery, rec);
+    }
+
+    /// Puts a QoS 1/2 message into flight, sent with `packet_id` (`flight_packet_id`).
+    pub fn fly(&mut self, packet_id: u16, mut delivery: Delivery, rec: Rec) {
+        self.take(&mut delivery, rec);
+        let state = match delivery.qos {
+            QoS::ExactlyOnce => OutState::AwaitPubRec,
+            _ => OutState::AwaitPubAck,
+        };
+        self.inflight_bytes += delivery.size();
+        self.inflight.push_back(Inflight {
+            packet_id,
+            state,
+            delivery,
+        });
+    }
+
+    /// Where the message in flight with `packet_id` stands, if there is one.
+    pub fn inflight_state(&mut self, packet_id: u16) -> Option<OutState> {
+        self.inflight.get(packet_id).map(|i| i.state)
+    }
+
+    /// Ends a message's flight (PUBACK, PUBCOMP, a refusing PUBREC). Returns whether one
+    /// was in flight with `packet_id`.
+    pub fn complete(&mut self, packet_id: u16, rec: Rec) -> bool {
+        let Some(done) = self.inflight.remove(packet_id) else {
+            return false;
+        };
+        self.inflight_bytes -= done.delivery.size();
+        self.let_go(&done.delivery, rec);
+        true
+    }
+
+    /// PUBREC: the client has the QoS 2 message; PUBREL is what is left to send.
+    pub fn release(&mut self, packet_id: u16, rec: Rec) {
+        let Some(inflight) = self.inflight.get_mut(packet_id) else {
+            return;
+        };
+        if inflight.state != OutState::AwaitPubRec {
+            return;
+        }
+        inflight.state = OutState::AwaitPubComp;
+        let (recorded, seq) = (inflight.delivery.recorded, inflight.delivery.packet_seq);
+        if recorded && let Some(journal) = self.journal(rec) {
+            journal.released(&self.client_id, seq);
+        }
+    }
+
+    /// Keeps only the messages, queued or in flight (with their state), that `keep` wants,
+    /// and lets go of the others. Returns how many went.
+    pub fn retain_deliveries(
+        &mut self,
+        mut keep: impl FnMut(&Delivery, Option<OutState>) -> bool,
+        rec: Rec,
+    ) -> usize {
+        let before = self.inflight.len() + self.queued.len();
+        let mut gone = Vec::new();
+        self.inflight.retain(|i| {
+            let kept = keep(&i.delivery, Some(i.state));
+            if !kept && i.delivery.recorded {
+                gone.push(i.delivery.packet_seq);
+            }
+            kept
+        });
+        self.queued.retain(|d| {
+            let kept = keep(d, None);
+            if !kept && d.recorded {
+                gone.push(d.packet_seq);
+            }
+            kept
+        });
+        if let Some(journal) = self.journal(rec) {
+            for seq in gone {
+                journal.delivered(&self.client_id, seq);
+            }
+        }
         self.inflight_bytes = self.inflight.iter().map(|i| i.delivery.size()).sum();
         self.queued_bytes = self.queued.iter().map(Delivery::size).sum();
+        before - self.inflight.len() - self.queued.len()
+    }
+
+    /// A delivery read back from disk, which the journal holds already: a released QoS 2
+    /// message goes back into flight (its PUBREL is re-sent on reconnect), any other into
+    /// the queue, to be sent again. Deliveries come in the order they were issued.
+    pub fn restore_delivery(&mut self, mut delivery: Delivery, released: bool) {
+        delivery.recorded = true;
+        self.packet_ids_issued = self.packet_ids_issued.max(delivery.packet_seq);
+        let id = packet_id(delivery.packet_seq);
+        if !released {
+            self.queued_bytes += delivery.size();
+            return self.queued.push_back(delivery);
+        }
+        if self.inflight.contains(id) {
+            return; // only a damaged file holds the same identifier twice
+        }
+        self.inflight_bytes += delivery.size();
+        self.inflight.push_back(Inflight {
+            packet_id: id,
+            state: OutState::AwaitPubComp,
+            delivery,
+        });
+    }
+
+    /// Inbound QoS 2 messages awaiting PUBREL.
+    pub fn incoming(&self) -> &[(u16, Rc<Message>)] {
+        &self.incoming
+    }
+
+    pub fn is_incoming(&self, packet_id: u16) -> bool {
+        self.incoming.iter().any(|(id, _)| *id == packet_id)
+    }
+
+    /// Holds an inbound QoS 2 message until its PUBREL; the caller has checked it is new.
+    pub fn hold_incoming(&mut self, packet_id: u16, message: Rc<Message>, rec: Rec) {
+        if let Some(journal) = self.journal(rec) {
+            journal.incoming(&self.client_id, packet_id, &message);
+        }
+        self.incoming.push((packet_id, message));
+    }
+
+    /// PUBREL: the held inbound message, to publish now.
+    pub fn release_incoming(&mut self, packet_id: u16, rec: Rec) -> Option<Rc<Message>> {
+        let i = self.incoming.iter().position(|(id, _)| *id == packet_id)?;
+        let (_, message) = self.incoming.swap_remove(i);
+        if let Some(journal) = self.journal(rec) {
+            journal.incoming_done(&self.client_id, packet_id);
+        }
+        Some(message)
     }
 }
 
@@ -483,6 +683,7 @@ mod tests {
             properties: bytes::Bytes::new(),
             expires_at: None,
             utf8_payload: false,
+            journaled: Default::default(),
         });
         Delivery::new(message, QoS::AtLeastOnce, false)
     }
@@ -570,12 +771,8 @@ mod tests {
     fn fly(s: &mut Session) -> u16 {
         let mut d = delivery();
         d.packet_seq = s.issue_packet_id();
-        let packet_id = s.flight_packet_id(&mut d);
-        s.inflight.push_back(Inflight {
-            packet_id,
-            state: OutState::AwaitPubAck,
-            delivery: d,
-        });
+        let packet_id = s.flight_packet_id(&mut d, None);
+        s.fly(packet_id, d, None);
         packet_id
     }
 
@@ -605,7 +802,7 @@ mod tests {
         assert_eq!(fly(&mut s), 2);
         s.skip_packet_ids(65535 - 2);
         assert_eq!(fly(&mut s), 3);
-        assert!(s.inflight.remove(1).is_some());
+        assert!(s.complete(1, None));
         s.skip_packet_ids(65535 - 3);
         // 1 is free again (its message was acknowledged), 2 is not.
         assert_eq!(fly(&mut s), 1);

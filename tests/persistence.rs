@@ -72,7 +72,7 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = persistent_broker(dir.path(), "");
     broker.wait_for_log(
-        "Restored 0 sessions with 0 subscriptions and 0 retained messages (0 expired)",
+        "Restored 0 sessions with 0 subscriptions and 0 held messages, 0 retained messages (0 expired)",
     );
     let mut publisher = Raw::connected(&broker, "publisher");
     publisher.send(&publish("a/1", b"first", 1, true, 1));
@@ -89,7 +89,7 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
 
     drop(broker); // SIGKILL: nothing is saved on the way out
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("and 2 retained messages (0 expired) from 1 file(s), 5 records");
+    broker.wait_for_log(", 2 retained messages (0 expired), from 1 file(s), 5 records");
     assert_eq!(retained(&broker), expected);
 
     broker.signal("TERM");
@@ -103,7 +103,7 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
         .collect();
     assert_eq!(names, ["mosquitto.db"], "shut-down leaves one snapshot");
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("and 2 retained messages (0 expired) from 1 file(s), 2 records");
+    broker.wait_for_log(", 2 retained messages (0 expired), from 1 file(s), 2 records");
     assert_eq!(retained(&broker), expected);
 }
 
@@ -319,4 +319,132 @@ fn a_location_that_cannot_be_written_is_an_error_at_start_up() {
         location.display()
     );
     assert!(done.stderr.contains(&expected), "{}", done.describe());
+}
+
+/// Messages queued for an offline session, published at QoS 1 and 2, survive a kill -9
+/// and come out in order with the packet identifiers they were given; where its client
+/// left them half acknowledged (a QoS 1 message not acknowledged, a QoS 2 one received
+/// but not completed), they survive a clean restart through the snapshot, and the flows
+/// resume: the QoS 1 message is sent again, the QoS 2 one is released with PUBREL.
+#[test]
+fn queued_and_in_flight_messages_survive_a_kill_and_a_restart() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = persistent_broker(dir.path(), "");
+    Raw::offline_subscriber(&broker, "q", "q/#", 2);
+    let mut publisher = Raw::connected(&broker, "publisher");
+    let qos = |i: u16| 2 - (i % 2) as u8;
+    let payload = |i: u16| format!("message {i}").into_bytes();
+    for i in 1..=20u16 {
+        publisher.send(&publish(&format!("q/{i}"), &payload(i), qos(i), false, i));
+        if qos(i) == 1 {
+            publisher.expect(&puback(i));
+        } else {
+            // The PUBREC leaves once the message is on disk, waiting for its PUBREL.
+            publisher.expect(&pubrec(i));
+            publisher.send(&pubrel(i));
+            publisher.expect(&pubcomp(i));
+        }
+    }
+    drop(broker); // SIGKILL
+
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log("Restored 1 sessions with 1 subscriptions and 20 held messages");
+    let mut q = Raw::connected_persistent(&broker, "q", true);
+    for i in 1..=20u16 {
+        q.expect(&publish(&format!("q/{i}"), &payload(i), qos(i), false, i));
+    }
+    // All but 3 acknowledged; 4 received but never completed.
+    for i in (1..=20u16).filter(|&i| i != 3) {
+        q.send(&if qos(i) == 1 { puback(i) } else { pubrec(i) });
+    }
+    for i in (2..=20u16).step_by(2) {
+        q.expect(&pubrel(i));
+        if i != 4 {
+            q.send(&pubcomp(i));
+        }
+    }
+    // Everything q said is taken in before the shut-down.
+    q.send(&PINGREQ);
+    q.expect(&PINGRESP);
+    broker.signal("TERM");
+    let mut broker = broker;
+    broker
+        .wait_exit(common::REPLY_TIMEOUT)
+        .expect("exits on SIGTERM");
+
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log("Restored 1 sessions with 1 subscriptions and 2 held messages");
+    let mut q = Raw::connected_persistent(&broker, "q", true);
+    q.expect(&pubrel(4));
+    q.expect(&publish("q/3", &payload(3), 1, false, 3));
+    q.send(&pubcomp(4));
+    q.send(&puback(3));
+    let mut publisher = Raw::connected(&broker, "publisher");
+    publisher.send(&publish("q/marker", b"end", 1, false, 1));
+    publisher.expect(&puback(1));
+    // Identifiers go on after the last one given out.
+    q.expect(&publish("q/marker", b"end", 1, false, 21));
+}
+
+/// An inbound QoS 2 message whose PUBREC was sent is kept until its PUBREL, across a
+/// kill: the publisher that comes back and releases it has it delivered, once.
+#[test]
+fn an_inbound_qos2_message_awaiting_pubrel_survives_a_kill() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = persistent_broker(dir.path(), "");
+    Raw::offline_subscriber(&broker, "reader", "in/#", 2);
+    let mut publisher = Raw::connected_persistent(&broker, "writer", false);
+    publisher.send(&publish("in/1", b"exactly once", 2, false, 7));
+    publisher.expect(&pubrec(7));
+    drop(broker); // SIGKILL
+
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log("Restored 2 sessions with 1 subscriptions and 1 held messages");
+    let mut publisher = Raw::connected_persistent(&broker, "writer", true);
+    publisher.send(&pubrel(7));
+    publisher.expect(&pubcomp(7));
+    // A second PUBREL finds nothing to release.
+    publisher.send(&pubrel(7));
+    publisher.expect(&pubcomp(7));
+    publisher.send(&publish("in/marker", b"end", 1, false, 8));
+    publisher.expect(&puback(8));
+    let mut reader = Raw::connected_persistent(&broker, "reader", true);
+    reader.expect(&publish("in/1", b"exactly once", 2, false, 1));
+    reader.expect(&publish("in/marker", b"end", 1, false, 2));
+}
+
+/// Files written by midge's first persistence format (retained messages, sessions and
+/// subscriptions; made by f2f4179: a snapshot and, after a kill, a journal) still open,
+/// with everything in them.
+#[test]
+fn files_of_the_first_format_are_read() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/persist-format-1");
+    for name in ["mosquitto.db", "mosquitto.db.2.log"] {
+        std::fs::copy(fixtures.join(name), dir.path().join(name)).expect("copy fixture");
+    }
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log(
+        "Restored 2 sessions with 4 subscriptions and 0 held messages, 3 retained messages (1 expired), from 2 file(s)",
+    );
+    let expected = map(&[
+        ("fix/retained/a", "first retained"),
+        ("fix/retained/b", "second retained"),
+        ("fix/retained/c", "third"),
+    ]);
+    assert_eq!(retained(&broker), expected);
+    let mut client = Raw::connected_persistent(&broker, "fix-v311", true);
+    let mut publisher = Raw::connected(&broker, "publisher");
+    publisher.send(&publish("other/x", b"unsubscribed", 0, false, 0));
+    publisher.send(&publish("more/x", b"subscribed", 0, false, 0));
+    client.expect(&publish("more/x", b"subscribed", 0, false, 0));
 }

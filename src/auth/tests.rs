@@ -209,6 +209,7 @@ fn retained(topic: &str, payload: &'static [u8]) -> Rc<Message> {
         properties: Bytes::new(),
         expires_at: None,
         utf8_payload: false,
+        journaled: Default::default(),
     })
 }
 

@@ -34,7 +34,8 @@ impl Broker {
         if self.journal_full(token) {
             return false;
         }
-        v3_session.is_none_or(|key| self.sessions[key].incoming.len() < self.limits.incoming_v3_max)
+        v3_session
+            .is_none_or(|key| self.sessions[key].incoming().len() < self.limits.incoming_v3_max)
     }
 
     /// After a connection was written to: if it was waiting for its output to drain and

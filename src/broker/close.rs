@@ -388,27 +388,24 @@ impl Broker {
     fn hand_over_shared_deliveries(&mut self, key: SessionKey) {
         let session = &mut self.sessions[key];
         let shared = |d: &Delivery| d.group.is_some();
-        if !session.inflight.iter().any(|i| shared(&i.delivery))
-            && !session.queued.iter().any(shared)
+        if !session.inflight().iter().any(|i| shared(&i.delivery))
+            && !session.queued().iter().any(shared)
         {
             return;
         }
         let mut handed = Vec::new();
-        session.inflight.retain(|i| {
-            // A QoS 2 message the member already has (PUBREC sent) must not be doubled.
-            let give = shared(&i.delivery) && i.state != OutState::AwaitPubComp;
-            if give {
-                handed.push(i.delivery.clone());
-            }
-            !give
-        });
-        session.queued.retain(|d| {
-            if shared(d) {
-                handed.push(d.clone());
-            }
-            !shared(d)
-        });
-        session.recount_bytes();
+        let journal = super::durable::journal(&mut self.durable);
+        session.retain_deliveries(
+            |d, state| {
+                // A QoS 2 message the member already has (PUBREC sent) must not be doubled.
+                let give = shared(d) && state != Some(OutState::AwaitPubComp);
+                if give {
+                    handed.push(d.clone());
+                }
+                !give
+            },
+            journal,
+        );
         for delivery in handed {
             let Some(group) = delivery.group else {
                 continue;

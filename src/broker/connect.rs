@@ -379,7 +379,7 @@ impl Broker {
         };
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
-        for inflight in session.inflight.iter() {
+        for inflight in session.inflight().iter() {
             match inflight.state {
                 OutState::AwaitPubAck | OutState::AwaitPubRec => {
                     // One that the client's new maximum packet size refuses stays in

@@ -14,7 +14,7 @@ use crate::protocol::{OutgoingPublish, QoS, Version};
 use crate::retain::Stored;
 use crate::router::Target;
 use crate::send_queue::SHARE_MIN_BYTES;
-use crate::session::{Inflight, OutState, Session, SessionKey};
+use crate::session::{Rec, Session, SessionKey};
 use crate::shared::GroupKey;
 
 /// A 3.1/3.1.1 session's share of a routed message, merged over its matching subscriptions.
@@ -331,6 +331,7 @@ impl Broker {
         };
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
+        let journal = super::durable::journal(&mut self.durable);
         let sent = if delivery.qos == QoS::AtMostOnce {
             if conn.output_full() {
                 Err(Unsent::Dropped(DropReason::SendQueueFull))
@@ -340,8 +341,9 @@ impl Broker {
                 }
                 write_publish(conn, &delivery, 0, false, now, cache)
             }
-        } else if session.queued.is_empty() && window_open(session, conn, &self.limits, &delivery) {
-            send_in_flight(session, conn, delivery, now, cache)
+        } else if session.queued().is_empty() && window_open(session, conn, &self.limits, &delivery)
+        {
+            send_in_flight(session, conn, delivery, now, cache, journal)
         } else {
             return self.enqueue(key, delivery);
         };
@@ -358,9 +360,9 @@ impl Broker {
     fn enqueue(&mut self, key: SessionKey, delivery: Delivery) {
         let session = &mut self.sessions[key];
         let size = delivery.size();
-        let full = if session.queued.len() >= self.limits.queued_max {
+        let full = if session.queued().len() >= self.limits.queued_max {
             Some(DropReason::QueueFull)
-        } else if session.queued_bytes + size > self.limits.queued_bytes_max {
+        } else if session.queued_bytes() + size > self.limits.queued_bytes_max {
             Some(DropReason::QueueBytes)
         } else {
             None
@@ -375,8 +377,7 @@ impl Broker {
             }
             return;
         }
-        session.queued_bytes += size;
-        session.queued.push_back(delivery);
+        session.push_queued(delivery, super::durable::journal(&mut self.durable));
     }
 
     /// Moves queued messages into the in-flight window while it has room. Messages that
@@ -389,21 +390,22 @@ impl Broker {
         };
         let conn = &mut self.conns[token.0];
         let cache = &mut self.publish_cache;
+        let mut journal = super::durable::journal(&mut self.durable);
         let mut sent = false;
         let (mut expired, mut oversize) = (0, 0);
-        while let Some(next) = session.queued.front()
+        while let Some(next) = session.queued().front()
             && (next.qos == QoS::AtMostOnce || window_open(session, conn, &self.limits, next))
-            && let Some(delivery) = session.queued.pop_front()
+            && let Some(delivery) = session.pop_queued()
         {
-            session.queued_bytes -= delivery.size();
             if delivery.message.is_expired(now) {
+                session.discard(delivery, journal.as_deref_mut());
                 expired += 1;
                 continue;
             }
             let written = if delivery.qos == QoS::AtMostOnce {
                 write_publish(conn, &delivery, 0, false, now, cache)
             } else {
-                send_in_flight(session, conn, delivery, now, cache)
+                send_in_flight(session, conn, delivery, now, cache, journal.as_deref_mut())
             };
             match written {
                 Ok(()) => sent = true,
@@ -428,9 +430,10 @@ fn window_open(
     limits: &super::Limits,
     delivery: &Delivery,
 ) -> bool {
-    session.inflight.len() < usize::from(conn.inflight_max)
-        && (session.inflight.is_empty()
-            || session.inflight_bytes + delivery.size() <= limits.inflight_bytes_max)
+    let inflight = session.inflight();
+    inflight.len() < usize::from(conn.inflight_max)
+        && (inflight.is_empty()
+            || session.inflight_bytes() + delivery.size() <= limits.inflight_bytes_max)
 }
 
 /// Why `write_publish` wrote nothing.
@@ -442,28 +445,22 @@ pub(super) enum Unsent {
     NotMounted,
 }
 
-/// Writes a QoS 1/2 delivery with its packet id and records it as in flight. A message
-/// larger than the client accepts is dropped for this client [MQTT-3.1.2-25].
+/// Writes a QoS 1/2 delivery with its packet id and puts it in flight. A message larger
+/// than the client accepts is dropped for this client [MQTT-3.1.2-25].
 fn send_in_flight(
     session: &mut Session,
     conn: &mut Connection,
     mut delivery: Delivery,
     now: Instant,
     cache: &mut PublishCache,
+    mut journal: Rec,
 ) -> Result<(), Unsent> {
-    let packet_id = session.flight_packet_id(&mut delivery);
-    write_publish(conn, &delivery, packet_id, false, now, cache)?;
-    let state = if delivery.qos == QoS::ExactlyOnce {
-        OutState::AwaitPubRec
-    } else {
-        OutState::AwaitPubAck
-    };
-    session.inflight_bytes += delivery.size();
-    session.inflight.push_back(Inflight {
-        packet_id,
-        state,
-        delivery,
-    });
+    let packet_id = session.flight_packet_id(&mut delivery, journal.as_deref_mut());
+    if let Err(unsent) = write_publish(conn, &delivery, packet_id, false, now, cache) {
+        session.discard(delivery, journal);
+        return Err(unsent);
+    }
+    session.fly(packet_id, delivery, journal);
     Ok(())
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Each change to durable state is recorded as it is made, by the one method that makes
 //! it: the retained store's (`set_retained`, here), sessions that outlive their connection
-//! (`insert_session`, `set_expiry` and `remove_session` call `record_session`) and their
-//! subscriptions (`add_subscription` and `unsubscribe` call `record_subscription`). Queued
-//! and in-flight messages are not kept yet.
+//! (`insert_session`, `set_expiry` and `remove_session` call `record_session`), their
+//! subscriptions (`add_subscription` and `unsubscribe` call `record_subscription`), and
+//! the QoS 1/2 messages they hold, queued, in flight or received, which only `Session`'s
+//! own methods change and record (handed the journal by `journal`).
 //!
 //! A connection sent an acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) while
 //! records are not yet as durable as `persistence_sync` asks is held: none of its output
@@ -16,20 +17,21 @@
 //! A disk slower than the traffic stops input: past `BACKLOG_MAX` bytes handed to the
 //! writer and not written, no connection is read until the writer has caught up half way.
 
+use std::collections::HashMap;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use mio::Token;
 
 use super::Broker;
-use crate::message::Message;
-use crate::persist::{self, Journal, Op, Options, Retained, StoredSession};
+use crate::message::{Delivery, Message};
+use crate::persist::{self, Journal, Op, Options, StoredMessage, StoredSession, message_of};
 use crate::protocol::{ByteStr, Packet, QoS, SubOptions, Version};
 use crate::retain::Stored;
-use crate::session::{Expiry, Session, SessionKey, Subscription};
+use crate::session::{Expiry, Rec, Session, SessionKey, Subscription};
 use crate::{log_notice, log_warning};
 
 /// The broker's end of persistence.
@@ -63,25 +65,32 @@ impl Broker {
         let dir = options.dir.clone();
         let (journal, recovered) = Journal::open(options, waker)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
-        let unix_now = unix_seconds(SystemTime::now());
+        let unix_now = persist::unix_seconds(SystemTime::now());
         let (mut kept, mut expired) = (0usize, 0usize);
-        for r in recovered.state.retained.into_values() {
-            match message_of(r, self.now, unix_now) {
+        for r in recovered.state.retained.values() {
+            match message_of(r, 0, self.now, unix_now) {
                 Some(message) => {
                     kept += usize::from(self.retained.set(&Rc::new(message)) == Stored::Kept)
                 }
                 None => expired += 1,
             }
         }
+        let mut restoring = Restoring {
+            stored: &recovered.state.messages,
+            messages: HashMap::new(),
+            now: self.now,
+            unix_now,
+        };
         let (mut sessions, mut subscriptions) = (0usize, 0usize);
-        for (client_id, stored) in recovered.state.sessions {
-            if let Some(n) = self.restore_session(&client_id, stored) {
+        for (client_id, stored) in &recovered.state.sessions {
+            if let Some(n) = self.restore_session(client_id, stored, &mut restoring) {
                 sessions += 1;
                 subscriptions += n;
             }
         }
+        let held = restoring.messages.len();
         log_notice!(
-            "Restored {sessions} sessions with {subscriptions} subscriptions and {kept} retained messages ({expired} expired) from {} file(s), {} records, in {} ms, from {}.",
+            "Restored {sessions} sessions with {subscriptions} subscriptions and {held} held messages, {kept} retained messages ({expired} expired), from {} file(s), {} records, in {} ms, from {}.",
             recovered.files,
             recovered.records,
             started.elapsed().as_millis(),
@@ -95,10 +104,15 @@ impl Broker {
         Ok(())
     }
 
-    /// A stored session, offline, with its subscriptions and its expiry running from now
-    /// (the time its client went is not kept). Returns its subscriptions' count; `None`
-    /// for one that does not decode, which only a damaged file holds.
-    fn restore_session(&mut self, client_id: &[u8], stored: StoredSession) -> Option<usize> {
+    /// A stored session, offline, with its subscriptions, its messages and its expiry
+    /// running from now (the time its client went is not kept). Returns its subscriptions'
+    /// count; `None` for one that does not decode, which only a damaged file holds.
+    fn restore_session(
+        &mut self,
+        client_id: &[u8],
+        stored: &StoredSession,
+        restoring: &mut Restoring,
+    ) -> Option<usize> {
         let client_id = ByteStr::from_utf8(Bytes::copy_from_slice(client_id)).ok()?;
         let version = match stored.version {
             3 => Version::V31,
@@ -116,11 +130,27 @@ impl Broker {
         let key = self.insert_session(Session::new(client_id, version, expiry));
         self.sessions[key].skip_packet_ids(stored.packet_ids);
         let mut restored = 0;
-        for (filter, (options, id)) in stored.subscriptions {
-            let filter = ByteStr::from_utf8(Bytes::copy_from_slice(&filter)).ok();
+        for (filter, &(options, id)) in &stored.subscriptions {
+            let filter = ByteStr::from_utf8(Bytes::copy_from_slice(filter)).ok();
             if let (Some(filter), Some(options)) = (filter, SubOptions::from_byte(options)) {
                 self.add_subscription(key, filter, Subscription { options, id });
                 restored += 1;
+            }
+        }
+        let session = &mut self.sessions[key];
+        for (&seq, d) in &stored.deliveries {
+            let (Some(message), Some(qos)) = (restoring.message(d.message), QoS::from_u8(d.qos))
+            else {
+                continue; // expired, or damaged
+            };
+            let mut delivery = Delivery::new(message, qos, d.retain);
+            delivery.subscription_ids = d.subscription_ids.clone();
+            delivery.packet_seq = seq;
+            session.restore_delivery(delivery, d.released);
+        }
+        for (&packet_id, &id) in &stored.incoming {
+            if let Some(message) = restoring.message(id) {
+                session.hold_incoming(packet_id, message, None);
             }
         }
         self.session_offline(key);
@@ -195,7 +225,7 @@ impl Broker {
             match stored {
                 Stored::Kept => durable
                     .journal
-                    .record(&Op::Retain(retained_of(message, self.now))),
+                    .record(&Op::Retain(persist::stored_message(message, self.now))),
                 Stored::Deleted | Stored::OverBytes => {
                     durable.journal.record(&Op::Unretain { topic: topic() })
                 }
@@ -290,6 +320,13 @@ impl Broker {
         true
     }
 
+    /// Keeps the journal's clock with the broker's.
+    pub(super) fn journal_now(&mut self) {
+        if let Some(durable) = self.durable.as_deref_mut() {
+            durable.journal.set_now(self.now);
+        }
+    }
+
     /// Writes what is left, saves a snapshot, and stops writing. For shut-down.
     pub fn close_persistence(&mut self) {
         if let Some(mut durable) = self.durable.take() {
@@ -298,41 +335,29 @@ impl Broker {
     }
 }
 
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+/// The journal, for a `Session` method to record what it changes; `None` without
+/// persistence. A function of the field, so that a session can be borrowed beside it.
+pub(super) fn journal(durable: &mut Option<Box<Durable>>) -> Rec<'_> {
+    durable.as_deref_mut().map(|d| &mut d.journal)
 }
 
-/// A retained message as stored: its expiry as a time of day, since the clock the broker
-/// keeps it by does not survive a restart.
-fn retained_of(message: &Message, now: Instant) -> Retained {
-    let expires_at = message.expires_at.map_or(0, |at| {
-        unix_seconds(SystemTime::now() + at.saturating_duration_since(now)).max(1)
-    });
-    Retained {
-        topic: message.topic.as_bytes().clone(),
-        qos: message.qos as u8,
-        utf8_payload: message.utf8_payload,
-        expires_at,
-        properties: message.properties.clone(),
-        payload: message.payload.clone(),
+/// The messages recovery hands the sessions: one `Rc` for each, however many hold it.
+struct Restoring<'a> {
+    stored: &'a std::collections::BTreeMap<u64, StoredMessage>,
+    messages: HashMap<u64, Rc<Message>>,
+    now: Instant,
+    unix_now: u64,
+}
+
+impl Restoring<'_> {
+    /// Stored message `id`, unless it has expired or the files do not have it.
+    fn message(&mut self, id: u64) -> Option<Rc<Message>> {
+        if let Some(message) = self.messages.get(&id) {
+            return Some(Rc::clone(message));
+        }
+        let message = message_of(self.stored.get(&id)?, id, self.now, self.unix_now)?;
+        let message = Rc::new(message);
+        self.messages.insert(id, Rc::clone(&message));
+        Some(message)
     }
-}
-
-/// The message a stored retained message is, unless it has expired or is not one (a
-/// topic that is not UTF-8 could only come from a damaged file).
-fn message_of(r: Retained, now: Instant, unix_now: u64) -> Option<Message> {
-    let expires_at = match r.expires_at {
-        0 => None,
-        at if at <= unix_now => return None,
-        at => Some(now + std::time::Duration::from_secs(at - unix_now)),
-    };
-    Some(Message {
-        topic: ByteStr::from_utf8(Bytes::copy_from_slice(&r.topic)).ok()?,
-        payload: Bytes::copy_from_slice(&r.payload),
-        qos: QoS::from_u8(r.qos)?,
-        retain: true,
-        properties: Bytes::copy_from_slice(&r.properties),
-        expires_at,
-        utf8_payload: r.utf8_payload,
-    })
 }

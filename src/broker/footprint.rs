@@ -154,21 +154,21 @@ fn connection_footprint(conn: &Connection) -> ConnectionFootprint {
 
 fn add_session(f: &mut Footprint, session: &Session) {
     f.subscriptions += session.subscriptions.len();
-    f.inflight += session.inflight.len();
-    f.queued += session.queued.len();
-    f.incoming += session.incoming.len();
+    f.inflight += session.inflight().len();
+    f.queued += session.queued().len();
+    f.incoming += session.incoming().len();
     f.incoming_bytes += session
-        .incoming
+        .incoming()
         .iter()
         .map(|(_, m)| m.size())
         .sum::<usize>();
-    f.inflight_bytes += session.inflight_bytes;
-    f.inflight_bytes_max = f.inflight_bytes_max.max(session.inflight_bytes);
-    f.queued_bytes += session.queued_bytes;
-    f.queued_bytes_max = f.queued_bytes_max.max(session.queued_bytes);
-    let inflight: usize = session.inflight.iter().map(|i| i.delivery.size()).sum();
-    let queued: usize = session.queued.iter().map(Delivery::size).sum();
-    if inflight != session.inflight_bytes || queued != session.queued_bytes {
+    f.inflight_bytes += session.inflight_bytes();
+    f.inflight_bytes_max = f.inflight_bytes_max.max(session.inflight_bytes());
+    f.queued_bytes += session.queued_bytes();
+    f.queued_bytes_max = f.queued_bytes_max.max(session.queued_bytes());
+    let inflight: usize = session.inflight().iter().map(|i| i.delivery.size()).sum();
+    let queued: usize = session.queued().iter().map(Delivery::size).sum();
+    if inflight != session.inflight_bytes() || queued != session.queued_bytes() {
         f.sessions_miscounted += 1;
     }
     if let Some(cursor) = &session.retained {

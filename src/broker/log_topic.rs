@@ -49,5 +49,6 @@ fn log_message(topic: &'static str, line: String, now: std::time::Instant) -> Me
         properties: Bytes::new(),
         expires_at: now.checked_add(EXPIRY),
         utf8_payload: false,
+        journaled: Default::default(),
     }
 }

@@ -299,6 +299,7 @@ impl Broker {
     /// Starts a loop turn.
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
+        self.journal_now();
     }
 
     /// Takes a newly accepted socket, unless its listener or the broker is at its

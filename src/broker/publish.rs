@@ -90,14 +90,17 @@ impl Broker {
             QoS::ExactlyOnce => {
                 // Held until PUBREL; a re-sent PUBLISH with the same id is the same message.
                 let version = self.conns[token.0].version;
-                let incoming = &mut self.sessions[key].incoming;
-                if !incoming.iter().any(|(id, _)| *id == packet_id) {
+                let session = &mut self.sessions[key];
+                if !session.is_incoming(packet_id) {
                     // MQTT 5's receive maximum; older clients are held back instead (see
                     // `may_take_input`).
-                    if version == Version::V5 && incoming.len() >= self.limits.inflight_max {
+                    if version == Version::V5
+                        && session.incoming().len() >= self.limits.inflight_max
+                    {
                         return Err(Close::ReceiveMaximumExceeded);
                     }
-                    incoming.push((packet_id, message));
+                    let journal = super::durable::journal(&mut self.durable);
+                    session.hold_incoming(packet_id, message, journal);
                 }
                 self.acknowledge(token, qos, packet_id, reason::SUCCESS);
             }
@@ -202,9 +205,8 @@ impl Broker {
         );
         // An unknown id gets a plain PUBCOMP too, as from mosquitto: the spec's 0x92 is a
         // "may", and the client wants to finish the flow either way.
-        let incoming = &mut self.sessions[key].incoming;
-        if let Some(i) = incoming.iter().position(|(pending, _)| *pending == id) {
-            let (_, message) = incoming.swap_remove(i);
+        let journal = super::durable::journal(&mut self.durable);
+        if let Some(message) = self.sessions[key].release_incoming(id, journal) {
             self.publish_message(message, Some(key));
         }
         log_debug!(
@@ -237,20 +239,15 @@ impl Broker {
 
     /// Where the outgoing message with this packet id stands, if one is in flight.
     fn inflight_state(&mut self, key: SessionKey, packet_id: u16) -> Option<OutState> {
-        let inflight = self.sessions[key].inflight.get(packet_id);
-        inflight.map(|i| i.state)
+        self.sessions[key].inflight_state(packet_id)
     }
 
     /// Ends an outgoing flow that is waiting in `state` (as the caller found with
     /// `inflight_state`), and refills the window.
     fn complete_inflight(&mut self, key: SessionKey, packet_id: u16, state: OutState) {
         let session = &mut self.sessions[key];
-        debug_assert_eq!(
-            session.inflight.get(packet_id).map(|i| i.state),
-            Some(state)
-        );
-        if let Some(done) = session.inflight.remove(packet_id) {
-            session.inflight_bytes -= done.delivery.size();
+        debug_assert_eq!(session.inflight_state(packet_id), Some(state));
+        if session.complete(packet_id, super::durable::journal(&mut self.durable)) {
             self.fill_window(key);
         }
     }
@@ -290,9 +287,8 @@ impl Broker {
                 return Err(Close::Unexpected("PUBREC for a QoS 1 message"));
             }
             Some(OutState::AwaitPubRec) => {
-                if let Some(inflight) = self.sessions[key].inflight.get_mut(id) {
-                    inflight.state = OutState::AwaitPubComp;
-                }
+                let journal = super::durable::journal(&mut self.durable);
+                self.sessions[key].release(id, journal);
             }
             Some(OutState::AwaitPubComp) | None => {}
         }

@@ -48,9 +48,9 @@ impl Broker {
             return Some(delivery);
         }
         let (count, bytes) = cursor.held();
-        let full = if count + session.queued.len() >= self.limits.queued_max {
+        let full = if count + session.queued().len() >= self.limits.queued_max {
             Some(DropReason::QueueFull)
-        } else if bytes + session.queued_bytes + delivery.size() > self.limits.queued_bytes_max {
+        } else if bytes + session.queued_bytes() + delivery.size() > self.limits.queued_bytes_max {
             Some(DropReason::QueueBytes)
         } else {
             None
@@ -100,7 +100,7 @@ impl Broker {
             return false;
         };
         session.retained.is_some()
-            && session.queued.is_empty()
+            && session.queued().is_empty()
             && session.conn.is_some_and(|token| {
                 self.conns
                     .get(token.0)

@@ -9,7 +9,7 @@ use mio::Token;
 use super::{Broker, Close};
 use crate::auth::{self, Access, ClientAuth, Refused};
 use crate::log_info;
-use crate::message::Message;
+use crate::message::{Delivery, Message};
 use crate::protocol::Connect;
 use crate::session::{Session, SessionKey};
 use crate::tls::Identity;
@@ -82,17 +82,14 @@ impl Broker {
             return;
         }
         let session = &mut self.sessions[key];
-        let Some(client) = session.auth.as_deref() else {
+        // Out of the session while its messages are sifted, and back after.
+        let Some(client) = session.auth.take() else {
             return;
         };
-        let readable = |topic: &str| client.allows(topic, Access::Read);
-        let before = session.inflight.len() + session.queued.len();
-        session
-            .inflight
-            .retain(|i| readable(&i.delivery.message.topic));
-        session.queued.retain(|d| readable(&d.message.topic));
-        session.recount_bytes();
-        let gone = before - session.inflight.len() - session.queued.len();
+        let readable = |d: &Delivery, _| client.allows(&d.message.topic, Access::Read);
+        let journal = super::durable::journal(&mut self.durable);
+        let gone = session.retain_deliveries(readable, journal);
+        session.auth = Some(client);
         self.count_dropped(key, super::DropReason::AclDenied, gone as u64);
     }
 

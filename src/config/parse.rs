@@ -357,9 +357,6 @@ impl Parser {
             "max_retained_messages" => self.config.max_retained_messages = self.limit(key, rest)?,
             "persistence" | "retained_persistence" => {
                 self.config.persistence = self.boolean(key, rest)?;
-                if self.config.persistence && self.warned.insert("persistence") {
-                    self.warn(format!("'{key}' keeps retained messages, sessions and subscriptions: midge does not keep queued messages on disk yet"));
-                }
             }
             "persistence_file" => self.config.persistence_file = self.one(key, rest)?.to_string(),
             "persistence_location" => {

@@ -15,6 +15,7 @@
 //! Files, recovery and repair: `files.rs`; the record format: `record.rs`; the state the
 //! records describe: `state.rs`.
 
+mod deliveries;
 mod files;
 pub mod record;
 mod state;
@@ -28,10 +29,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
+pub use deliveries::{message_of, stored_message, unix_seconds};
 pub use files::{Files, Recovered};
-pub use record::{Op, Retained};
-pub use state::{State, StoredSession};
+pub use record::{Op, StoredMessage};
+pub use state::{State, StoredDelivery, StoredSession};
 pub use writer::COMPACT_MIN_BYTES;
 
 /// Records handed to the writer but not yet written, past which the broker reads no more
@@ -108,6 +111,11 @@ pub struct Journal {
     handed: u64,
     /// The number of the last batch handed over.
     batch: u32,
+    /// Batches handed over since start, never wrapping (see `message_id`).
+    batches: u64,
+    /// The last message id used, in this run or in the files.
+    last_message_id: u64,
+    now: Instant,
     sync: Sync,
     progress: Arc<Progress>,
     messages: Sender<writer::Message>,
@@ -149,6 +157,9 @@ impl Journal {
             pending_records: 0,
             handed: 0,
             batch: 0,
+            batches: 0,
+            last_message_id: recovered.state.last_message_id(),
+            now: Instant::now(),
             sync,
             progress,
             messages,
@@ -204,6 +215,7 @@ impl Journal {
         self.handed += bytes.len() as u64;
         let records = std::mem::take(&mut self.pending_records);
         self.batch = next_batch(self.batch);
+        self.batches += 1;
         let number = self.batch;
         // The writer ends only when told to or when it can no longer run; records after
         // that have nowhere to go either way.

@@ -12,7 +12,11 @@ use bytes::{Buf, BufMut, Bytes};
 pub const MAGIC: &[u8; 8] = b"midge-db";
 
 /// The format this build writes. A file of a newer format is moved aside, not misread.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
+
+/// Formats this build reads: 1 (retained messages, sessions, subscriptions) is 2 without
+/// messages in sessions. Each format only adds kinds of record to the one before.
+pub const FORMAT_OLDEST: u32 = 1;
 
 /// No record is larger: a retained message is bounded by `message_size_limit` (at most
 /// 256 MiB) and the rest of a record by a few topics. A length beyond is damage.
@@ -39,7 +43,7 @@ pub enum Op {
         generation: u64,
     },
     /// The retained message of a topic, replacing the one before.
-    Retain(Retained),
+    Retain(StoredMessage),
     /// A topic no longer has a retained message.
     Unretain {
         topic: Bytes,
@@ -72,13 +76,60 @@ pub enum Op {
         client_id: Bytes,
         filter: Bytes,
     },
+    /// A message that sessions hold, named by an id the deliveries refer to. Written again
+    /// in every batch that gives it to a session (see `Journal::message_id`), so that a
+    /// delivery's message is always in the same file as the delivery.
+    Message {
+        id: u64,
+        message: StoredMessage,
+    },
+    /// A QoS 1/2 message a session took: queued, or sent and not yet acknowledged.
+    Deliver {
+        client_id: Bytes,
+        /// Which of the session's packet identifiers it was issued (`Delivery::packet_seq`).
+        seq: u64,
+        message: u64,
+        qos: u8,
+        retain: bool,
+        subscription_ids: Vec<u32>,
+    },
+    /// The session's client has the QoS 2 message (PUBREC): PUBREL is what is left to send.
+    Released {
+        client_id: Bytes,
+        seq: u64,
+    },
+    /// The delivery is over: acknowledged, expired or dropped.
+    Delivered {
+        client_id: Bytes,
+        seq: u64,
+    },
+    /// The delivery was given another packet identifier, the one it had being still in
+    /// use (see `Session::flight_packet_id`).
+    Renumber {
+        client_id: Bytes,
+        from: u64,
+        to: u64,
+    },
+    /// An inbound QoS 2 message received (PUBREC sent), to be published on PUBREL.
+    Incoming {
+        client_id: Bytes,
+        packet_id: u16,
+        message: u64,
+    },
+    /// The inbound QoS 2 message was released and published.
+    IncomingDone {
+        client_id: Bytes,
+        packet_id: u16,
+    },
 }
 
-/// A retained message as stored.
+/// A message as stored, retained or held by sessions.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Retained {
+pub struct StoredMessage {
     pub topic: Bytes,
     pub qos: u8,
+    /// The retain flag it was published with; always set for a retained message.
+    pub retain: bool,
     pub utf8_payload: bool,
     /// Seconds since the Unix epoch at which it expires; 0 for never.
     pub expires_at: u64,
@@ -94,6 +145,13 @@ const SESSION: u8 = 3;
 const SESSION_GONE: u8 = 4;
 const SUBSCRIBE: u8 = 5;
 const UNSUBSCRIBE: u8 = 6;
+const MESSAGE: u8 = 7;
+const DELIVER: u8 = 8;
+const RELEASED: u8 = 9;
+const DELIVERED: u8 = 10;
+const RENUMBER: u8 = 11;
+const INCOMING: u8 = 12;
+const INCOMING_DONE: u8 = 13;
 
 impl Op {
     /// Appends the op, framed, to `out`.
@@ -116,11 +174,7 @@ impl Op {
             }
             Op::Retain(r) => {
                 out.put_u8(RETAIN);
-                put_bytes(out, &r.topic);
-                out.put_u8(r.qos | (u8::from(r.utf8_payload) << 7));
-                out.put_u64_le(r.expires_at);
-                put_bytes(out, &r.properties);
-                put_bytes(out, &r.payload);
+                put_message(out, r);
             }
             Op::Unretain { topic } => {
                 out.put_u8(UNRETAIN);
@@ -159,6 +213,65 @@ impl Op {
                 put_bytes(out, client_id);
                 put_bytes(out, filter);
             }
+            Op::Message { id, message } => {
+                out.put_u8(MESSAGE);
+                out.put_u64_le(*id);
+                put_message(out, message);
+            }
+            Op::Deliver {
+                client_id,
+                seq,
+                message,
+                qos,
+                retain,
+                subscription_ids,
+            } => {
+                out.put_u8(DELIVER);
+                put_bytes(out, client_id);
+                out.put_u64_le(*seq);
+                out.put_u64_le(*message);
+                out.put_u8(qos | (u8::from(*retain) << 2));
+                out.put_u32_le(subscription_ids.len() as u32);
+                for id in subscription_ids {
+                    out.put_u32_le(*id);
+                }
+            }
+            Op::Released { client_id, seq } | Op::Delivered { client_id, seq } => {
+                out.put_u8(match self {
+                    Op::Released { .. } => RELEASED,
+                    _ => DELIVERED,
+                });
+                put_bytes(out, client_id);
+                out.put_u64_le(*seq);
+            }
+            Op::Renumber {
+                client_id,
+                from,
+                to,
+            } => {
+                out.put_u8(RENUMBER);
+                put_bytes(out, client_id);
+                out.put_u64_le(*from);
+                out.put_u64_le(*to);
+            }
+            Op::Incoming {
+                client_id,
+                packet_id,
+                message,
+            } => {
+                out.put_u8(INCOMING);
+                put_bytes(out, client_id);
+                out.put_u16_le(*packet_id);
+                out.put_u64_le(*message);
+            }
+            Op::IncomingDone {
+                client_id,
+                packet_id,
+            } => {
+                out.put_u8(INCOMING_DONE);
+                put_bytes(out, client_id);
+                out.put_u16_le(*packet_id);
+            }
         }
         let len = (out.len() - start - FRAME_HEADER) as u32;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -179,18 +292,10 @@ impl Op {
                 },
                 generation: take_u64(&mut body)?,
             },
-            RETAIN => {
-                let topic = take_bytes(&mut body)?;
-                let flags = take_u8(&mut body)?;
-                Op::Retain(Retained {
-                    topic,
-                    qos: flags & 0x03,
-                    utf8_payload: flags & 0x80 != 0,
-                    expires_at: take_u64(&mut body)?,
-                    properties: take_bytes(&mut body)?,
-                    payload: take_bytes(&mut body)?,
-                })
-            }
+            RETAIN => Op::Retain(StoredMessage {
+                retain: true,
+                ..take_message(&mut body)?
+            }),
             UNRETAIN => Op::Unretain {
                 topic: take_bytes(&mut body)?,
             },
@@ -213,6 +318,50 @@ impl Op {
                 client_id: take_bytes(&mut body)?,
                 filter: take_bytes(&mut body)?,
             },
+            MESSAGE => Op::Message {
+                id: take_u64(&mut body)?,
+                message: take_message(&mut body)?,
+            },
+            DELIVER => {
+                let client_id = take_bytes(&mut body)?;
+                let seq = take_u64(&mut body)?;
+                let message = take_u64(&mut body)?;
+                let flags = take_u8(&mut body)?;
+                let count = take_u32(&mut body)? as usize;
+                if body.remaining() < count.saturating_mul(4) {
+                    return None;
+                }
+                Op::Deliver {
+                    client_id,
+                    seq,
+                    message,
+                    qos: flags & 0x03,
+                    retain: flags & 0x04 != 0,
+                    subscription_ids: (0..count).map(|_| body.get_u32_le()).collect(),
+                }
+            }
+            RELEASED => Op::Released {
+                client_id: take_bytes(&mut body)?,
+                seq: take_u64(&mut body)?,
+            },
+            DELIVERED => Op::Delivered {
+                client_id: take_bytes(&mut body)?,
+                seq: take_u64(&mut body)?,
+            },
+            RENUMBER => Op::Renumber {
+                client_id: take_bytes(&mut body)?,
+                from: take_u64(&mut body)?,
+                to: take_u64(&mut body)?,
+            },
+            INCOMING => Op::Incoming {
+                client_id: take_bytes(&mut body)?,
+                packet_id: take_u16(&mut body)?,
+                message: take_u64(&mut body)?,
+            },
+            INCOMING_DONE => Op::IncomingDone {
+                client_id: take_bytes(&mut body)?,
+                packet_id: take_u16(&mut body)?,
+            },
             _ => return None,
         };
         body.is_empty().then_some(op)
@@ -231,8 +380,35 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.put_slice(bytes);
 }
 
+/// A message's fields; the flags byte holds QoS (bits 0-1), retain (6) and UTF-8 (7).
+fn put_message(out: &mut Vec<u8>, m: &StoredMessage) {
+    put_bytes(out, &m.topic);
+    out.put_u8(m.qos | (u8::from(m.retain) << 6) | (u8::from(m.utf8_payload) << 7));
+    out.put_u64_le(m.expires_at);
+    put_bytes(out, &m.properties);
+    put_bytes(out, &m.payload);
+}
+
+fn take_message(body: &mut Bytes) -> Option<StoredMessage> {
+    let topic = take_bytes(body)?;
+    let flags = take_u8(body)?;
+    Some(StoredMessage {
+        topic,
+        qos: flags & 0x03,
+        retain: flags & 0x40 != 0,
+        utf8_payload: flags & 0x80 != 0,
+        expires_at: take_u64(body)?,
+        properties: take_bytes(body)?,
+        payload: take_bytes(body)?,
+    })
+}
+
 fn take_u8(b: &mut Bytes) -> Option<u8> {
     (b.remaining() >= 1).then(|| b.get_u8())
+}
+
+fn take_u16(b: &mut Bytes) -> Option<u16> {
+    (b.remaining() >= 2).then(|| b.get_u16_le())
 }
 
 fn take_u32(b: &mut Bytes) -> Option<u32> {
@@ -340,9 +516,10 @@ mod tests {
                 role: Role::Journal,
                 generation: 7,
             },
-            Op::Retain(Retained {
+            Op::Retain(StoredMessage {
                 topic: Bytes::from_static(b"a/b"),
                 qos: 1,
+                retain: true,
                 utf8_payload: true,
                 expires_at: 1_800_000_000,
                 properties: Bytes::from_static(&[0x03, 0x00, 0x01, b'x']),
@@ -366,6 +543,56 @@ mod tests {
             Op::Unsubscribe {
                 client_id: Bytes::from_static(b"client"),
                 filter: Bytes::from_static(b"a/#"),
+            },
+            Op::Message {
+                id: u64::MAX,
+                message: StoredMessage {
+                    topic: Bytes::from_static(b"q"),
+                    qos: 2,
+                    retain: false,
+                    utf8_payload: false,
+                    expires_at: 0,
+                    properties: Bytes::new(),
+                    payload: Bytes::from_static(b"queued"),
+                },
+            },
+            Op::Deliver {
+                client_id: Bytes::from_static(b"client"),
+                seq: 70_000,
+                message: u64::MAX,
+                qos: 2,
+                retain: true,
+                subscription_ids: vec![1, 268_435_455],
+            },
+            Op::Deliver {
+                client_id: Bytes::from_static(b"client"),
+                seq: 1,
+                message: 3,
+                qos: 1,
+                retain: false,
+                subscription_ids: Vec::new(),
+            },
+            Op::Released {
+                client_id: Bytes::from_static(b"client"),
+                seq: 70_000,
+            },
+            Op::Renumber {
+                client_id: Bytes::from_static(b"client"),
+                from: 1,
+                to: 65_537,
+            },
+            Op::Delivered {
+                client_id: Bytes::from_static(b"client"),
+                seq: 65_537,
+            },
+            Op::Incoming {
+                client_id: Bytes::from_static(b"client"),
+                packet_id: 65_535,
+                message: 9,
+            },
+            Op::IncomingDone {
+                client_id: Bytes::from_static(b"client"),
+                packet_id: 65_535,
             },
             Op::SessionGone {
                 client_id: Bytes::from_static(b"client"),

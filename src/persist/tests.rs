@@ -8,10 +8,11 @@ use mio::{Events, Poll, Token, Waker};
 use super::record::{MAGIC, Role};
 use super::*;
 
-fn retained(topic: &str, payload: &str) -> Retained {
-    Retained {
+fn retained(topic: &str, payload: &str) -> StoredMessage {
+    StoredMessage {
         topic: Bytes::copy_from_slice(topic.as_bytes()),
         qos: 1,
+        retain: true,
         utf8_payload: false,
         expires_at: 0,
         properties: Bytes::new(),
@@ -244,4 +245,87 @@ fn autosave_on_changes_snapshots_after_that_many_changes() {
     let recovered = files(dir.path()).recover().unwrap();
     assert_eq!(recovered.generation, 2);
     assert_eq!(recovered.state.retained.len(), 4);
+}
+
+fn message(payload: &'static str) -> std::rc::Rc<crate::message::Message> {
+    std::rc::Rc::new(crate::message::Message {
+        topic: "q".into(),
+        payload: Bytes::from_static(payload.as_bytes()),
+        qos: crate::protocol::QoS::AtLeastOnce,
+        retain: false,
+        properties: Bytes::new(),
+        expires_at: None,
+        utf8_payload: false,
+        journaled: Default::default(),
+    })
+}
+
+/// The ops of a file, after its header.
+fn file_ops(path: &std::path::Path) -> Vec<Op> {
+    let data = Bytes::from(fs::read(path).unwrap());
+    record::Records::new(data, MAGIC.len()).collect()
+}
+
+/// A message sessions hold is written once in each batch that gives it to one, however
+/// many it goes to; the snapshot keeps the messages a session still holds, and no other;
+/// and ids are not used again after a restart.
+#[test]
+fn a_held_message_is_written_once_a_batch_and_kept_while_a_session_holds_it() {
+    use crate::message::Delivery;
+    use crate::protocol::{ByteStr, QoS};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut rig, _) = Rig::open(options(dir.path(), Sync::Write));
+    let (a, b) = (ByteStr::from("a"), ByteStr::from("b"));
+    for client_id in [&a, &b] {
+        rig.journal.record(&Op::Session {
+            client_id: client_id.as_bytes().clone(),
+            version: 4,
+            expiry: u32::MAX,
+            packet_ids: 0,
+        });
+    }
+    let kept = message("kept");
+    let mut delivery = Delivery::new(kept.clone(), QoS::AtLeastOnce, false);
+    delivery.packet_seq = 1;
+    rig.journal.deliver(&a, &delivery);
+    rig.journal.deliver(&b, &delivery);
+    rig.commit();
+    rig.journal.delivered(&a, 1);
+    delivery.packet_seq = 2;
+    rig.journal.deliver(&a, &delivery);
+    let dropped = message("dropped");
+    let mut other = Delivery::new(dropped.clone(), QoS::AtLeastOnce, false);
+    other.packet_seq = 2;
+    rig.journal.deliver(&b, &other);
+    rig.journal.delivered(&b, 2);
+    rig.commit();
+    let journal = dir.path().join("test.db.1.log");
+    let written: Vec<u64> = file_ops(&journal)
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Message { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect();
+    let (kept_id, dropped_id) = (kept.journaled.get().id, dropped.journaled.get().id);
+    assert_eq!(written, [kept_id, kept_id, dropped_id]);
+    drop(rig); // saves a snapshot
+
+    let (mut rig, recovered) = Rig::open(options(dir.path(), Sync::Write));
+    let state = &recovered.state;
+    assert_eq!(state.messages.keys().collect::<Vec<_>>(), [&kept_id]);
+    assert_eq!(state.messages[&kept_id].payload, "kept");
+    let seqs = |c: &[u8]| {
+        state.sessions[c]
+            .deliveries
+            .keys()
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!((seqs(b"a"), seqs(b"b")), (vec![2], vec![1]));
+    let fresh = message("fresh");
+    let mut delivery = Delivery::new(fresh.clone(), QoS::AtLeastOnce, false);
+    delivery.packet_seq = 3;
+    rig.journal.deliver(&a, &delivery);
+    assert!(fresh.journaled.get().id > kept_id);
 }

@@ -15,6 +15,7 @@ fn expiring(topic: &str, payload: &'static [u8], expires_at: Option<Instant>) ->
         properties: Bytes::new(),
         expires_at,
         utf8_payload: false,
+        journaled: Default::default(),
     })
 }
 
