@@ -83,8 +83,9 @@ pub struct Auth {
     /// Domain 0 holds the global settings; with `per_listener_settings`, the others are
     /// one per distinct listener setting.
     domains: Vec<Domain>,
-    /// The domain of each listening socket, in the event loop's order.
+    /// The domain of each listening socket, in the event loop's order, and its port.
     socket_domains: Vec<usize>,
+    socket_ports: Vec<u16>,
     check_retain_source: bool,
     /// The publisher of each retained message whose domain has ACLs, by topic.
     retain_sources: HashMap<ByteStr, RetainSource>,
@@ -151,6 +152,7 @@ impl Auth {
                 0
             };
             auth.socket_domains.push(domain);
+            auth.socket_ports.push(listener.port);
         }
         let files = auth.read_files()?;
         auth.install(files);
@@ -339,6 +341,42 @@ impl Auth {
         };
         acl.for_client(&source.client_id, source.username.as_deref())
             .allows(&message.topic, Access::Write)
+    }
+
+    /// Who published `message`, when `check_retain_source` keeps its publisher: client id,
+    /// username, and the port of a listener of its security domain, as mosquitto's
+    /// database names the publisher's listener.
+    pub fn retain_source_of(&self, message: &Rc<Message>) -> Option<(&ByteStr, Option<&str>, u16)> {
+        let source = self.retain_sources.get(message.topic.as_str())?;
+        if !std::ptr::eq(source.message.as_ptr(), Rc::as_ptr(message)) {
+            return None;
+        }
+        let socket = self.socket_domains.iter().position(|&d| d == source.domain);
+        let port = socket.map_or(0, |s| self.socket_ports[s]);
+        Some((&source.client_id, source.username.as_deref(), port))
+    }
+
+    /// Gives a retained message read back from disk the publisher `retain_source_of` told:
+    /// its domain is that of the first listener on `port` today (the global one if none is).
+    pub fn restore_retain_source(
+        &mut self,
+        message: &Rc<Message>,
+        client_id: ByteStr,
+        username: Option<Box<str>>,
+        port: u16,
+    ) {
+        if !self.check_retain_source {
+            return;
+        }
+        let socket = self.socket_ports.iter().position(|&p| p == port);
+        let source = RetainSource {
+            message: Rc::downgrade(message),
+            client_id,
+            username,
+            domain: socket.map_or(0, |s| self.socket_domains[s]),
+        };
+        self.retain_sources
+            .insert(ByteStr::from(message.topic.as_str()), source);
     }
 
     /// Forgets the publishers of retained messages that are gone.

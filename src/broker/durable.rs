@@ -68,11 +68,17 @@ impl Broker {
         let unix_now = persist::unix_seconds(SystemTime::now());
         let (mut kept, mut expired) = (0usize, 0usize);
         for r in recovered.state.retained.values() {
-            match message_of(r, 0, self.now, unix_now) {
-                Some(message) => {
-                    kept += usize::from(self.retained.set(&Rc::new(message)) == Stored::Kept)
-                }
-                None => expired += 1,
+            let Some(message) = message_of(r, 0, self.now, unix_now) else {
+                expired += 1;
+                continue;
+            };
+            let message = Rc::new(message);
+            if self.retained.set(&message) != Stored::Kept {
+                continue;
+            }
+            kept += 1;
+            if let Some(source) = recovered.state.retain_sources.get(&r.topic) {
+                self.restore_retain_source(&message, source);
             }
         }
         let mut restoring = Restoring {
@@ -102,6 +108,24 @@ impl Broker {
             starved: Vec::new(),
         }));
         Ok(())
+    }
+
+    /// The publisher of a retained message read back, for `check_retain_source`.
+    fn restore_retain_source(&mut self, message: &Rc<Message>, source: &persist::RetainSource) {
+        let text = |b: &Bytes| std::str::from_utf8(b).ok().map(Box::<str>::from);
+        let Some(client_id) = text(&source.client_id) else {
+            return;
+        };
+        let username = match &source.username {
+            Some(u) => match text(u) {
+                Some(u) => Some(u),
+                None => return,
+            },
+            None => None,
+        };
+        let client_id = ByteStr::from(&*client_id);
+        self.auth
+            .restore_retain_source(message, client_id, username, source.port);
     }
 
     /// A stored session, offline, with its subscriptions, its messages and its expiry
@@ -233,6 +257,22 @@ impl Broker {
             }
         }
         stored
+    }
+
+    /// Records who published a retained message just stored, when `check_retain_source`
+    /// keeps its publisher.
+    pub(super) fn record_retain_source(&mut self, message: &Rc<Message>) {
+        let Some(durable) = self.durable.as_deref_mut() else {
+            return;
+        };
+        if let Some((client_id, username, port)) = self.auth.retain_source_of(message) {
+            durable.journal.record(&Op::RetainSource {
+                topic: message.topic.as_bytes().clone(),
+                client_id: client_id.as_bytes().clone(),
+                username: username.map(|u| Bytes::copy_from_slice(u.as_bytes())),
+                port,
+            });
+        }
     }
 
     /// Queues an acknowledgement; the connection's output then waits until the records

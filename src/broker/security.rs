@@ -73,6 +73,7 @@ impl Broker {
             .and_then(|key| self.sessions.get(key))
             .and_then(|s| Some((s.client_id.as_str(), s.auth.as_deref()?)));
         self.auth.note_retained(message, source);
+        self.record_retain_source(message);
     }
 
     /// A resumed session under a (possibly) new identity keeps only the messages that

@@ -34,7 +34,7 @@ use std::time::Instant;
 pub use deliveries::{message_of, stored_message, unix_seconds};
 pub use files::{Files, Recovered};
 pub use record::{Op, StoredMessage};
-pub use state::{State, StoredDelivery, StoredSession};
+pub use state::{RetainSource, State, StoredDelivery, StoredSession};
 pub use writer::COMPACT_MIN_BYTES;
 
 /// Records handed to the writer but not yet written, past which the broker reads no more

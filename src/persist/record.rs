@@ -48,6 +48,15 @@ pub enum Op {
     Unretain {
         topic: Bytes,
     },
+    /// Who published the topic's retained message (the `Retain` before it), for
+    /// `check_retain_source`.
+    RetainSource {
+        topic: Bytes,
+        client_id: Bytes,
+        username: Option<Bytes>,
+        /// The port of a listener of the publisher's security domain.
+        port: u16,
+    },
     /// A session that outlives its connection, created or changed.
     Session {
         client_id: Bytes,
@@ -152,6 +161,7 @@ const DELIVERED: u8 = 10;
 const RENUMBER: u8 = 11;
 const INCOMING: u8 = 12;
 const INCOMING_DONE: u8 = 13;
+const RETAIN_SOURCE: u8 = 14;
 
 impl Op {
     /// Appends the op, framed, to `out`.
@@ -212,6 +222,19 @@ impl Op {
                 out.put_u8(UNSUBSCRIBE);
                 put_bytes(out, client_id);
                 put_bytes(out, filter);
+            }
+            Op::RetainSource {
+                topic,
+                client_id,
+                username,
+                port,
+            } => {
+                out.put_u8(RETAIN_SOURCE);
+                put_bytes(out, topic);
+                put_bytes(out, client_id);
+                out.put_u8(u8::from(username.is_some()));
+                put_bytes(out, username.as_deref().unwrap_or_default());
+                out.put_u16_le(*port);
             }
             Op::Message { id, message } => {
                 out.put_u8(MESSAGE);
@@ -318,6 +341,18 @@ impl Op {
                 client_id: take_bytes(&mut body)?,
                 filter: take_bytes(&mut body)?,
             },
+            RETAIN_SOURCE => {
+                let topic = take_bytes(&mut body)?;
+                let client_id = take_bytes(&mut body)?;
+                let has_username = take_u8(&mut body)? != 0;
+                let username = take_bytes(&mut body)?;
+                Op::RetainSource {
+                    topic,
+                    client_id,
+                    username: has_username.then_some(username),
+                    port: take_u16(&mut body)?,
+                }
+            }
             MESSAGE => Op::Message {
                 id: take_u64(&mut body)?,
                 message: take_message(&mut body)?,
@@ -525,6 +560,18 @@ mod tests {
                 properties: Bytes::from_static(&[0x03, 0x00, 0x01, b'x']),
                 payload: Bytes::from_static(b"hello"),
             }),
+            Op::RetainSource {
+                topic: Bytes::from_static(b"a/b"),
+                client_id: Bytes::from_static(b"publisher"),
+                username: Some(Bytes::from_static(b"user")),
+                port: 1883,
+            },
+            Op::RetainSource {
+                topic: Bytes::from_static(b"a/b"),
+                client_id: Bytes::from_static(b"anonymous"),
+                username: None,
+                port: 0,
+            },
             Op::Unretain {
                 topic: Bytes::from_static(b"a/b"),
             },

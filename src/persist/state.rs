@@ -12,12 +12,21 @@ use super::record::{Op, StoredMessage};
 pub struct State {
     /// Retained messages by topic.
     pub retained: BTreeMap<Bytes, StoredMessage>,
+    /// Their publishers, where `check_retain_source` keeps them, by topic.
+    pub retain_sources: BTreeMap<Bytes, RetainSource>,
     /// Sessions that outlive their connection, by client id.
     pub sessions: BTreeMap<Bytes, StoredSession>,
     /// The messages sessions hold, by id. One no delivery refers to any more stays until
     /// the state is written out (`ops`): a later record in the same batch may still name
     /// it (see `Op::Message`).
     pub messages: BTreeMap<u64, StoredMessage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetainSource {
+    pub client_id: Bytes,
+    pub username: Option<Bytes>,
+    pub port: u16,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -52,10 +61,27 @@ impl State {
         match op {
             Op::Header { .. } => {}
             Op::Retain(r) => {
+                self.retain_sources.remove(&r.topic);
                 self.retained.insert(r.topic.clone(), r);
             }
             Op::Unretain { topic } => {
+                self.retain_sources.remove(&topic);
                 self.retained.remove(&topic);
+            }
+            Op::RetainSource {
+                topic,
+                client_id,
+                username,
+                port,
+            } => {
+                if self.retained.contains_key(&topic) {
+                    let source = RetainSource {
+                        client_id,
+                        username,
+                        port,
+                    };
+                    self.retain_sources.insert(topic, source);
+                }
             }
             Op::Session {
                 client_id,
@@ -173,7 +199,15 @@ impl State {
     /// The ops that rebuild this state from nothing, for a snapshot: the messages sessions
     /// hold before the sessions that hold them, and no others.
     pub fn ops(&self) -> impl Iterator<Item = Op> + '_ {
-        let retained = self.retained.values().cloned().map(Op::Retain);
+        let retained = self.retained.values().flat_map(|r| {
+            let source = self.retain_sources.get(&r.topic).map(|s| Op::RetainSource {
+                topic: r.topic.clone(),
+                client_id: s.client_id.clone(),
+                username: s.username.clone(),
+                port: s.port,
+            });
+            std::iter::once(Op::Retain(r.clone())).chain(source)
+        });
         let held = self.held_messages();
         let messages = self
             .messages

@@ -329,3 +329,31 @@ fn a_held_message_is_written_once_a_batch_and_kept_while_a_session_holds_it() {
     rig.journal.deliver(&a, &delivery);
     assert!(fresh.journaled.get().id > kept_id);
 }
+
+/// A retained message's publisher is kept with it, in the snapshot too, and goes with it:
+/// a newer retained message on the topic, from a publisher not kept, has none.
+#[test]
+fn a_retained_messages_source_lives_and_dies_with_it() {
+    let source = |topic: &'static str| Op::RetainSource {
+        topic: Bytes::from_static(topic.as_bytes()),
+        client_id: Bytes::from_static(b"publisher"),
+        username: None,
+        port: 1883,
+    };
+    let mut state = State::default();
+    state.apply(source("a")); // no message yet: nothing to be the source of
+    state.apply(Op::Retain(retained("a", "1")));
+    state.apply(source("a"));
+    state.apply(Op::Retain(retained("b", "2")));
+    state.apply(source("b"));
+    let ops: Vec<Op> = state.ops().collect();
+    let mut again = State::default();
+    ops.iter().cloned().for_each(|op| again.apply(op));
+    assert_eq!(again, state);
+    assert_eq!(ops[1], source("a"));
+    state.apply(Op::Retain(retained("a", "3")));
+    state.apply(Op::Unretain {
+        topic: Bytes::from_static(b"b"),
+    });
+    assert!(state.retain_sources.is_empty());
+}
