@@ -448,3 +448,136 @@ fn files_of_the_first_format_are_read() {
     publisher.send(&publish("more/x", b"subscribed", 0, false, 0));
     client.expect(&publish("more/x", b"subscribed", 0, false, 0));
 }
+
+/// The packet identifier and payload of a QoS 1/2 PUBLISH from the broker, with its topic.
+fn parse_queued(packet: &[u8]) -> (String, u16, Vec<u8>) {
+    let (topic, _, _) = parse_publish(packet);
+    let mut at = 1;
+    while packet[at] & 0x80 != 0 {
+        at += 1;
+    }
+    at += 3 + topic.len();
+    let id = u16::from_be_bytes([packet[at], packet[at + 1]]);
+    (topic, id, packet[at + 2..].to_vec())
+}
+
+/// Ten times: QoS 1 messages pipelined to an offline persistent subscriber, the broker
+/// killed after a random number of PUBACKs, its journal perhaps followed by zeros or
+/// garbage, and restarted; then the subscriber drains its queue and acknowledges about
+/// half. Each round it gets, in the order they were published, every message whose PUBACK
+/// the publisher saw and every one it had not acknowledged itself, none it did
+/// acknowledge, and none that was never sent.
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_queued_message_and_repeats_none_consumed() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = "max_inflight_messages 0\nmax_queued_messages 0\n";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut must, mut may) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    let mut counter = 0u32;
+    for round in 0..10 {
+        let broker = persistent_broker(dir.path(), config);
+        if round == 0 {
+            Raw::offline_subscriber(&broker, "s", "w/#", 1);
+        } else {
+            let mut s = Raw::connected_persistent(&broker, "s", true);
+            let mut publisher = Raw::connected(&broker, "marker");
+            let marker = format!("end of round {round}");
+            publisher.send(&publish("w/marker", marker.as_bytes(), 1, false, 1));
+            publisher.expect(&puback(1));
+            let mut received = Vec::new();
+            loop {
+                let (topic, id, payload) = parse_queued(&s.recv_packet());
+                if topic == "w/marker" {
+                    assert_eq!(payload, marker.as_bytes(), "round {round}: consumed, again");
+                    s.send(&puback(id));
+                    break;
+                }
+                let n: u32 = String::from_utf8(payload)
+                    .expect("utf-8")
+                    .parse()
+                    .expect("number");
+                received.push((n, id));
+            }
+            let numbers: Vec<u32> = received.iter().map(|&(n, _)| n).collect();
+            assert!(
+                numbers.is_sorted(),
+                "round {round}: out of order: {numbers:?}"
+            );
+            for n in &must {
+                assert!(numbers.contains(n), "round {round}: {n} lost");
+            }
+            for n in &numbers {
+                assert!(
+                    must.contains(n) || may.contains(n),
+                    "round {round}: {n} was consumed or never sent"
+                );
+            }
+            must.clear();
+            for (n, id) in received {
+                match random(2) {
+                    0 => s.send(&puback(id)),
+                    _ => drop(must.insert(n)),
+                }
+            }
+            s.send(&PINGREQ);
+            s.expect(&PINGRESP);
+            s.send(&DISCONNECT);
+            s.expect_closed();
+        }
+        may.clear();
+        // Pipelined, up to 32 unacknowledged; the first PUBACK also waits for the
+        // subscriber's acknowledgements above to be written.
+        let mut publisher = Raw::connected(&broker, "publisher");
+        let kill_after = 50 + random(400) as u32;
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut acks = 0;
+        while acks < kill_after {
+            while in_flight.len() < 32 {
+                counter += 1;
+                let id = (counter % 65535 + 1) as u16;
+                publisher.send(&publish(
+                    "w/n",
+                    counter.to_string().as_bytes(),
+                    1,
+                    false,
+                    id,
+                ));
+                may.insert(counter);
+                in_flight.push_back((id, counter));
+            }
+            let (id, n) = in_flight.pop_front().expect("in flight");
+            publisher.expect(&puback(id));
+            may.remove(&n);
+            must.insert(n);
+            acks += 1;
+        }
+        drop(broker); // SIGKILL
+        let newest = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .max()
+            .expect("a journal");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(newest)
+            .expect("open journal");
+        match round % 3 {
+            1 => file.write_all(&[0; 4096]).expect("zeros"),
+            2 => file.write_all(b"\x10\x00\x00\x00garbage").expect("garbage"),
+            _ => {}
+        }
+    }
+}
