@@ -581,3 +581,80 @@ fn kill_9_under_load_loses_no_acknowledged_queued_message_and_repeats_none_consu
         }
     }
 }
+
+/// A broker whose persistence writer writes nothing while the returned gate file exists.
+fn gated_broker(dir: &Path) -> (Broker, std::path::PathBuf) {
+    let gate = dir.join("gate");
+    std::fs::write(&gate, b"closed").expect("close the gate");
+    let state = dir.join("state");
+    let conf = format!(
+        "user root\npersistence true\npersistence_location {}\n",
+        state.display()
+    );
+    (Broker::start_with_writer_gate(&conf, &gate), gate)
+}
+
+/// A client that publishes at QoS 1 and says goodbye in the same write gets its PUBACK
+/// only once the message is written: the connection lingers for it, instead of the
+/// acknowledgement going out with the close.
+#[test]
+fn a_puback_followed_by_a_disconnect_still_waits_for_the_journal() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, gate) = gated_broker(dir.path());
+    let mut client = Raw::connected(&broker, "leaving");
+    let mut both = publish("t", b"written first", 1, true, 1);
+    both.extend_from_slice(&DISCONNECT);
+    client.send(&both);
+    broker.wait_for_log("Client leaving disconnected.");
+    // A turn after the close: had the PUBACK gone with it, it would be waiting by now.
+    let mut other = Raw::connected(&broker, "other");
+    other.send(&PINGREQ);
+    other.expect(&PINGRESP);
+    client.expect_silence(1);
+    std::fs::remove_file(&gate).expect("open the gate");
+    client.expect(&puback(1));
+    assert!(holds(
+        &dir.path().join("state/mosquitto.db.1.log"),
+        "written first"
+    ));
+    client.expect_closed();
+}
+
+/// A writer 64 MiB behind (`BACKLOG_MAX`) stops the broker reading anyone's input, and
+/// input resumes once the writer has caught up: a slow disk holds traffic back instead of
+/// growing memory without bound.
+#[test]
+fn a_writer_far_behind_pauses_all_input_until_it_catches_up() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (broker, gate) = gated_broker(dir.path());
+    let mut bystander = Raw::connected(&broker, "bystander");
+    let mut publisher = Raw::connected(&broker, "publisher");
+    let payload = vec![b'x'; 1 << 20];
+    // 64 retained messages of 1 MiB, each a record the writer is handed: the backlog
+    // passes 64 MiB with the last, on a topic of its own.
+    for i in 0..63 {
+        publisher.send(&publish(&format!("big/{}", i % 4), &payload, 0, true, 0));
+    }
+    publisher.send(&publish("big/last", &payload, 0, true, 0));
+    broker.wait_for_log("'big/last'");
+    bystander.send(&PINGREQ);
+    broker
+        .wait_for_log("Persistence is behind the traffic; input paused until the disk catches up.");
+    std::fs::remove_file(&gate).expect("open the gate");
+    bystander.expect(&PINGRESP);
+    let log = broker.log();
+    let resumed = log.find("input resumed").expect("resumed line");
+    let pinged = log
+        .find("Received PINGREQ from bystander")
+        .expect("PINGREQ line");
+    assert!(
+        resumed < pinged,
+        "the PINGREQ was read while paused:\n{log}"
+    );
+}

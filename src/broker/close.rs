@@ -281,12 +281,21 @@ impl Broker {
             reason.log(conn.log_id(), conn.peer());
         }
         let (session, will) = (conn.session, conn.will.take());
+        // Output held for the journal (see durable.rs) must not go out before what it
+        // acknowledges is written, nor be lost to a client that said goodbye right after
+        // publishing: that connection lingers too, its output going out once released.
+        let held = conn.held_until != 0;
+        let goodbye = matches!(reason, Close::Disconnected | Close::DisconnectedWithWill);
         // A refusing CONNACK or a DISCONNECT must reach the client: the connection lingers
         // (see linger.rs). A client that has gone or said goodbye is closed at once, with
         // what the socket takes of its queue.
-        if !(reason.lingers() && self.begin_linger(token)) {
+        if !((reason.lingers() || held && goodbye) && self.begin_linger(token)) {
             let mut conn = self.conns.remove(token.0);
-            conn.flush_last();
+            // Unless its acknowledgements are not durable yet: they are not sent then, and
+            // the client sends its messages again.
+            if !held {
+                conn.flush_last();
+            }
         }
 
         let Some(key) = session else {

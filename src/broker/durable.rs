@@ -14,6 +14,9 @@
 //! the order it was queued, as without persistence; it waits one write, and only while
 //! records are in flight.
 //!
+//! A connection closed while its output is held lingers until the output is released, or
+//! drops it if it cannot linger (`close.rs`).
+//!
 //! A disk slower than the traffic stops input: past `BACKLOG_MAX` bytes handed to the
 //! writer and not written, no connection is read until the writer has caught up half way.
 
@@ -313,6 +316,9 @@ impl Broker {
             false
         });
         let starved = if durable.journal.backlog() <= persist::BACKLOG_MAX / 2 {
+            if !durable.starved.is_empty() {
+                log_notice!("Persistence has caught up; input resumed.");
+            }
             std::mem::take(&mut durable.starved)
         } else {
             // Not yet: the writer wakes the loop again after its next write.

@@ -24,6 +24,17 @@ pub const COMPACT_MIN_BYTES: u64 = 16 << 20;
 /// How long the writer waits before trying again after a failed write or sync.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// A disk slower than the traffic, for tests of what waits for it: while the file that
+/// `MIDGE_TEST_WRITER_GATE` names exists, the writer writes nothing. Debug builds only.
+#[cfg(debug_assertions)]
+fn wait_at_test_gate() {
+    static GATE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let gate = GATE.get_or_init(|| std::env::var_os("MIDGE_TEST_WRITER_GATE").map(Into::into));
+    while gate.as_ref().is_some_and(|g| g.exists()) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 pub(super) enum Message {
     Batch(Batch),
     /// Write what is left, compact, and end.
@@ -104,6 +115,8 @@ impl Writer {
     /// Appends the batches. A failed write is cut back to the last whole batch and tried
     /// again until it succeeds: the records stay in order and acknowledgements wait.
     fn append(&mut self, batches: &[Batch]) {
+        #[cfg(debug_assertions)]
+        wait_at_test_gate();
         let bytes: Vec<&[u8]> = batches.iter().map(|b| b.bytes.as_slice()).collect();
         let len: u64 = bytes.iter().map(|b| b.len() as u64).sum();
         let start = self.journal_len;

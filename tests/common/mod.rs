@@ -80,7 +80,7 @@ impl Broker {
         match kind {
             Kind::Midge => {
                 let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None, None)
+                Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None, None, None)
             }
             Kind::Mosquitto => {
                 // mosquitto cannot report a port it chose itself, so we pick one that was
@@ -95,7 +95,7 @@ impl Broker {
                     let port = free_port();
                     let conf =
                         format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                    let mut broker = Broker::spawn("mosquitto", &conf, dir, Some(port), None);
+                    let mut broker = Broker::spawn("mosquitto", &conf, dir, Some(port), None, None);
                     if broker.mosquitto_started() {
                         broker.wait_until_listening();
                         return broker;
@@ -124,7 +124,7 @@ impl Broker {
         for attempt in 1.. {
             let dir = tempfile::tempdir().expect("tempdir");
             let (a, b) = (free_port(), free_port());
-            let mut broker = Broker::spawn(program, &conf(a, b), dir, Some(a), None);
+            let mut broker = Broker::spawn(program, &conf(a, b), dir, Some(a), None, None);
             if broker.mosquitto_started() {
                 broker.wait_until_listening();
                 return (broker, b);
@@ -149,6 +149,23 @@ impl Broker {
             dir,
             None,
             Some(open_files),
+            None,
+        )
+    }
+
+    /// A midge with the default test config plus `extra`, whose persistence writer writes
+    /// nothing while the file `gate` exists (a debug build's test hook, see
+    /// `persist/writer.rs`): a disk as slow as the test wants.
+    pub fn start_with_writer_gate(extra: &str, gate: &std::path::Path) -> Broker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
+        Broker::spawn(
+            env!("CARGO_BIN_EXE_midge"),
+            &conf,
+            dir,
+            None,
+            None,
+            Some(gate),
         )
     }
 
@@ -177,10 +194,14 @@ impl Broker {
         dir: tempfile::TempDir,
         port: Option<u16>,
         open_files: Option<u64>,
+        writer_gate: Option<&std::path::Path>,
     ) -> Broker {
         let path = dir.path().join("broker.conf");
         std::fs::write(&path, conf).expect("write config");
         let mut command = Command::new(program);
+        if let Some(gate) = writer_gate {
+            command.env("MIDGE_TEST_WRITER_GATE", gate);
+        }
         if let Some(n) = open_files {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
