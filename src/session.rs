@@ -332,7 +332,7 @@ pub struct Session {
     pub dropped: Option<Box<Dropped>>,
     /// A will whose MQTT 5 delay is running: published at the instant unless the client
     /// comes back first.
-    pub delayed_will: Option<Box<(Instant, crate::protocol::Will)>>,
+    delayed_will: Option<Box<(Instant, crate::protocol::Will)>>,
     /// The client's username and ACL rules, when the broker has password or ACL files;
     /// kept while offline too, since queued messages are checked as they are routed.
     pub auth: Option<Box<crate::auth::ClientAuth>>,
@@ -620,6 +620,29 @@ impl Session {
             state: OutState::AwaitPubComp,
             delivery,
         });
+    }
+
+    /// When the will waiting for its delay is due, if one waits.
+    pub fn will_due(&self) -> Option<Instant> {
+        self.delayed_will.as_ref().map(|w| w.0)
+    }
+
+    /// A will to publish at `at`, unless the client comes back first.
+    pub fn delay_will(&mut self, at: Instant, will: crate::protocol::Will, rec: Rec) {
+        if let Some(journal) = self.journal(rec) {
+            journal.will(&self.client_id, at, &will);
+        }
+        self.delayed_will = Some(Box::new((at, will)));
+    }
+
+    /// Takes the will waiting for its delay: to publish it (the delay is over, the session
+    /// ends) or to drop it (the client is back).
+    pub fn take_delayed_will(&mut self, rec: Rec) -> Option<crate::protocol::Will> {
+        let (_, will) = *self.delayed_will.take()?;
+        if let Some(journal) = self.journal(rec) {
+            journal.will_gone(&self.client_id);
+        }
+        Some(will)
     }
 
     /// Inbound QoS 2 messages awaiting PUBREL.

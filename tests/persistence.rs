@@ -72,7 +72,7 @@ fn retained_messages_survive_a_clean_restart_and_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = persistent_broker(dir.path(), "");
     broker.wait_for_log(
-        "Restored 0 sessions with 0 subscriptions and 0 held messages, 0 retained messages (0 expired)",
+        "Restored 0 sessions with 0 subscriptions, 0 held messages and 0 delayed wills, 0 retained messages (0 expired)",
     );
     let mut publisher = Raw::connected(&broker, "publisher");
     publisher.send(&publish("a/1", b"first", 1, true, 1));
@@ -351,7 +351,7 @@ fn queued_and_in_flight_messages_survive_a_kill_and_a_restart() {
     drop(broker); // SIGKILL
 
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("Restored 1 sessions with 1 subscriptions and 20 held messages");
+    broker.wait_for_log("Restored 1 sessions with 1 subscriptions, 20 held messages");
     let mut q = Raw::connected_persistent(&broker, "q", true);
     for i in 1..=20u16 {
         q.expect(&publish(&format!("q/{i}"), &payload(i), qos(i), false, i));
@@ -376,7 +376,7 @@ fn queued_and_in_flight_messages_survive_a_kill_and_a_restart() {
         .expect("exits on SIGTERM");
 
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("Restored 1 sessions with 1 subscriptions and 2 held messages");
+    broker.wait_for_log("Restored 1 sessions with 1 subscriptions, 2 held messages");
     let mut q = Raw::connected_persistent(&broker, "q", true);
     q.expect(&pubrel(4));
     q.expect(&publish("q/3", &payload(3), 1, false, 3));
@@ -405,7 +405,7 @@ fn an_inbound_qos2_message_awaiting_pubrel_survives_a_kill() {
     drop(broker); // SIGKILL
 
     let broker = persistent_broker(dir.path(), "");
-    broker.wait_for_log("Restored 2 sessions with 1 subscriptions and 1 held messages");
+    broker.wait_for_log("Restored 2 sessions with 1 subscriptions, 1 held messages");
     let mut publisher = Raw::connected_persistent(&broker, "writer", true);
     publisher.send(&pubrel(7));
     publisher.expect(&pubcomp(7));
@@ -434,7 +434,7 @@ fn files_of_the_first_format_are_read() {
     }
     let broker = persistent_broker(dir.path(), "");
     broker.wait_for_log(
-        "Restored 2 sessions with 4 subscriptions and 0 held messages, 3 retained messages (1 expired), from 2 file(s)",
+        "Restored 2 sessions with 4 subscriptions, 0 held messages and 0 delayed wills, 3 retained messages (1 expired), from 2 file(s)",
     );
     let expected = map(&[
         ("fix/retained/a", "first retained"),
@@ -657,4 +657,51 @@ fn a_writer_far_behind_pauses_all_input_until_it_catches_up() {
         resumed < pinged,
         "the PINGREQ was read while paused:\n{log}"
     );
+}
+
+/// A will waiting for its MQTT 5 delay survives a kill -9: it goes out when its delay runs
+/// out after the restart, and only once (the next restart has no will to publish).
+#[test]
+fn a_delayed_will_survives_a_kill_and_goes_out_once() {
+    if common::midge_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = persistent_broker(dir.path(), "");
+    Raw::offline_subscriber(&broker, "watcher", "will/#", 1);
+    let connect = Connect::v5("w")
+        .clean(false)
+        .properties(&Props::new().session_expiry_interval(100))
+        .will("will/w", b"gone", 1, false)
+        .will_properties(&Props::new().will_delay_interval(2))
+        .build();
+    drop(Raw::handshake(&broker, &connect, &connack5_ok(false)));
+    broker.wait_for_log("Client w closed its connection.");
+    // Its PUBACK waits for the will's record.
+    let mut barrier = Raw::connected(&broker, "barrier");
+    barrier.send(&publish("barrier", b"b", 1, true, 1));
+    barrier.expect(&puback(1));
+    drop(broker); // SIGKILL, well within the delay
+
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log("and 1 delayed wills");
+    let mut watcher = Raw::connected_persistent(&broker, "watcher", true);
+    watcher.expect(&publish("will/w", b"gone", 1, false, 1));
+    watcher.send(&puback(1));
+    watcher.send(&PINGREQ);
+    watcher.expect(&PINGRESP);
+    let mut barrier = Raw::connected(&broker, "barrier");
+    barrier.send(&publish("barrier", b"b", 1, true, 1));
+    barrier.expect(&puback(1));
+    drop(broker); // SIGKILL
+
+    let broker = persistent_broker(dir.path(), "");
+    broker.wait_for_log("and 0 delayed wills");
+    let mut watcher = Raw::connected_persistent(&broker, "watcher", true);
+    let mut publisher = Raw::connected(&broker, "publisher");
+    publisher.send(&publish("will/marker", b"end", 1, false, 1));
+    publisher.expect(&puback(1));
+    // Identifiers count on from those on disk as of the watcher's last connect or
+    // disconnect, before the will: 1 is free again.
+    watcher.expect(&publish("will/marker", b"end", 1, false, 1));
 }

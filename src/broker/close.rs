@@ -346,12 +346,10 @@ impl Broker {
     fn schedule_will(&mut self, key: SessionKey, will: Will) {
         match will.properties.will_delay_interval {
             Some(delay) if delay > 0 => {
+                // Later than the clock can say: the session's end will publish it.
                 let at = self.now.checked_add(Duration::from_secs(u64::from(delay)));
-                match at {
-                    Some(at) => self.sessions[key].delayed_will = Some(Box::new((at, will))),
-                    // Later than the clock can say: the session's end will publish it.
-                    None => self.sessions[key].delayed_will = Some(Box::new((self.now, will))),
-                }
+                let journal = super::durable::journal(&mut self.durable);
+                self.sessions[key].delay_will(at.unwrap_or(self.now), will, journal);
             }
             _ => self.publish_will(will, Some(key)),
         }

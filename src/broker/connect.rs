@@ -354,7 +354,8 @@ impl Broker {
         if let Some(&key) = self.session_ids.get(client_id.as_str()) {
             // Back within the will delay: the will is not sent [MQTT-3.1.2-8], also when
             // clean start ends the session here, as in mosquitto.
-            self.sessions[key].delayed_will = None;
+            let journal = super::durable::journal(&mut self.durable);
+            self.sessions[key].take_delayed_will(journal);
             if clean_start || self.sessions[key].expiry == Expiry::AtDisconnect {
                 self.remove_session(key);
             } else {

@@ -98,8 +98,13 @@ impl Broker {
             }
         }
         let held = restoring.messages.len();
+        let wills = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.will_due().is_some())
+            .count();
         log_notice!(
-            "Restored {sessions} sessions with {subscriptions} subscriptions and {held} held messages, {kept} retained messages ({expired} expired), from {} file(s), {} records, in {} ms, from {}.",
+            "Restored {sessions} sessions with {subscriptions} subscriptions, {held} held messages and {wills} delayed wills, {kept} retained messages ({expired} expired), from {} file(s), {} records, in {} ms, from {}.",
             recovered.files,
             recovered.records,
             started.elapsed().as_millis(),
@@ -179,6 +184,22 @@ impl Broker {
             if let Some(message) = restoring.message(id) {
                 session.hold_incoming(packet_id, message, None);
             }
+        }
+        if let Some(Op::Will {
+            at,
+            topic,
+            qos,
+            retain,
+            properties,
+            payload,
+            ..
+        }) = &stored.will
+            && let Some(will) = restored_will(topic, payload, *qos, *retain, properties)
+        {
+            // Due by the time of day it was due: at once if that has passed.
+            let wait = std::time::Duration::from_secs(at.saturating_sub(restoring.unix_now));
+            let at = restoring.now.checked_add(wait).unwrap_or(restoring.now);
+            session.delay_will(at, will, None);
         }
         self.session_offline(key);
         Some(restored)
@@ -379,6 +400,20 @@ impl Broker {
             durable.journal.close();
         }
     }
+}
+
+/// A will as stored, unless it does not decode (only a damaged file holds such a one).
+fn restored_will(
+    topic: &Bytes,
+    payload: &Bytes,
+    qos: u8,
+    retain: bool,
+    properties: &Bytes,
+) -> Option<crate::protocol::Will> {
+    let topic = ByteStr::from_utf8(Bytes::copy_from_slice(topic)).ok()?;
+    let payload = Bytes::copy_from_slice(payload);
+    let properties = Bytes::copy_from_slice(properties);
+    crate::protocol::Will::restored(topic, payload, QoS::from_u8(qos)?, retain, properties)
 }
 
 /// The journal, for a `Session` method to record what it changes; `None` without

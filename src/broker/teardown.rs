@@ -90,12 +90,12 @@ impl Broker {
         }
         let session = &mut self.sessions[key];
         let persistent = session.expiry != Expiry::AtDisconnect;
-        let delayed = session.delayed_will.take();
+        // Its end is on disk already: the will's going need not be.
+        let delayed = session.take_delayed_will(None);
         let subscriptions = session.end();
         self.session_ids.remove(session.client_id.as_str());
         self.persistent_sessions -= usize::from(persistent);
-        if let Some(delayed) = delayed {
-            let (_, will) = *delayed;
+        if let Some(will) = delayed {
             self.publish_will(will, Some(key));
         }
         self.sessions[key].auth = None;

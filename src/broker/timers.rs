@@ -176,7 +176,7 @@ fn conn_deadline(conn: &Connection, connect_timeout: Duration) -> Option<(Instan
 
 /// The next thing due for a session: its delayed will, or its expiry while offline.
 fn session_deadline(session: &Session) -> Option<Instant> {
-    let will = session.delayed_will.as_ref().map(|w| w.0);
+    let will = session.will_due();
     let expiry = session.expires_at.filter(|_| session.conn.is_none());
     will.into_iter().chain(expiry).min()
 }
@@ -268,10 +268,10 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(key).filter(|s| !s.is_going()) else {
             return;
         };
-        if session.delayed_will.as_ref().is_some_and(|w| now >= w.0)
-            && let Some(delayed) = session.delayed_will.take()
+        if session.will_due().is_some_and(|at| now >= at)
+            && let Some(will) =
+                session.take_delayed_will(super::durable::journal(&mut self.durable))
         {
-            let (_, will) = *delayed;
             self.publish_will(will, Some(key));
         }
         let Some(session) = self.sessions.get(key) else {

@@ -90,6 +90,26 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// A will waiting for its delay, due at `at` by the broker's clock.
+    pub fn will(&mut self, client_id: &ByteStr, at: Instant, will: &crate::protocol::Will) {
+        self.record(&Op::Will {
+            client_id: client_id.as_bytes().clone(),
+            at: unix_seconds(SystemTime::now() + at.saturating_duration_since(self.now)),
+            topic: will.topic.as_bytes().clone(),
+            qos: will.qos as u8,
+            retain: will.retain,
+            properties: will.raw_properties.clone(),
+            payload: will.payload.clone(),
+        });
+    }
+
+    pub fn will_gone(&mut self, client_id: &ByteStr) {
+        let client_id = client_id.as_bytes().clone();
+        self.record(&Op::WillGone { client_id });
+    }
+}
+
 pub fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

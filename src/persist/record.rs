@@ -130,6 +130,23 @@ pub enum Op {
         client_id: Bytes,
         packet_id: u16,
     },
+    /// A will waiting for its MQTT 5 delay, to be published at a time of day unless its
+    /// client comes back first.
+    Will {
+        client_id: Bytes,
+        /// Seconds since the Unix epoch.
+        at: u64,
+        topic: Bytes,
+        qos: u8,
+        retain: bool,
+        /// The will properties as the client sent them.
+        properties: Bytes,
+        payload: Bytes,
+    },
+    /// The delayed will was published or cancelled.
+    WillGone {
+        client_id: Bytes,
+    },
 }
 
 /// A message as stored, retained or held by sessions.
@@ -162,6 +179,8 @@ const RENUMBER: u8 = 11;
 const INCOMING: u8 = 12;
 const INCOMING_DONE: u8 = 13;
 const RETAIN_SOURCE: u8 = 14;
+const WILL: u8 = 15;
+const WILL_GONE: u8 = 16;
 
 impl Op {
     /// Appends the op, framed, to `out`.
@@ -222,6 +241,27 @@ impl Op {
                 out.put_u8(UNSUBSCRIBE);
                 put_bytes(out, client_id);
                 put_bytes(out, filter);
+            }
+            Op::Will {
+                client_id,
+                at,
+                topic,
+                qos,
+                retain,
+                properties,
+                payload,
+            } => {
+                out.put_u8(WILL);
+                put_bytes(out, client_id);
+                out.put_u64_le(*at);
+                put_bytes(out, topic);
+                out.put_u8(qos | (u8::from(*retain) << 6));
+                put_bytes(out, properties);
+                put_bytes(out, payload);
+            }
+            Op::WillGone { client_id } => {
+                out.put_u8(WILL_GONE);
+                put_bytes(out, client_id);
             }
             Op::RetainSource {
                 topic,
@@ -340,6 +380,24 @@ impl Op {
             UNSUBSCRIBE => Op::Unsubscribe {
                 client_id: take_bytes(&mut body)?,
                 filter: take_bytes(&mut body)?,
+            },
+            WILL => {
+                let client_id = take_bytes(&mut body)?;
+                let at = take_u64(&mut body)?;
+                let topic = take_bytes(&mut body)?;
+                let flags = take_u8(&mut body)?;
+                Op::Will {
+                    client_id,
+                    at,
+                    topic,
+                    qos: flags & 0x03,
+                    retain: flags & 0x40 != 0,
+                    properties: take_bytes(&mut body)?,
+                    payload: take_bytes(&mut body)?,
+                }
+            }
+            WILL_GONE => Op::WillGone {
+                client_id: take_bytes(&mut body)?,
             },
             RETAIN_SOURCE => {
                 let topic = take_bytes(&mut body)?;
@@ -640,6 +698,18 @@ mod tests {
             Op::IncomingDone {
                 client_id: Bytes::from_static(b"client"),
                 packet_id: 65_535,
+            },
+            Op::Will {
+                client_id: Bytes::from_static(b"client"),
+                at: 1_800_000_000,
+                topic: Bytes::from_static(b"gone"),
+                qos: 1,
+                retain: true,
+                properties: Bytes::from_static(&[0x18, 0, 0, 0, 30]),
+                payload: Bytes::from_static(b"bye"),
+            },
+            Op::WillGone {
+                client_id: Bytes::from_static(b"client"),
             },
             Op::SessionGone {
                 client_id: Bytes::from_static(b"client"),

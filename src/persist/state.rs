@@ -40,6 +40,8 @@ pub struct StoredSession {
     pub deliveries: BTreeMap<u64, StoredDelivery>,
     /// Inbound QoS 2 messages awaiting PUBREL: message ids by packet id.
     pub incoming: BTreeMap<u16, u64>,
+    /// A will waiting for its delay: an `Op::Will`.
+    pub will: Option<Op>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,6 +175,16 @@ impl State {
                     session.incoming.remove(&packet_id);
                 }
             }
+            Op::Will { ref client_id, .. } => {
+                if let Some(session) = session(self, &client_id.clone()) {
+                    session.will = Some(op);
+                }
+            }
+            Op::WillGone { client_id } => {
+                if let Some(session) = session(self, &client_id) {
+                    session.will = None;
+                }
+            }
         }
     }
 
@@ -274,4 +286,5 @@ fn session_ops<'a>(client_id: &'a Bytes, s: &'a StoredSession) -> impl Iterator<
         .chain(subscriptions)
         .chain(deliveries)
         .chain(incoming)
+        .chain(s.will.clone())
 }

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::framing::{Reader, put_binary, put_fixed_header, varint_len};
+use super::framing::{Reader, put_binary, put_fixed_header, put_varint, varint_len};
 use super::properties::{Properties, PropertyContext};
 use super::topic;
 use super::{ByteStr, DecodeError, QoS, Version};
@@ -18,6 +18,33 @@ pub struct Will {
     /// The will properties exactly as received (MQTT 5, without their length), so that the
     /// broker can pass them on in the client's order; empty for a will built here.
     pub raw_properties: Bytes,
+}
+
+impl Will {
+    /// A will read back from disk: its properties are parsed again from their raw form,
+    /// as they were from the CONNECT. `None` for properties a will may not have, which
+    /// only a damaged file holds.
+    pub fn restored(
+        topic: ByteStr,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        raw_properties: Bytes,
+    ) -> Option<Will> {
+        let mut framed = BytesMut::with_capacity(raw_properties.len() + 4);
+        put_varint(&mut framed, raw_properties.len());
+        framed.extend_from_slice(&raw_properties);
+        let properties =
+            Properties::decode(&mut Reader::new(framed.freeze()), PropertyContext::Will).ok()?;
+        Some(Will {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+            raw_properties,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
