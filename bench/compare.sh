@@ -71,15 +71,26 @@ if [ "$TLS" = 1 ]; then
 fi
 
 # Queues unbounded and in-flight windows wide for both: the run measures speed, not limits.
+# A scenario with a third field (`write` or `fsync`) runs with persistence on, in a new
+# directory each run; midge gets that `persistence_sync`, mosquitto its only way (a
+# snapshot at `autosave_interval` and at exit, so nothing during the run).
+persist=""
 write_config() { # PORT FILE
+    local persistence=false
+    [ -n "$persist" ] && persistence=true
     cat >"$2" <<EOF
 listener $1 127.0.0.1
 allow_anonymous true
-persistence false
+persistence $persistence
 max_queued_messages 0
 max_inflight_messages 0
 max_queued_bytes 0
 EOF
+    if [ -n "$persist" ]; then
+        mkdir -p "$work/db-$1"
+        chmod 777 "$work/db-$1"
+        echo "persistence_location $work/db-$1/" >>"$2"
+    fi
     if [ "$TLS" = 1 ]; then
         printf 'certfile %s\nkeyfile %s\n' "$work/server.pem" "$work/server.key" >>"$2"
     fi
@@ -87,6 +98,7 @@ EOF
 
 start_midge() {
     write_config "$1" "$work/midge.conf"
+    if [ -n "$persist" ]; then echo "persistence_sync $persist" >>"$work/midge.conf"; fi
     taskset -c "$BROKER_CPU" target/release/midge -c "$work/midge.conf" >"$work/midge.log" 2>&1 &
     pid=$!
 }
@@ -121,6 +133,7 @@ rumqttd_bin() {
 
 start_rumqttd() {
     if [ "$TLS" = 1 ]; then echo "TLS=1: rumqttd is not set up for TLS here" >&2; return 1; fi
+    if [ -n "$persist" ]; then echo "rumqttd has no persistence" >&2; return 1; fi
     cat >"$work/rumqttd.toml" <<EOF
 id = 0
 [router]
@@ -152,7 +165,7 @@ wait_listening() { # PORT
     return 1
 }
 
-# name | loadgen arguments
+# name | loadgen arguments [| persistence_sync: persistence on]
 scenarios=(
     "fanout-1x100-qos0|fanout --pubs 1 --subs 100 --qos 0"
     "fanout-1x1000-qos0|fanout --pubs 1 --subs 1000 --qos 0"
@@ -161,6 +174,10 @@ scenarios=(
     "pairs-100-qos0|pairs -n 100 --qos 0"
     "pairs-100-qos1|pairs -n 100 --qos 1 --inflight 64"
     "pairs-500-qos1|pairs -n 500 --qos 1"
+    "pairs-100-qos1-persistent|pairs -n 100 --qos 1 --inflight 64 --persistent"
+    "pairs-100-qos1-persist-write|pairs -n 100 --qos 1 --inflight 64 --persistent|write"
+    "pairs-100-qos1-persist-fsync|pairs -n 100 --qos 1 --inflight 64 --persistent|fsync"
+    "fanout-1x100-qos0-persist-write|fanout --pubs 1 --subs 100 --qos 0 --persistent|write"
     "latency-10k-x10-qos0|fanout --pubs 1 --subs 10 --qos 0 --rate 10000"
     "latency-1k-x100-qos0|fanout --pubs 1 --subs 100 --qos 0 --rate 1000"
     "conns-10000-idle|conns -c 10000"
@@ -199,12 +216,12 @@ summary="$out/summary.md"
 
 status=0
 for entry in "${scenarios[@]}"; do
-    name=${entry%%|*}
-    args=${entry#*|}
+    IFS='|' read -r name args persist <<<"$entry"
     [[ $name =~ $ONLY ]] || continue
     from=()
     port=$BASE_PORT
     for broker in $BROKERS; do
+        if [ -n "$persist" ] && [ "$broker" = rumqttd ]; then continue; fi
         runs=()
         for run in $(seq "$RUNS"); do
             port=$((port + 1))

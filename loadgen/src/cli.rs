@@ -144,6 +144,11 @@ pub struct Common {
     /// Publish retained messages (cleared again at the end of the run).
     #[arg(long)]
     pub retain: bool,
+    /// Subscribers ask for sessions that outlive their connection (MQTT 3.1.1 clean session
+    /// 0, MQTT 5 a session expiry of 0xFFFFFFFF), so that a broker with persistence keeps
+    /// on disk what it sends them.
+    #[arg(long)]
+    pub persistent: bool,
     /// Worker threads; connections are spread over them.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,

@@ -349,7 +349,8 @@ impl Worker {
                 }
             );
             let mut out = Vec::new();
-            wire::encode_connect(self.version, &client_id, KEEP_ALIVE_S, &mut out);
+            let persistent = self.plan.common.persistent && matches!(role, Role::Sub { .. });
+            wire::encode_connect(self.version, &client_id, KEEP_ALIVE_S, persistent, &mut out);
             let tls = match self
                 .plan
                 .tls

@@ -269,17 +269,28 @@ pub fn decode_other(bytes: &[u8], version: Version) -> Result<Packet, String> {
     }
 }
 
-pub fn encode_connect(version: Version, client_id: &str, keep_alive: u16, out: &mut Vec<u8>) {
+/// A CONNECT; `persistent` asks for a session that outlives the connection.
+pub fn encode_connect(
+    version: Version,
+    client_id: &str,
+    keep_alive: u16,
+    persistent: bool,
+    out: &mut Vec<u8>,
+) {
+    let mut properties = Properties::default();
+    if persistent && version == Version::V5 {
+        properties.session_expiry_interval = Some(u32::MAX);
+    }
     let connect = Connect {
         version,
-        clean_start: true,
+        clean_start: !persistent,
         keep_alive,
         client_id: protocol::ByteStr::from_utf8(client_id.as_bytes().to_vec().into())
             .unwrap_or_default(),
         will: None,
         username: None,
         password: None,
-        properties: Properties::default(),
+        properties,
     };
     encode(&Packet::Connect(Box::new(connect)), version, out);
 }
