@@ -72,7 +72,7 @@ fi
 
 # Queues unbounded and in-flight windows wide for both: the run measures speed, not limits.
 # A scenario with a third field (`write` or `fsync`) runs with persistence on, in a new
-# directory each run; midge gets that `persistence_sync`, mosquitto its only way (a
+# directory each run (a run must not inherit the last one's sessions); midge gets that `persistence_sync`, mosquitto its only way (a
 # snapshot at `autosave_interval` and at exit, so nothing during the run).
 persist=""
 write_config() { # PORT FILE
@@ -87,9 +87,12 @@ max_inflight_messages 0
 max_queued_bytes 0
 EOF
     if [ -n "$persist" ]; then
-        mkdir -p "$work/db-$1"
-        chmod 777 "$work/db-$1"
-        echo "persistence_location $work/db-$1/" >>"$2"
+        # Both brokers give root up before they open their files.
+        chmod 755 "$work"
+        local db
+        db=$(mktemp -d "$work/db.XXXXXX")
+        chmod 777 "$db"
+        echo "persistence_location $db/" >>"$2"
     fi
     if [ "$TLS" = 1 ]; then
         printf 'certfile %s\nkeyfile %s\n' "$work/server.pem" "$work/server.key" >>"$2"
