@@ -152,14 +152,17 @@ impl Writer {
     /// on a thread of its own.
     fn rotate(&mut self) -> Option<JoinHandle<()>> {
         let through = self.generation;
-        let next = match self.files.create_journal(through + 1, true) {
+        // Synced, with its directory entry, only where acknowledgements wait for syncs: the
+        // old journal's batches are synced already then, and without `fsync` no sync is
+        // promised at all. Syncs here hold up the writer, and every acknowledgement with it.
+        let sync = self.options.sync == Sync::Fsync;
+        let next = match self.files.create_journal(through + 1, sync) {
             Ok(file) => file,
             Err(e) => {
                 log_error!("Error: Unable to open persistence journal: {e}.");
                 return None;
             }
         };
-        retry("sync", || self.file.sync_data());
         self.file = next;
         self.generation = through + 1;
         self.journal_len = super::files::header_len();
