@@ -31,7 +31,7 @@ use mio::Token;
 
 use super::Broker;
 use crate::message::{Delivery, Message};
-use crate::persist::{self, Journal, Op, Options, StoredMessage, StoredSession, message_of};
+use crate::persist::{self, Journal, Op, Options, StoredSession, message_of};
 use crate::protocol::{ByteStr, Packet, QoS, SubOptions, Version};
 use crate::retain::Stored;
 use crate::session::{Expiry, Rec, Session, SessionKey, Subscription};
@@ -91,7 +91,10 @@ impl Broker {
             unix_now,
         };
         let (mut sessions, mut subscriptions) = (0usize, 0usize);
-        for (client_id, stored) in &recovered.state.sessions {
+        // In the order of their client ids, so that every start restores them the same way.
+        let mut stored_sessions: Vec<_> = recovered.state.sessions.iter().collect();
+        stored_sessions.sort_unstable_by_key(|(client_id, _)| *client_id);
+        for (client_id, stored) in stored_sessions {
             if let Some(n) = self.restore_session(client_id, stored, &mut restoring) {
                 sessions += 1;
                 subscriptions += n;
@@ -424,7 +427,7 @@ pub(super) fn journal(durable: &mut Option<Box<Durable>>) -> Rec<'_> {
 
 /// The messages recovery hands the sessions: one `Rc` for each, however many hold it.
 struct Restoring<'a> {
-    stored: &'a std::collections::BTreeMap<u64, StoredMessage>,
+    stored: &'a persist::state::Messages,
     messages: HashMap<u64, Rc<Message>>,
     now: Instant,
     unix_now: u64,
@@ -436,7 +439,7 @@ impl Restoring<'_> {
         if let Some(message) = self.messages.get(&id) {
             return Some(Rc::clone(message));
         }
-        let message = message_of(self.stored.get(&id)?, id, self.now, self.unix_now)?;
+        let message = message_of(self.stored.get(id)?, id, self.now, self.unix_now)?;
         let message = Rc::new(message);
         self.messages.insert(id, Rc::clone(&message));
         Some(message)

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::Journal;
-use super::record::{Op, StoredMessage};
+use super::record::{self, MessageFields, Op, StoredMessage};
 use crate::message::{Delivery, Journaled, Message};
 use crate::protocol::ByteStr;
 
@@ -30,10 +30,16 @@ impl Journal {
             self.last_message_id += 1;
             journaled.id = self.last_message_id;
         }
-        self.record(&Op::Message {
-            id: journaled.id,
-            message: stored_message(message, self.now),
-        });
+        let fields = MessageFields {
+            topic: message.topic.as_bytes(),
+            qos: message.qos as u8,
+            retain: message.retain,
+            utf8_payload: message.utf8_payload,
+            expires_at: expires_at(message, self.now),
+            properties: &message.properties,
+            payload: &message.payload,
+        };
+        self.record_with(|out| record::message_body(out, journaled.id, &fields));
         message.journaled.set(Journaled {
             id: journaled.id,
             batch,
@@ -43,24 +49,25 @@ impl Journal {
 
     pub fn deliver(&mut self, client_id: &ByteStr, delivery: &Delivery) {
         let message = self.message_id(&delivery.message);
-        self.record(&Op::Deliver {
-            client_id: client_id.as_bytes().clone(),
-            seq: delivery.packet_seq,
-            message,
-            qos: delivery.qos as u8,
-            retain: delivery.retain,
-            subscription_ids: delivery.subscription_ids.clone(),
+        self.record_with(|out| {
+            record::deliver_body(
+                out,
+                client_id.as_bytes(),
+                delivery.packet_seq,
+                message,
+                delivery.qos as u8,
+                delivery.retain,
+                &delivery.subscription_ids,
+            )
         });
     }
 
     pub fn delivered(&mut self, client_id: &ByteStr, seq: u64) {
-        let client_id = client_id.as_bytes().clone();
-        self.record(&Op::Delivered { client_id, seq });
+        self.record_with(|out| record::delivered_body(out, client_id.as_bytes(), seq));
     }
 
     pub fn released(&mut self, client_id: &ByteStr, seq: u64) {
-        let client_id = client_id.as_bytes().clone();
-        self.record(&Op::Released { client_id, seq });
+        self.record_with(|out| record::released_body(out, client_id.as_bytes(), seq));
     }
 
     pub fn renumbered(&mut self, client_id: &ByteStr, from: u64, to: u64) {
@@ -114,12 +121,17 @@ pub fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A message as stored: its expiry as a time of day, since the clock the broker keeps it
-/// by does not survive a restart.
-pub fn stored_message(message: &Message, now: Instant) -> StoredMessage {
-    let expires_at = message.expires_at.map_or(0, |at| {
+/// When a message expires, as a time of day (0 for never), since the clock the broker
+/// keeps it by does not survive a restart.
+fn expires_at(message: &Message, now: Instant) -> u64 {
+    message.expires_at.map_or(0, |at| {
         unix_seconds(SystemTime::now() + at.saturating_duration_since(now)).max(1)
-    });
+    })
+}
+
+/// A message as stored.
+pub fn stored_message(message: &Message, now: Instant) -> StoredMessage {
+    let expires_at = expires_at(message, now);
     StoredMessage {
         topic: message.topic.as_bytes().clone(),
         qos: message.qos as u8,

@@ -177,9 +177,11 @@ impl Files {
                 return Ok(None);
             }
         };
-        for op in records.by_ref() {
-            recovered.state.apply(op);
-            recovered.records += 1;
+        while let Some(record) = records.next_record() {
+            // Changes are counted; the ends of batches are not changes.
+            let change = !matches!(record, super::record::Record::Other(Op::BatchEnd));
+            recovered.state.apply_record(record);
+            recovered.records += u64::from(change);
         }
         recovered.files += 1;
         Ok(Some(FileRead {

@@ -18,7 +18,7 @@
 mod deliveries;
 mod files;
 pub mod record;
-mod state;
+pub mod state;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -174,6 +174,13 @@ impl Journal {
         self.pending_records += 1;
     }
 
+    /// Records a change whose body `body` writes (see `record::deliver_body`): the
+    /// per-message records, encoded from borrowed fields.
+    fn record_with(&mut self, body: impl FnOnce(&mut Vec<u8>)) {
+        record::frame(&mut self.pending, body);
+        self.pending_records += 1;
+    }
+
     /// The batch the last record made is in, or will be once handed over.
     pub fn end(&self) -> u32 {
         match self.pending.is_empty() {
@@ -211,6 +218,8 @@ impl Journal {
         if self.pending.is_empty() {
             return;
         }
+        // Not counted as a change: it changes nothing but what compaction may forget.
+        Op::BatchEnd.encode(&mut self.pending);
         let bytes = std::mem::take(&mut self.pending);
         self.handed += bytes.len() as u64;
         let records = std::mem::take(&mut self.pending_records);

@@ -147,6 +147,8 @@ pub enum Op {
     WillGone {
         client_id: Bytes,
     },
+    /// The end of a loop turn's records (see `Messages`).
+    BatchEnd,
 }
 
 /// A message as stored, retained or held by sessions.
@@ -181,12 +183,15 @@ const INCOMING_DONE: u8 = 13;
 const RETAIN_SOURCE: u8 = 14;
 const WILL: u8 = 15;
 const WILL_GONE: u8 = 16;
+const BATCH_END: u8 = 17;
 
 impl Op {
     /// Appends the op, framed, to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.put_u64_le(0); // length and CRC, filled in below
+        frame(out, |out| self.encode_body(out));
+    }
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
         match self {
             Op::Header {
                 format,
@@ -203,7 +208,7 @@ impl Op {
             }
             Op::Retain(r) => {
                 out.put_u8(RETAIN);
-                put_message(out, r);
+                put_message(out, &r.fields());
             }
             Op::Unretain { topic } => {
                 out.put_u8(UNRETAIN);
@@ -263,6 +268,7 @@ impl Op {
                 out.put_u8(WILL_GONE);
                 put_bytes(out, client_id);
             }
+            Op::BatchEnd => out.put_u8(BATCH_END),
             Op::RetainSource {
                 topic,
                 client_id,
@@ -276,11 +282,7 @@ impl Op {
                 put_bytes(out, username.as_deref().unwrap_or_default());
                 out.put_u16_le(*port);
             }
-            Op::Message { id, message } => {
-                out.put_u8(MESSAGE);
-                out.put_u64_le(*id);
-                put_message(out, message);
-            }
+            Op::Message { id, message } => message_body(out, *id, &message.fields()),
             Op::Deliver {
                 client_id,
                 seq,
@@ -288,25 +290,17 @@ impl Op {
                 qos,
                 retain,
                 subscription_ids,
-            } => {
-                out.put_u8(DELIVER);
-                put_bytes(out, client_id);
-                out.put_u64_le(*seq);
-                out.put_u64_le(*message);
-                out.put_u8(qos | (u8::from(*retain) << 2));
-                out.put_u32_le(subscription_ids.len() as u32);
-                for id in subscription_ids {
-                    out.put_u32_le(*id);
-                }
-            }
-            Op::Released { client_id, seq } | Op::Delivered { client_id, seq } => {
-                out.put_u8(match self {
-                    Op::Released { .. } => RELEASED,
-                    _ => DELIVERED,
-                });
-                put_bytes(out, client_id);
-                out.put_u64_le(*seq);
-            }
+            } => deliver_body(
+                out,
+                client_id,
+                *seq,
+                *message,
+                *qos,
+                *retain,
+                subscription_ids,
+            ),
+            Op::Released { client_id, seq } => released_body(out, client_id, *seq),
+            Op::Delivered { client_id, seq } => delivered_body(out, client_id, *seq),
             Op::Renumber {
                 client_id,
                 from,
@@ -336,10 +330,6 @@ impl Op {
                 out.put_u16_le(*packet_id);
             }
         }
-        let len = (out.len() - start - FRAME_HEADER) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        let crc = checksum(&out[start..start + 4], &out[start + FRAME_HEADER..]);
-        out[start + 4..start + FRAME_HEADER].copy_from_slice(&crc.to_le_bytes());
     }
 
     /// Decodes one body (a frame's checksum already checked). Byte strings are slices of
@@ -399,6 +389,7 @@ impl Op {
             WILL_GONE => Op::WillGone {
                 client_id: take_bytes(&mut body)?,
             },
+            BATCH_END => Op::BatchEnd,
             RETAIN_SOURCE => {
                 let topic = take_bytes(&mut body)?;
                 let client_id = take_bytes(&mut body)?;
@@ -416,31 +407,26 @@ impl Op {
                 message: take_message(&mut body)?,
             },
             DELIVER => {
-                let client_id = take_bytes(&mut body)?;
-                let seq = take_u64(&mut body)?;
-                let message = take_u64(&mut body)?;
-                let flags = take_u8(&mut body)?;
-                let count = take_u32(&mut body)? as usize;
-                if body.remaining() < count.saturating_mul(4) {
-                    return None;
-                }
-                Op::Deliver {
-                    client_id,
-                    seq,
-                    message,
-                    qos: flags & 0x03,
-                    retain: flags & 0x04 != 0,
-                    subscription_ids: (0..count).map(|_| body.get_u32_le()).collect(),
-                }
+                let d = deliver_fields(&body)?;
+                let op = Op::Deliver {
+                    client_id: body.slice_ref(d.client_id),
+                    seq: d.seq,
+                    message: d.message,
+                    qos: d.qos,
+                    retain: d.retain,
+                    subscription_ids: d.subscription_ids,
+                };
+                return Some(op);
             }
             RELEASED => Op::Released {
                 client_id: take_bytes(&mut body)?,
                 seq: take_u64(&mut body)?,
             },
-            DELIVERED => Op::Delivered {
-                client_id: take_bytes(&mut body)?,
-                seq: take_u64(&mut body)?,
-            },
+            DELIVERED => {
+                let (client_id, seq) = seq_fields(&body)?;
+                let client_id = body.slice_ref(client_id);
+                return Some(Op::Delivered { client_id, seq });
+            }
             RENUMBER => Op::Renumber {
                 client_id: take_bytes(&mut body)?,
                 from: take_u64(&mut body)?,
@@ -473,13 +459,92 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.put_slice(bytes);
 }
 
+/// Appends one framed record whose body `body` writes.
+pub fn frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.put_u64_le(0); // length and CRC, filled in below
+    body(out);
+    let len = (out.len() - start - FRAME_HEADER) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    let crc = checksum(&out[start..start + 4], &out[start + FRAME_HEADER..]);
+    out[start + 4..start + FRAME_HEADER].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A message's fields, borrowed: what `StoredMessage` holds, for the records the loop writes
+/// for every QoS 1/2 message, which then copy its bytes once, into the record.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageFields<'a> {
+    pub topic: &'a [u8],
+    pub qos: u8,
+    pub retain: bool,
+    pub utf8_payload: bool,
+    pub expires_at: u64,
+    pub properties: &'a [u8],
+    pub payload: &'a [u8],
+}
+
+impl StoredMessage {
+    pub fn fields(&self) -> MessageFields<'_> {
+        MessageFields {
+            topic: &self.topic,
+            qos: self.qos,
+            retain: self.retain,
+            utf8_payload: self.utf8_payload,
+            expires_at: self.expires_at,
+            properties: &self.properties,
+            payload: &self.payload,
+        }
+    }
+}
+
+// The bodies of the records the loop writes per message, borrowing their fields; `Op`'s
+// encoding is made of these too, so the format is written down once.
+
+pub fn message_body(out: &mut Vec<u8>, id: u64, message: &MessageFields) {
+    out.put_u8(MESSAGE);
+    out.put_u64_le(id);
+    put_message(out, message);
+}
+
+pub fn deliver_body(
+    out: &mut Vec<u8>,
+    client_id: &[u8],
+    seq: u64,
+    message: u64,
+    qos: u8,
+    retain: bool,
+    subscription_ids: &[u32],
+) {
+    out.put_u8(DELIVER);
+    put_bytes(out, client_id);
+    out.put_u64_le(seq);
+    out.put_u64_le(message);
+    out.put_u8(qos | (u8::from(retain) << 2));
+    out.put_u32_le(subscription_ids.len() as u32);
+    for id in subscription_ids {
+        out.put_u32_le(*id);
+    }
+}
+
+pub fn released_body(out: &mut Vec<u8>, client_id: &[u8], seq: u64) {
+    out.put_u8(RELEASED);
+    put_bytes(out, client_id);
+    out.put_u64_le(seq);
+}
+
+pub fn delivered_body(out: &mut Vec<u8>, client_id: &[u8], seq: u64) {
+    out.put_u8(DELIVERED);
+    put_bytes(out, client_id);
+    out.put_u64_le(seq);
+}
+
 /// A message's fields; the flags byte holds QoS (bits 0-1), retain (6) and UTF-8 (7).
-fn put_message(out: &mut Vec<u8>, m: &StoredMessage) {
-    put_bytes(out, &m.topic);
+fn put_message(out: &mut Vec<u8>, m: &MessageFields) {
+    put_bytes(out, m.topic);
     out.put_u8(m.qos | (u8::from(m.retain) << 6) | (u8::from(m.utf8_payload) << 7));
     out.put_u64_le(m.expires_at);
-    put_bytes(out, &m.properties);
-    put_bytes(out, &m.payload);
+    put_bytes(out, m.properties);
+    put_bytes(out, m.payload);
 }
 
 fn take_message(body: &mut Bytes) -> Option<StoredMessage> {
@@ -496,19 +561,19 @@ fn take_message(body: &mut Bytes) -> Option<StoredMessage> {
     })
 }
 
-fn take_u8(b: &mut Bytes) -> Option<u8> {
+fn take_u8(b: &mut impl Buf) -> Option<u8> {
     (b.remaining() >= 1).then(|| b.get_u8())
 }
 
-fn take_u16(b: &mut Bytes) -> Option<u16> {
+fn take_u16(b: &mut impl Buf) -> Option<u16> {
     (b.remaining() >= 2).then(|| b.get_u16_le())
 }
 
-fn take_u32(b: &mut Bytes) -> Option<u32> {
+fn take_u32(b: &mut impl Buf) -> Option<u32> {
     (b.remaining() >= 4).then(|| b.get_u32_le())
 }
 
-fn take_u64(b: &mut Bytes) -> Option<u64> {
+fn take_u64(b: &mut impl Buf) -> Option<u64> {
     (b.remaining() >= 8).then(|| b.get_u64_le())
 }
 
@@ -554,7 +619,8 @@ impl Records {
         self.offset
     }
 
-    fn frame(&self) -> Option<Op> {
+    /// Where the next record's body lies, its checksum checked.
+    fn body(&self) -> Option<std::ops::Range<usize>> {
         let rest = self.data.get(self.offset..)?;
         let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         if len > RECORD_MAX {
@@ -566,14 +632,13 @@ impl Records {
             return None;
         }
         let start = self.offset + FRAME_HEADER;
-        Op::decode(self.data.slice(start..start + len))
+        Some(start..start + len)
     }
-}
 
-impl Iterator for Records {
-    type Item = Op;
-
-    fn next(&mut self) -> Option<Op> {
+    /// The next record, those of every message's delivery with their client id borrowed
+    /// (a compaction meets two for each message, and copies of their client ids were a
+    /// fifth of its time); `None` at the end or at damage, which `end` then tells apart.
+    pub fn next_record(&mut self) -> Option<Record<'_>> {
         if self.end.is_some() {
             return None;
         }
@@ -581,12 +646,22 @@ impl Iterator for Records {
             self.end = Some(End::Clean);
             return None;
         }
-        match self.frame() {
-            Some(op) => {
-                let len =
-                    u32::from_le_bytes(self.data[self.offset..self.offset + 4].try_into().ok()?);
-                self.offset += FRAME_HEADER + len as usize;
-                Some(op)
+        let decoded = self.body().and_then(|range| {
+            let body = &self.data[range.clone()];
+            let record = match body.first() {
+                Some(&DELIVER) => Record::Deliver(deliver_fields(&body[1..])?),
+                Some(&DELIVERED) => {
+                    let (client_id, seq) = seq_fields(&body[1..])?;
+                    Record::Delivered { client_id, seq }
+                }
+                _ => Record::Other(Op::decode(self.data.slice(range.clone()))?),
+            };
+            Some((range.end, record))
+        });
+        match decoded {
+            Some((next, record)) => {
+                self.offset = next;
+                Some(record)
             }
             None => {
                 self.end = Some(End::Damaged {
@@ -595,6 +670,90 @@ impl Iterator for Records {
                 None
             }
         }
+    }
+}
+
+/// A record as `Records::next_record` reads it.
+pub enum Record<'a> {
+    Deliver(DeliverFields<'a>),
+    Delivered { client_id: &'a [u8], seq: u64 },
+    Other(Op),
+}
+
+impl Record<'_> {
+    pub fn into_op(self) -> Op {
+        match self {
+            Record::Deliver(d) => Op::Deliver {
+                client_id: Bytes::copy_from_slice(d.client_id),
+                seq: d.seq,
+                message: d.message,
+                qos: d.qos,
+                retain: d.retain,
+                subscription_ids: d.subscription_ids,
+            },
+            Record::Delivered { client_id, seq } => Op::Delivered {
+                client_id: Bytes::copy_from_slice(client_id),
+                seq,
+            },
+            Record::Other(op) => op,
+        }
+    }
+}
+
+/// A Deliver record's fields, its client id borrowed.
+pub struct DeliverFields<'a> {
+    pub client_id: &'a [u8],
+    pub seq: u64,
+    pub message: u64,
+    pub qos: u8,
+    pub retain: bool,
+    pub subscription_ids: Vec<u32>,
+}
+
+/// A Deliver record's body after its kind.
+fn deliver_fields(mut b: &[u8]) -> Option<DeliverFields<'_>> {
+    let client_id = take_slice(&mut b)?;
+    let seq = take_u64(&mut b)?;
+    let message = take_u64(&mut b)?;
+    let flags = take_u8(&mut b)?;
+    let count = take_u32(&mut b)? as usize;
+    if b.len() != count.saturating_mul(4) {
+        return None;
+    }
+    Some(DeliverFields {
+        client_id,
+        seq,
+        message,
+        qos: flags & 0x03,
+        retain: flags & 0x04 != 0,
+        subscription_ids: b
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    })
+}
+
+/// A client id and a packet sequence, all of a Delivered record's body after its kind.
+fn seq_fields(mut b: &[u8]) -> Option<(&[u8], u64)> {
+    let client_id = take_slice(&mut b)?;
+    let seq = take_u64(&mut b)?;
+    b.is_empty().then_some((client_id, seq))
+}
+
+fn take_slice<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = take_u32(b)? as usize;
+    (b.len() >= len).then(|| {
+        let (taken, rest) = b.split_at(len);
+        *b = rest;
+        taken
+    })
+}
+
+impl Iterator for Records {
+    type Item = Op;
+
+    fn next(&mut self) -> Option<Op> {
+        self.next_record().map(Record::into_op)
     }
 }
 
@@ -711,6 +870,7 @@ mod tests {
             Op::WillGone {
                 client_id: Bytes::from_static(b"client"),
             },
+            Op::BatchEnd,
             Op::SessionGone {
                 client_id: Bytes::from_static(b"client"),
             },

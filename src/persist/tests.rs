@@ -313,8 +313,8 @@ fn a_held_message_is_written_once_a_batch_and_kept_while_a_session_holds_it() {
 
     let (mut rig, recovered) = Rig::open(options(dir.path(), Sync::Write));
     let state = &recovered.state;
-    assert_eq!(state.messages.keys().collect::<Vec<_>>(), [&kept_id]);
-    assert_eq!(state.messages[&kept_id].payload, "kept");
+    assert_eq!(state.messages.ids().collect::<Vec<_>>(), [kept_id]);
+    assert_eq!(state.messages.get(kept_id).unwrap().payload, "kept");
     let seqs = |c: &[u8]| {
         state.sessions[c]
             .deliveries
@@ -356,4 +356,65 @@ fn a_retained_messages_source_lives_and_dies_with_it() {
         topic: Bytes::from_static(b"b"),
     });
     assert!(state.retain_sources.is_empty());
+}
+
+/// A message nothing names is dropped at the end of its batch, not before: later in the
+/// batch a delivery may still name it without its record being written again.
+#[test]
+fn a_message_nothing_names_goes_at_the_end_of_its_batch() {
+    let client = || Bytes::from_static(b"c");
+    let deliver = |seq| Op::Deliver {
+        client_id: client(),
+        seq,
+        message: 7,
+        qos: 1,
+        retain: false,
+        subscription_ids: Vec::new(),
+    };
+    let delivered = |seq| Op::Delivered {
+        client_id: client(),
+        seq,
+    };
+    let mut state = State::default();
+    state.apply(Op::Session {
+        client_id: client(),
+        version: 4,
+        expiry: u32::MAX,
+        packet_ids: 0,
+    });
+    state.apply(Op::Message {
+        id: 7,
+        message: retained("q", "m"),
+    });
+    state.apply(deliver(1));
+    state.apply(delivered(1));
+    assert!(state.messages.is_empty(), "named by nothing");
+    state.apply(deliver(2)); // the same batch: no Message record again
+    state.apply(Op::BatchEnd);
+    assert_eq!(
+        state.messages.get(7).map(|m| &m.payload[..]),
+        Some(&b"m"[..])
+    );
+    state.apply(delivered(2));
+    state.apply(Op::BatchEnd);
+    assert!(state.messages.is_empty() && state.last_message_id() == 0);
+    state.apply(deliver(3)); // a later batch names it without its record: gone
+    assert!(state.messages.is_empty());
+    // A session's end lets go of what it held.
+    state.apply(Op::Message {
+        id: 8,
+        message: retained("q", "n"),
+    });
+    state.apply(Op::Incoming {
+        client_id: client(),
+        packet_id: 1,
+        message: 8,
+    });
+    state.apply(Op::BatchEnd);
+    assert_eq!(state.messages.len(), 1);
+    state.apply(Op::SessionGone {
+        client_id: client(),
+    });
+    state.apply(Op::BatchEnd);
+    assert!(state.messages.is_empty());
 }
