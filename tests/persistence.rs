@@ -648,6 +648,8 @@ fn a_writer_far_behind_pauses_all_input_until_it_catches_up() {
         .wait_for_log("Persistence is behind the traffic; input paused until the disk catches up.");
     std::fs::remove_file(&gate).expect("open the gate");
     bystander.expect(&PINGRESP);
+    // The log is read on threads of the test's own: wait for the later line.
+    broker.wait_for_log("Received PINGREQ from bystander");
     let log = broker.log();
     let resumed = log.find("input resumed").expect("resumed line");
     let pinged = log
@@ -704,4 +706,63 @@ fn a_delayed_will_survives_a_kill_and_goes_out_once() {
     // Identifiers count on from those on disk as of the watcher's last connect or
     // disconnect, before the will: 1 is free again.
     watcher.expect(&publish("will/marker", b"end", 1, false, 1));
+}
+
+/// Switching from mosquitto keeps state: the `mosquitto.db` mosquitto 2.0.11 saved where
+/// midge's snapshot goes is imported at start-up (and kept beside it), with its retained
+/// message, its persistent session and subscription, and the QoS 1 and 2 messages queued
+/// for that session, which arrive in order under the identifiers mosquitto gave them.
+#[test]
+fn a_mosquitto_database_is_imported_with_its_sessions_and_queued_messages() {
+    if common::midge_only()
+        || !common::clients::tool_available(
+            common::clients::on_path("mosquitto"),
+            "mosquitto",
+            "apt-get install mosquitto",
+        )
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let theirs = dir.path().join("mosquitto");
+    std::fs::create_dir(&theirs).expect("mkdir");
+    // mosquitto run as root writes its database as its own user.
+    use std::os::unix::fs::PermissionsExt;
+    for path in [dir.path(), &theirs] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    let mut mosquitto = Broker::start_kind(
+        common::Kind::Mosquitto,
+        &format!(
+            "persistence true\npersistence_location {}/",
+            theirs.display()
+        ),
+    );
+    Raw::offline_subscriber(&mosquitto, "kept", "q/#", 2);
+    let mut publisher = Raw::connected(&mosquitto, "publisher");
+    publisher.send(&publish("r/1", b"retained", 1, true, 1));
+    publisher.expect(&puback(1));
+    publisher.send(&publish("q/1", b"one", 1, false, 2));
+    publisher.expect(&puback(2));
+    publisher.send(&publish("q/2", b"two", 2, false, 3));
+    publisher.expect(&pubrec(3));
+    publisher.send(&pubrel(3));
+    publisher.expect(&pubcomp(3));
+    drop(publisher);
+    mosquitto.signal("TERM");
+    mosquitto
+        .wait_exit(common::REPLY_TIMEOUT)
+        .expect("mosquitto exits on SIGTERM, saving its database");
+
+    let ours = dir.path().join("midge");
+    std::fs::create_dir(&ours).expect("mkdir");
+    std::fs::copy(theirs.join("mosquitto.db"), ours.join("mosquitto.db")).expect("copy");
+    let broker = persistent_broker(&ours, "");
+    broker.wait_for_log("Imported mosquitto's database");
+    broker.wait_for_log("1 sessions, 1 subscriptions, 1 retained messages, 2 queued messages");
+    assert!(ours.join("mosquitto.db.mosquitto").is_file(), "kept aside");
+    assert_eq!(retained(&broker), map(&[("r/1", "retained")]));
+    let mut kept = Raw::connected_persistent(&broker, "kept", true);
+    kept.expect(&publish("q/1", b"one", 1, false, 1));
+    kept.expect(&publish("q/2", b"two", 2, false, 2));
 }
