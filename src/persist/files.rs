@@ -11,7 +11,9 @@
 //! Damage never stops the broker: a journal's torn or garbage tail is cut at its last whole
 //! record; a file that is not a midge file of a format this build reads (zero-filled by a
 //! power loss, say, or written by a newer midge) is renamed aside to `NAME.damaged` and left
-//! for the operator; mosquitto's own database, to `NAME.mosquitto`. Each is logged.
+//! for the operator. A mosquitto 2.0 database where the snapshot goes is imported
+//! (`mosquitto_db.rs`) and kept as `NAME.mosquitto`; one that cannot be is only renamed
+//! so. Each is logged.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -24,7 +26,7 @@ use super::state::State;
 use crate::{log_notice, log_warning};
 
 /// What mosquitto's own database files start with.
-const MOSQUITTO_MAGIC: &[u8] = b"\x00\xb5\x00mosquitto db";
+use super::mosquitto_db::MAGIC as MOSQUITTO_MAGIC;
 
 #[derive(Clone, Debug)]
 pub struct Files {
@@ -88,6 +90,7 @@ impl Files {
         remove_if_present(&self.temp())?;
         let mut recovered = Recovered::default();
         let snapshot = self.snapshot();
+        self.import_mosquitto(&snapshot)?;
         if let Some(read) = self.read(&snapshot, Role::Snapshot, &mut recovered)? {
             if let End::Damaged { offset } = read.end {
                 // Written whole and renamed into place, a snapshot has no torn tail; what
@@ -122,6 +125,42 @@ impl Files {
             recovered.generation = recovered.generation.max(generation);
         }
         Ok(recovered)
+    }
+
+    /// A mosquitto 2.0 database where the snapshot goes, left there by the mosquitto midge
+    /// replaces, becomes midge's snapshot; the database itself is kept beside it, renamed
+    /// `NAME.mosquitto`. One midge cannot read stays where it is, for `read` to move aside.
+    fn import_mosquitto(&self, snapshot: &Path) -> io::Result<()> {
+        let data = match fs::read(snapshot) {
+            Ok(data) if data.starts_with(MOSQUITTO_MAGIC) => data,
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let (state, imported) = match super::mosquitto_db::import(&data) {
+            Ok(found) => found,
+            Err(why) => {
+                log_warning!(
+                    "Warning: Persistence file {} is a mosquitto database midge cannot import: it {why}.",
+                    snapshot.display()
+                );
+                return Ok(());
+            }
+        };
+        let mut aside = snapshot.as_os_str().to_owned();
+        aside.push(".mosquitto");
+        fs::rename(snapshot, &aside)?;
+        self.write_snapshot(&state, 0)?;
+        log_notice!(
+            "Imported mosquitto's database {}: {} sessions, {} subscriptions, {} retained messages, {} queued messages; the file is kept as {}.",
+            snapshot.display(),
+            imported.sessions,
+            imported.subscriptions,
+            imported.retained,
+            imported.messages,
+            Path::new(&aside).display()
+        );
+        Ok(())
     }
 
     /// Applies one file's records to `recovered`. `None` if the file is absent or was

@@ -17,6 +17,7 @@
 
 mod deliveries;
 mod files;
+mod mosquitto_db;
 pub mod record;
 pub mod state;
 #[cfg(test)]
