@@ -28,7 +28,7 @@ const CLIENTS: usize = 10_000;
 
 fn subscriber(session: usize) -> Subscriber {
     Subscriber {
-        target: Target::Session(session),
+        target: Target::Session(midge::ids::SessionKey(session)),
         options: SubOptions::qos(QoS::AtMostOnce),
         subscription_id: 0,
     }
@@ -36,7 +36,7 @@ fn subscriber(session: usize) -> Subscriber {
 
 fn member(session: usize) -> Member {
     Member {
-        session,
+        session: midge::ids::SessionKey(session),
         options: SubOptions::qos(QoS::AtMostOnce),
         subscription_id: 0,
     }
@@ -57,7 +57,9 @@ fn hot_filter(c: &mut Criterion) {
                         router.subscribe(filter, subscriber(i));
                     }
                     for i in 0..CLIENTS {
-                        black_box(router.unsubscribe(filter, Target::Session(i)));
+                        black_box(
+                            router.unsubscribe(filter, Target::Session(midge::ids::SessionKey(i))),
+                        );
                     }
                 })
             },
@@ -76,7 +78,7 @@ fn shared_group(c: &mut Criterion) {
                 groups.join("g", "hot/topic", member(i), true);
             }
             for i in 0..CLIENTS {
-                black_box(groups.leave("g", "hot/topic", i));
+                black_box(groups.leave("g", "hot/topic", midge::ids::SessionKey(i)));
             }
         })
     });
@@ -86,7 +88,7 @@ fn shared_group(c: &mut Criterion) {
 /// Messages to a group of 10,000 where only the last member to join is online.
 fn shared_pick(c: &mut Criterion) {
     let mut groups = SharedGroups::default();
-    let mut key = 0;
+    let mut key = midge::ids::GroupKey(0);
     for i in 0..CLIENTS {
         key = groups.join("g", "hot/topic", member(i), i == CLIENTS - 1).0;
     }

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 fn subscriber(session: usize) -> Subscriber {
     Subscriber {
-        target: Target::Session(session),
+        target: Target::Session(midge::ids::SessionKey(session)),
         options: SubOptions::qos(QoS::AtMostOnce),
         subscription_id: 0,
     }

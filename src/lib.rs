@@ -36,6 +36,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod event_loop;
+pub mod ids;
 pub mod listener;
 pub mod listener_rules;
 pub mod localtime;

@@ -152,7 +152,7 @@ pub struct Delivery {
     pub subscription_ids: Vec<u32>,
     /// The shared subscription it came through, so that it can go to another member of the
     /// group if this one leaves before acknowledging it.
-    pub group: Option<crate::shared::GroupKey>,
+    pub group: Option<crate::ids::GroupKey>,
     /// Which of its subscriber session's packet identifiers it was issued (see
     /// `Session::issue_packet_id`); 0 until then and for QoS 0.
     pub packet_seq: u64,

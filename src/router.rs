@@ -284,22 +284,22 @@ mod tests {
     use super::*;
     use crate::protocol::QoS;
 
-    fn sub(session: SessionKey) -> Subscriber {
+    fn sub(session: usize) -> Subscriber {
         Subscriber {
-            target: Target::Session(session),
+            target: Target::Session(SessionKey(session)),
             options: SubOptions::qos(QoS::AtMostOnce),
             subscription_id: 0,
         }
     }
 
-    fn session(s: &Subscriber) -> SessionKey {
+    fn session(s: &Subscriber) -> usize {
         match s.target {
-            Target::Session(key) => key,
-            Target::Group(key) => 1_000_000 + key,
+            Target::Session(key) => key.0,
+            Target::Group(key) => 1_000_000 + key.0,
         }
     }
 
-    fn matching(router: &Router, topic: &str) -> Vec<SessionKey> {
+    fn matching(router: &Router, topic: &str) -> Vec<usize> {
         let mut out = Vec::new();
         router.matches(topic, &mut out);
         let mut sessions: Vec<_> = out.iter().map(session).collect();
@@ -353,7 +353,7 @@ mod tests {
         r.subscribe(&"a/+/c/#".into(), sub(1));
         r.subscribe(&"a/+/c/#".into(), sub(2));
         r.subscribe(&"x".into(), sub(1));
-        let s = |key| Target::Session(key);
+        let s = |key| Target::Session(SessionKey(key));
         assert!(r.unsubscribe("a/+/c/#", s(1)));
         assert!(!r.unsubscribe("a/+/c/#", s(1)));
         assert_eq!(matching(&r, "a/b/c/d"), vec![2]);
@@ -371,12 +371,12 @@ mod tests {
         let mut r = Router::new();
         r.subscribe(&"g".into(), sub(3));
         let group = Subscriber {
-            target: Target::Group(3),
+            target: Target::Group(GroupKey(3)),
             ..sub(0)
         };
         r.subscribe(&"g".into(), group);
         assert_eq!(matching(&r, "g"), vec![3, 1_000_003]);
-        assert!(r.unsubscribe("g", Target::Group(3)));
+        assert!(r.unsubscribe("g", Target::Group(GroupKey(3))));
         assert_eq!(matching(&r, "g"), vec![3]);
     }
 

@@ -47,8 +47,22 @@ impl Dropped {
     }
 }
 
-/// Index of a session in the broker's session slab; the router refers to sessions by it.
-pub type SessionKey = usize;
+pub use crate::ids::SessionKey;
+
+/// The broker's sessions, by key.
+impl std::ops::Index<SessionKey> for slab::Slab<Session> {
+    type Output = Session;
+
+    fn index(&self, key: SessionKey) -> &Session {
+        &self[key.0]
+    }
+}
+
+impl std::ops::IndexMut<SessionKey> for slab::Slab<Session> {
+    fn index_mut(&mut self, key: SessionKey) -> &mut Session {
+        &mut self[key.0]
+    }
+}
 
 /// Where a session's methods record what they change: the journal, when the broker keeps
 /// state on disk. A session that ends with its connection records nothing.

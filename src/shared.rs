@@ -9,12 +9,25 @@ use std::collections::HashMap;
 
 use slab::Slab;
 
+pub use crate::ids::GroupKey;
+use crate::ids::SessionKey;
 use crate::protocol::{ByteStr, DecodeError, SubOptions, topic};
-use crate::session::SessionKey;
-
-pub type GroupKey = usize;
 
 pub const PREFIX: &str = topic::SHARE_PREFIX;
+
+impl std::ops::Index<GroupKey> for Slab<Group> {
+    type Output = Group;
+
+    fn index(&self, key: GroupKey) -> &Group {
+        &self[key.0]
+    }
+}
+
+impl std::ops::IndexMut<GroupKey> for Slab<Group> {
+    fn index_mut(&mut self, key: GroupKey) -> &mut Group {
+        &mut self[key.0]
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -187,7 +200,7 @@ impl SharedGroups {
         }
         let mut group = Group::new(key.0.clone(), key.1.clone());
         group.upsert(member, online);
-        let group_key = self.groups.insert(group);
+        let group_key = GroupKey(self.groups.insert(group));
         self.by_name.insert(key, group_key);
         (group_key, true)
     }
@@ -202,7 +215,7 @@ impl SharedGroups {
         if !group.is_empty() {
             return None;
         }
-        self.groups.remove(group_key);
+        self.groups.remove(group_key.0);
         self.by_name.remove(&key);
         Some(group_key)
     }
@@ -217,14 +230,14 @@ impl SharedGroups {
     }
 
     pub fn get(&self, key: GroupKey) -> Option<&Group> {
-        self.groups.get(key)
+        self.groups.get(key.0)
     }
 
     /// The member the next message goes to: the next one round robin that is online, or if
     /// none is, the next one at all (its session queues the message). `except` is skipped,
     /// for handing a departing member's messages to someone else.
     pub fn pick(&mut self, key: GroupKey, except: Option<SessionKey>) -> Option<Member> {
-        self.groups.get_mut(key)?.pick(except)
+        self.groups.get_mut(key.0)?.pick(except)
     }
 }
 
@@ -232,9 +245,9 @@ impl SharedGroups {
 mod tests {
     use super::*;
 
-    fn member(session: SessionKey) -> Member {
+    fn member(session: usize) -> Member {
         Member {
-            session,
+            session: SessionKey(session),
             options: SubOptions::default(),
             subscription_id: 0,
         }
@@ -260,7 +273,7 @@ mod tests {
         assert!(new);
         assert_eq!(groups.join("g", "t", member(2), true), (key, false));
         let picks: Vec<_> = (0..4)
-            .map(|_| groups.pick(key, None).unwrap().session)
+            .map(|_| groups.pick(key, None).unwrap().session.0)
             .collect();
         assert_eq!(picks, vec![1, 2, 1, 2]);
     }
@@ -271,21 +284,21 @@ mod tests {
         let (key, _) = groups.join("g", "t", member(1), true);
         groups.join("g", "t", member(2), false);
         groups.join("g", "t", member(3), false);
-        groups.set_online("g", "t", 1, false);
-        groups.set_online("g", "t", 3, true);
+        groups.set_online("g", "t", SessionKey(1), false);
+        groups.set_online("g", "t", SessionKey(3), true);
         for _ in 0..3 {
-            assert_eq!(groups.pick(key, None).unwrap().session, 3);
+            assert_eq!(groups.pick(key, None).unwrap().session.0, 3);
         }
-        groups.set_online("g", "t", 1, true);
-        groups.set_online("g", "t", 2, false);
-        assert_eq!(groups.pick(key, Some(1)).unwrap().session, 3);
-        assert_eq!(groups.pick(key, Some(1)).unwrap().session, 3);
+        groups.set_online("g", "t", SessionKey(1), true);
+        groups.set_online("g", "t", SessionKey(2), false);
+        assert_eq!(groups.pick(key, Some(SessionKey(1))).unwrap().session.0, 3);
+        assert_eq!(groups.pick(key, Some(SessionKey(1))).unwrap().session.0, 3);
         // Nobody online but the excluded one: an offline member still gets it.
-        groups.set_online("g", "t", 3, false);
-        let picked = groups.pick(key, Some(1)).unwrap().session;
+        groups.set_online("g", "t", SessionKey(3), false);
+        let picked = groups.pick(key, Some(SessionKey(1))).unwrap().session.0;
         assert!([2, 3].contains(&picked), "{picked}");
-        groups.set_online("g", "t", 1, false);
-        assert_ne!(groups.pick(key, Some(1)).unwrap().session, 1);
+        groups.set_online("g", "t", SessionKey(1), false);
+        assert_ne!(groups.pick(key, Some(SessionKey(1))).unwrap().session.0, 1);
     }
 
     // Every member is picked once per round, whatever its place, after members came, went
@@ -298,28 +311,28 @@ mod tests {
             groups.join("g", "t", member(s), s % 3 != 0);
         }
         for s in (0..50).filter(|s| s % 7 == 0) {
-            assert_eq!(groups.leave("g", "t", s), None);
+            assert_eq!(groups.leave("g", "t", SessionKey(s)), None);
         }
         for s in (0..50).filter(|s| s % 5 == 0) {
-            groups.set_online("g", "t", s, true);
+            groups.set_online("g", "t", SessionKey(s), true);
         }
-        let online: Vec<SessionKey> = (0..50)
+        let online: Vec<usize> = (0..50)
             .filter(|s| s % 7 != 0 && (s % 3 != 0 || s % 5 == 0))
             .collect();
         for _ in 0..3 {
             let mut round: Vec<_> = (0..online.len())
-                .map(|_| groups.pick(key, None).unwrap().session)
+                .map(|_| groups.pick(key, None).unwrap().session.0)
                 .collect();
             round.sort();
             assert_eq!(round, online);
         }
         // Then nobody online: the offline members take turns the same way.
         for &s in &online {
-            groups.set_online("g", "t", s, false);
+            groups.set_online("g", "t", SessionKey(s), false);
         }
         let members = groups.get(key).unwrap().len();
         let mut round: Vec<_> = (0..members)
-            .map(|_| groups.pick(key, None).unwrap().session)
+            .map(|_| groups.pick(key, None).unwrap().session.0)
             .collect();
         round.sort();
         assert_eq!(round, (0..50).filter(|s| s % 7 != 0).collect::<Vec<_>>());
@@ -330,9 +343,13 @@ mod tests {
         let mut groups = SharedGroups::default();
         let (key, _) = groups.join("g", "t", member(1), true);
         groups.join("g", "t", member(2), false);
-        assert_eq!(groups.leave("g", "t", 1), None);
-        assert_eq!(groups.leave("g", "t", 1), None, "not a member any more");
-        assert_eq!(groups.leave("g", "t", 2), Some(key));
+        assert_eq!(groups.leave("g", "t", SessionKey(1)), None);
+        assert_eq!(
+            groups.leave("g", "t", SessionKey(1)),
+            None,
+            "not a member any more"
+        );
+        assert_eq!(groups.leave("g", "t", SessionKey(2)), Some(key));
         assert!(groups.get(key).is_none());
         assert!(groups.pick(key, None).is_none());
     }

@@ -766,7 +766,7 @@ impl Broker {
         let persistent = session.expiry != Expiry::AtDisconnect;
         self.persistent_sessions += usize::from(persistent);
         let client_id = session.client_id.clone();
-        let key = self.sessions.insert(session);
+        let key = SessionKey(self.sessions.insert(session));
         self.session_ids.insert(client_id, key);
         if persistent {
             self.record_session(key);

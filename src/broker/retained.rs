@@ -80,7 +80,9 @@ impl Broker {
             if self.cursor_may_run(key) {
                 self.run_cursor(key);
             }
-            self.sessions.get(key).is_some_and(|s| s.retained.is_some())
+            self.sessions
+                .get(key.0)
+                .is_some_and(|s| s.retained.is_some())
         });
         pending.append(&mut self.retained_pending);
         self.retained_pending = pending;
@@ -96,7 +98,7 @@ impl Broker {
     /// A cursor goes on while its client is online, its send queue under its bound and
     /// nothing waits in its session queue (a full in-flight window holds it until acks come).
     fn cursor_may_run(&self, key: SessionKey) -> bool {
-        let Some(session) = self.sessions.get(key) else {
+        let Some(session) = self.sessions.get(key.0) else {
             return false;
         };
         session.retained.is_some()

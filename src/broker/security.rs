@@ -70,7 +70,7 @@ impl Broker {
             return;
         }
         let source = origin
-            .and_then(|key| self.sessions.get(key))
+            .and_then(|key| self.sessions.get(key.0))
             .and_then(|s| Some((s.client_id.as_str(), s.auth.as_deref()?)));
         self.auth.note_retained(message, source);
         self.record_retain_source(message);
@@ -110,7 +110,7 @@ impl Broker {
             .conns
             .iter()
             .filter_map(|(token, conn)| {
-                let client = self.sessions.get(conn.session?)?.auth.as_deref()?;
+                let client = self.sessions.get(conn.session?.0)?.auth.as_deref()?;
                 (!self.auth.still_valid(client)).then_some(Token(token))
             })
             .collect();

@@ -106,7 +106,7 @@ impl Broker {
         for filter in filters.by_ref() {
             self.drop_route(key, &filter);
         }
-        self.sessions.remove(key);
+        self.sessions.remove(key.0);
     }
 
     /// One turn's slice of the going sessions' filters, `FILTERS_PER_TURN` at most; a
@@ -124,7 +124,7 @@ impl Broker {
             }
             if last {
                 debug_assert!(self.sessions[key].is_going());
-                self.sessions.remove(key);
+                self.sessions.remove(key.0);
             }
         }
     }

@@ -30,7 +30,7 @@ use crate::session::{Session, SessionKey};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) enum Timer {
     Conn(usize),
-    Session(usize),
+    Session(SessionKey),
 }
 
 impl Timer {
@@ -39,7 +39,7 @@ impl Timer {
     fn pack(self) -> u32 {
         let (key, kind) = match self {
             Timer::Conn(key) => (key, 0),
-            Timer::Session(key) => (key, 1),
+            Timer::Session(key) => (key.0, 1),
         };
         u32::try_from(key << 1 | kind).unwrap_or(u32::MAX)
     }
@@ -49,7 +49,7 @@ impl Timer {
         if packed & 1 == 0 {
             Timer::Conn(key)
         } else {
-            Timer::Session(key)
+            Timer::Session(SessionKey(key))
         }
     }
 }
@@ -187,7 +187,7 @@ impl Broker {
         while let Some((timer, at)) = self.deadlines.pop_due(self.now) {
             let armed = match timer {
                 Timer::Conn(key) => self.conns.get_mut(key).map(|c| &mut c.timer_armed),
-                Timer::Session(key) => self.sessions.get_mut(key).map(|s| &mut s.timer_armed),
+                Timer::Session(key) => self.sessions.get_mut(key.0).map(|s| &mut s.timer_armed),
             };
             match armed {
                 Some(armed) if *armed == at => *armed = NONE,
@@ -205,7 +205,7 @@ impl Broker {
         let owners = self.conns.len() + self.sessions.len();
         let armed = match timer {
             Timer::Conn(key) => self.conns.get_mut(key).map(|c| &mut c.timer_armed),
-            Timer::Session(key) => self.sessions.get_mut(key).map(|s| &mut s.timer_armed),
+            Timer::Session(key) => self.sessions.get_mut(key.0).map(|s| &mut s.timer_armed),
         };
         let Some(armed) = armed else {
             return;
@@ -216,7 +216,7 @@ impl Broker {
         let (conns, sessions) = (&self.conns, &self.sessions);
         self.deadlines.sweep(|timer, at| match timer {
             Timer::Conn(key) => conns.get(key).is_some_and(|c| c.timer_armed == at),
-            Timer::Session(key) => sessions.get(key).is_some_and(|s| s.timer_armed == at),
+            Timer::Session(key) => sessions.get(key.0).is_some_and(|s| s.timer_armed == at),
         });
     }
 
@@ -233,7 +233,7 @@ impl Broker {
 
     /// Arms a session's timer; after a will delay starts or the session goes offline.
     pub(super) fn arm_session_timer(&mut self, key: SessionKey) {
-        if let Some(at) = self.sessions.get(key).and_then(session_deadline) {
+        if let Some(at) = self.sessions.get(key.0).and_then(session_deadline) {
             self.arm_timer(Timer::Session(key), at);
         }
     }
@@ -265,7 +265,7 @@ impl Broker {
     fn on_session_timer(&mut self, key: SessionKey) {
         let now = self.now;
         // A going session has neither will nor expiry left (`Session::end`).
-        let Some(session) = self.sessions.get_mut(key).filter(|s| !s.is_going()) else {
+        let Some(session) = self.sessions.get_mut(key.0).filter(|s| !s.is_going()) else {
             return;
         };
         if session.will_due().is_some_and(|at| now >= at)
@@ -274,7 +274,7 @@ impl Broker {
         {
             self.publish_will(will, Some(key));
         }
-        let Some(session) = self.sessions.get(key) else {
+        let Some(session) = self.sessions.get(key.0) else {
             return;
         };
         if session.conn.is_none() && session.expires_at.is_some_and(|t| now >= t) {
@@ -326,14 +326,17 @@ mod tests {
         let mut d = Deadlines::new(base);
         let mut o = Owners::default();
         o.arm(&mut d, Timer::Conn(1), ms(base, 300));
-        o.arm(&mut d, Timer::Session(1), ms(base, 100));
+        o.arm(&mut d, Timer::Session(SessionKey(1)), ms(base, 100));
         o.arm(
             &mut d,
             Timer::Conn(2),
             base + Duration::from_micros(200_500),
         );
         assert_eq!(o.pop_due(&mut d, ms(base, 99)), None);
-        assert_eq!(o.pop_due(&mut d, ms(base, 100)), Some(Timer::Session(1)));
+        assert_eq!(
+            o.pop_due(&mut d, ms(base, 100)),
+            Some(Timer::Session(SessionKey(1)))
+        );
         assert_eq!(o.pop_due(&mut d, ms(base, 200)), None);
         assert_eq!(
             o.pop_due(&mut d, base + Duration::from_micros(200_499)),
@@ -372,7 +375,7 @@ mod tests {
         let mut d = Deadlines::new(base);
         let mut o = Owners::default();
         for t in 0..100 {
-            o.arm(&mut d, Timer::Session(t), ms(base, 1_000_000));
+            o.arm(&mut d, Timer::Session(SessionKey(t)), ms(base, 1_000_000));
         }
         for step in 0..10_000 {
             o.arm(&mut d, Timer::Conn(7), ms(base, 500_000 - step));
@@ -386,9 +389,9 @@ mod tests {
     fn owners_pack_into_one_word_and_back() {
         for timer in [
             Timer::Conn(0),
-            Timer::Session(0),
+            Timer::Session(SessionKey(0)),
             Timer::Conn(12_345),
-            Timer::Session(1 << 30),
+            Timer::Session(SessionKey(1 << 30)),
         ] {
             assert_eq!(Timer::unpack(timer.pack()), timer);
         }

@@ -160,11 +160,12 @@ impl SubscriberList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{GroupKey, SessionKey};
     use crate::protocol::{QoS, SubOptions};
 
     fn sub(session: usize, qos: QoS) -> Subscriber {
         Subscriber {
-            target: Target::Session(session),
+            target: Target::Session(SessionKey(session)),
             options: SubOptions::qos(qos),
             subscription_id: 0,
         }
@@ -175,7 +176,7 @@ mod tests {
             .as_slice()
             .iter()
             .map(|s| match s.target {
-                Target::Session(key) | Target::Group(key) => key,
+                Target::Session(SessionKey(key)) | Target::Group(GroupKey(key)) => key,
             })
             .collect();
         keys.sort();
@@ -196,32 +197,35 @@ mod tests {
         let replaced = list
             .as_slice()
             .iter()
-            .find(|s| s.target == Target::Session(50));
+            .find(|s| s.target == Target::Session(SessionKey(50)));
         assert_eq!(replaced.map(|s| s.options.qos), Some(QoS::ExactlyOnce));
         // Remove from the front, the back and the middle.
         for i in (0..100).filter(|i| i % 3 != 1) {
-            assert!(list.remove(Target::Session(i)), "{i}");
-            assert!(!list.remove(Target::Session(i)), "{i} twice");
+            assert!(list.remove(Target::Session(SessionKey(i))), "{i}");
+            assert!(!list.remove(Target::Session(SessionKey(i))), "{i} twice");
         }
         assert_eq!(
             sessions(&list),
             (0..100).filter(|i| i % 3 == 1).collect::<Vec<_>>()
         );
         for i in (0..100).filter(|i| i % 3 == 1 && *i > 7) {
-            assert!(list.remove(Target::Session(i)), "{i}");
+            assert!(list.remove(Target::Session(SessionKey(i))), "{i}");
         }
         assert_eq!(sessions(&list), vec![1, 4, 7]);
         assert!(list.index.is_none(), "dropped below half the threshold");
         assert!(list.capacity() <= 64, "room given back");
-        assert!(list.remove(Target::Session(4)));
-        assert!(!list.remove(Target::Group(1)), "a group is another target");
+        assert!(list.remove(Target::Session(SessionKey(4))));
+        assert!(
+            !list.remove(Target::Group(GroupKey(1))),
+            "a group is another target"
+        );
         assert_eq!(sessions(&list), vec![1, 7]);
-        assert!(list.remove(Target::Session(1)));
+        assert!(list.remove(Target::Session(SessionKey(1))));
         assert!(matches!(list.entries, Entries::One(_)), "one left, inline");
         assert!(!list.upsert(sub(7, QoS::AtLeastOnce)));
         assert_eq!(list.as_slice()[0].options.qos, QoS::AtLeastOnce);
-        assert!(list.remove(Target::Session(7)));
+        assert!(list.remove(Target::Session(SessionKey(7))));
         assert!(list.is_empty());
-        assert!(!list.remove(Target::Session(7)));
+        assert!(!list.remove(Target::Session(SessionKey(7))));
     }
 }
