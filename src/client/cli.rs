@@ -6,9 +6,7 @@
 //! mosquitto_sub match on them. Numbers are read the way mosquitto reads them, with C's
 //! `atoi`: "abc" is 0 and "7x" is 7.
 
-use std::error::Error;
 use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
@@ -18,37 +16,11 @@ use clap::{Args, Parser};
 
 pub use super::clap_words::from_clap;
 pub use super::cnum::{atoi, strtol_base0};
+pub use super::error::{ArgError, BadValue};
 use super::props::{self, PropertyArgs, Value};
 use super::session::{ConnectOptions, Logger};
 use super::tls::TlsArgs;
 use crate::protocol::{ByteStr, QoS, Version, Will, topic};
-
-/// A command line that mosquitto's clients would refuse, and how they report it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ArgError {
-    /// The message, then "\nUse 'PROG --help' to see usage.\n".
-    Usage(String),
-    /// The message alone.
-    Plain(String),
-    /// The message, then the whole usage text on stdout.
-    WithHelp(String),
-    /// `--help`: the usage text on stdout. mosquitto 2.0.11 exits 1 for it too.
-    Help,
-    /// `--version`.
-    Version,
-}
-
-/// A flag value that mosquitto refuses; carries mosquitto's message through clap.
-#[derive(Debug)]
-pub struct BadValue(pub String);
-
-impl fmt::Display for BadValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Error for BadValue {}
 
 /// The flags both tools take.
 #[derive(Args, Debug, Default)]

@@ -266,3 +266,31 @@ mod tests {
         assert_eq!(tls.code(), 8);
     }
 }
+
+/// A command line that mosquitto's clients would refuse, and how they report it. Here, not
+/// in `cli`, so that the modules `cli` reads flags with (`props`, `tls`) need not import it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgError {
+    /// The message, then "\nUse 'PROG --help' to see usage.\n".
+    Usage(String),
+    /// The message alone.
+    Plain(String),
+    /// The message, then the whole usage text on stdout.
+    WithHelp(String),
+    /// `--help`: the usage text on stdout. mosquitto 2.0.11 exits 1 for it too.
+    Help,
+    /// `--version`.
+    Version,
+}
+
+/// A flag value that mosquitto refuses; carries mosquitto's message through clap.
+#[derive(Debug)]
+pub struct BadValue(pub String);
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadValue {}

@@ -12,8 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use bytes::Bytes;
 
-use super::cli::ArgError;
 use super::cnum::atol;
+use super::error::ArgError;
 use crate::protocol::{ByteStr, Properties};
 
 /// The packets `-D` accepts by name (mosquitto_string_to_command in 2.0.11: no SUBACK,

@@ -22,7 +22,7 @@ use rustls::{
     SignatureScheme, StreamOwned,
 };
 
-use super::cli::ArgError;
+use super::error::ArgError;
 use super::error::ClientError;
 use crate::config::TlsVersion;
 use crate::tls::{add_roots, ca_certificates, certificates, provider, versions};
