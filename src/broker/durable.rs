@@ -127,18 +127,14 @@ impl Broker {
 
     /// The publisher of a retained message read back, for `check_retain_source`.
     fn restore_retain_source(&mut self, message: &Rc<Message>, source: &persist::RetainSource) {
-        let text = |b: &Bytes| std::str::from_utf8(b).ok().map(Box::<str>::from);
-        let Some(client_id) = text(&source.client_id) else {
+        let Ok(client_id) = ByteStr::from_utf8(source.client_id.clone()) else {
             return;
         };
-        let username = match &source.username {
-            Some(u) => match text(u) {
-                Some(u) => Some(u),
-                None => return,
-            },
+        let username = match source.username.as_deref().map(std::str::from_utf8) {
+            Some(Ok(u)) => Some(Box::from(u)),
+            Some(Err(_)) => return, // only a damaged file holds such a one
             None => None,
         };
-        let client_id = ByteStr::from(&*client_id);
         self.auth
             .restore_retain_source(message, client_id, username, source.port);
     }

@@ -99,9 +99,13 @@ struct Batch {
     number: u32,
 }
 
-/// The batch after `n`: batch numbers wrap, skipping 0, which means "none".
-fn next_batch(n: u32) -> u32 {
-    n.wrapping_add(1).max(1)
+/// The number of the `n`th batch handed over: 1, 2, ... u32::MAX, 1, ..., and 0, which
+/// means "none", for the 0th.
+fn batch_number(n: u64) -> u32 {
+    match n {
+        0 => 0,
+        n => ((n - 1) % u64::from(u32::MAX) + 1) as u32,
+    }
 }
 
 /// The loop's end of persistence.
@@ -110,9 +114,8 @@ pub struct Journal {
     pending_records: u32,
     /// Bytes handed to the writer since start.
     handed: u64,
-    /// The number of the last batch handed over.
-    batch: u32,
-    /// Batches handed over since start, never wrapping (see `message_id`).
+    /// Batches handed over since start, never wrapping (see `message_id`); the last one's
+    /// number is `batch_number(batches)`.
     batches: u64,
     /// The last message id used, in this run or in the files.
     last_message_id: u64,
@@ -157,7 +160,6 @@ impl Journal {
             pending: Vec::new(),
             pending_records: 0,
             handed: 0,
-            batch: 0,
             batches: 0,
             last_message_id: recovered.state.last_message_id(),
             now: Instant::now(),
@@ -184,10 +186,8 @@ impl Journal {
 
     /// The batch the last record made is in, or will be once handed over.
     pub fn end(&self) -> u32 {
-        match self.pending.is_empty() {
-            true => self.batch,
-            false => next_batch(self.batch),
-        }
+        let handed = u64::from(!self.pending.is_empty());
+        batch_number(self.batches + handed)
     }
 
     /// Whether the records of `batch` and before are as durable as `persistence_sync`
@@ -224,9 +224,8 @@ impl Journal {
         let bytes = std::mem::take(&mut self.pending);
         self.handed += bytes.len() as u64;
         let records = std::mem::take(&mut self.pending_records);
-        self.batch = next_batch(self.batch);
         self.batches += 1;
-        let number = self.batch;
+        let number = batch_number(self.batches);
         // The writer ends only when told to or when it can no longer run; records after
         // that have nowhere to go either way.
         let _ = self.messages.send(writer::Message::Batch(Batch {

@@ -452,3 +452,12 @@ fn a_mosquitto_database_reads_whole_and_damage_never_panics() {
         }
     }
 }
+
+#[test]
+fn batch_numbers_wrap_past_u32_max_to_1_never_0() {
+    let max = u64::from(u32::MAX);
+    let numbers: Vec<u32> = [0, 1, 2, max, max + 1, 2 * max + 1]
+        .map(batch_number)
+        .to_vec();
+    assert_eq!(numbers, [0, 1, 2, u32::MAX, 1, 1]);
+}

@@ -76,22 +76,15 @@ impl Broker {
     /// A broker of the given kind, whatever `MIDGE_TEST_BROKER` says: for tests that need
     /// one broker in particular (our clients against mosquitto, say).
     pub fn start_kind(kind: Kind, extra: &str) -> Broker {
-        let dir = tempfile::tempdir().expect("tempdir");
         match kind {
-            Kind::Midge => {
-                let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
-                Broker::spawn(env!("CARGO_BIN_EXE_midge"), &conf, dir, None, None, None)
-            }
+            Kind::Midge => Broker::spawn_midge(extra, None, None),
             Kind::Mosquitto => {
                 // mosquitto cannot report a port it chose itself, so we pick one that was
                 // free a moment ago. With tests in parallel another socket can take it in the
                 // meantime; mosquitto then fails to bind and we must not talk to whatever
                 // listens there, so wait for mosquitto to say it runs, and retry otherwise.
-                let mut dir = Some(dir);
                 for attempt in 1.. {
-                    let dir = dir
-                        .take()
-                        .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+                    let dir = tempfile::tempdir().expect("tempdir");
                     let port = free_port();
                     let conf =
                         format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
@@ -141,6 +134,11 @@ impl Broker {
     /// A midge with the default test config plus `extra`, allowed `open_files` file
     /// descriptors (RLIMIT_NOFILE), for what happens when accept runs out of them.
     pub fn start_with_open_files(extra: &str, open_files: u64) -> Broker {
+        Broker::spawn_midge(extra, Some(open_files), None)
+    }
+
+    /// midge with the default test config plus `extra`, as `spawn` starts it.
+    fn spawn_midge(extra: &str, open_files: Option<u64>, gate: Option<&std::path::Path>) -> Broker {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
         Broker::spawn(
@@ -148,8 +146,8 @@ impl Broker {
             &conf,
             dir,
             None,
-            Some(open_files),
-            None,
+            open_files,
+            gate,
         )
     }
 
@@ -157,16 +155,7 @@ impl Broker {
     /// nothing while the file `gate` exists (a debug build's test hook, see
     /// `persist/writer.rs`): a disk as slow as the test wants.
     pub fn start_with_writer_gate(extra: &str, gate: &std::path::Path) -> Broker {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let conf = format!("listener 0 127.0.0.1\nallow_anonymous true\n{extra}\n");
-        Broker::spawn(
-            env!("CARGO_BIN_EXE_midge"),
-            &conf,
-            dir,
-            None,
-            None,
-            Some(gate),
-        )
+        Broker::spawn_midge(extra, None, Some(gate))
     }
 
     /// Waits for mosquitto's "running" line; false if it failed (port taken, say) instead.
